@@ -1,0 +1,109 @@
+"""``create_app(settings)``: the FastAPI application of the API server.
+
+Everything built once per server lives in :class:`AppState` (the database, the state backend,
+the token signer, the API keys) and is reached through ``request.app.state.ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session
+
+from taskstate import __version__
+from taskstate.api.auth import ApiKeys, TokenSigner
+from taskstate.api.errors import install_error_handlers
+from taskstate.api.keys import server_api_keys, server_secret_key
+from taskstate.api.state_service import StateService
+from taskstate.backends.registry import create_backend
+from taskstate.config import Settings
+from taskstate.db.engine import Database, translate_errors
+from taskstate.db.migration import ensure_schema
+
+__all__ = ["AppState", "app_state", "create_app", "in_transaction"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    database: Database
+    state: StateService
+    signer: TokenSigner
+    api_keys: ApiKeys
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.ts  # type: ignore[no-any-return]
+
+
+async def in_transaction(state: AppState, work: Callable[[Session], T]) -> T:
+    """Run ``work`` on a session of the run registry and commit."""
+    database = state.database
+    with translate_errors(database.masked_url):
+        async with database.async_session_factory() as session:
+            result = await session.run_sync(work)
+            await session.commit()
+    return result
+
+
+def build_state(settings: Settings) -> AppState:
+    database = Database(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    ensure_schema(database)
+    backend = create_backend(
+        settings.state_store.backend,
+        dict(settings.state_store.backend_kwargs),
+        setting="[state_store] backend",
+        database=database,
+    )
+    return AppState(
+        settings=settings,
+        database=database,
+        state=StateService(backend, max_value_bytes=settings.state_store.max_value_bytes),
+        signer=TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds),
+        api_keys=ApiKeys(server_api_keys(settings)),
+    )
+
+
+def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
+    """The API server's app; the database schema is brought to head when it starts.
+
+    A ``state`` built beforehand (by :func:`build_state`, so that start-up errors surface as
+    taskstate errors in the caller) is used, and closed when the app stops.
+    """
+    from taskstate.api import execution, public
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal state
+        if state is None:
+            state = build_state(settings)
+        app.state.ts = state
+        try:
+            yield
+        finally:
+            await state.state.backend.aclose()
+            await state.database.adispose()
+
+    app = FastAPI(
+        title="taskstate",
+        version=__version__,
+        lifespan=lifespan,
+        description="Durable, scoped key/value state for workflow tasks.",
+    )
+    install_error_handlers(app)
+    app.include_router(execution.router)
+    app.include_router(public.router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,216 @@
+"""The execution API (``/execution``), called by supervisors with a task-instance token.
+
+The state routes are the hot path of every ``get``/``set``: they read the body with msgspec,
+pass a JSON value through as its raw text, and check the token against a cache.
+
+Keys travel in the path (one segment, percent-encoded, so they may contain ``/``); assets are
+named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an empty body object
+(``{}``): missing is a normal answer on the hot path, not an error.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from taskstate.api import runs
+from taskstate.api.app import AppState, app_state, in_transaction
+from taskstate.api.auth import TokenClaims, bearer
+from taskstate.api.wire import (
+    AssetBody,
+    FinishRequest,
+    FinishResponse,
+    HeartbeatResponse,
+    RefBody,
+    RemovedRefsBody,
+    StartRequest,
+    StartResponse,
+    StateBody,
+    TaskInstanceBody,
+)
+from taskstate.errors import InvalidValueError, NotAuthenticatedError, UsageError
+from taskstate.state.types import AssetScope, StateScope, StoredValue
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/execution", tags=["execution"])
+
+_state_body = msgspec.json.Decoder(StateBody)
+_start_body = msgspec.json.Decoder(StartRequest)
+_finish_body = msgspec.json.Decoder(FinishRequest)
+_encode = msgspec.json.encode
+
+
+def _json(body: object) -> Response:
+    return Response(_encode(body), media_type="application/json")
+
+
+def _claims(request: Request, state: AppState) -> TokenClaims:
+    credential = bearer(request.headers.get("authorization"))
+    if credential is None:
+        raise NotAuthenticatedError(
+            "the execution API needs a task-instance token: 'Authorization: Bearer <token>'"
+        )
+    return state.signer.verify(credential)
+
+
+def _decode(body: bytes, decoder: msgspec.json.Decoder[object], what: str) -> object:
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"malformed {what} body: {exc}") from exc
+
+
+def _stored_body(stored: StoredValue | None) -> StateBody:
+    if stored is None:
+        return StateBody()
+    if stored.ref_backend is not None:
+        return StateBody(ref=stored.data, backend=stored.ref_backend)
+    return StateBody(value=msgspec.Raw(stored.data.encode()))
+
+
+def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
+    return RemovedRefsBody(
+        refs=[RefBody(ref=s.data, backend=s.ref_backend) for s in removed if s.ref_backend]
+    )
+
+
+async def _set(state: AppState, scope: StateScope, key: str, body: bytes) -> Response:
+    parsed = _decode(body, _state_body, "state")
+    assert isinstance(parsed, StateBody)
+    if parsed.ref is not None:
+        if parsed.value is not msgspec.UNSET or parsed.backend is None:
+            raise InvalidValueError("send either a value, or a ref with the backend that wrote it")
+        await state.state.set_ref(scope, key, parsed.ref, parsed.backend)
+    elif parsed.value is not msgspec.UNSET:
+        await state.state.set_value(scope, key, bytes(parsed.value))
+    else:
+        raise InvalidValueError("the body must hold a value or a ref")
+    return Response(status_code=204)
+
+
+def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
+    params = request.query_params
+    return claims.asset_scope(params.get("name"), params.get("uri"))
+
+
+# -- task-instance lifecycle ----------------------------------------------------------------
+
+
+@router.post("/task-instances/{ti_id}/start")
+async def start(ti_id: str, request: Request) -> Response:
+    state = app_state(request)
+    _claims(request, state).require_ti(ti_id)
+    parsed = _decode(await request.body(), _start_body, "start")
+    assert isinstance(parsed, StartRequest)
+
+    def transition(session: Session) -> StartResponse:
+        ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
+        assets = runs.assets_of(session, ti_id)
+        return StartResponse(
+            ti=TaskInstanceBody(
+                id=ti.id,
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                map_index=ti.map_index,
+                try_number=ti.try_number,
+            ),
+            assets=[AssetBody(name=n, uri=u) for n, u in assets.items()],
+            max_value_bytes=state.settings.state_store.max_value_bytes,
+        )
+
+    return _json(await in_transaction(state, transition))
+
+
+@router.post("/task-instances/{ti_id}/heartbeat")
+async def heartbeat(ti_id: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    ti_state = await in_transaction(state, lambda session: runs.get_ti(session, ti_id).state)
+    token = state.signer.issue(ti_id, claims.scope, claims.assets)
+    return _json(HeartbeatResponse(token=token, state=ti_state))
+
+
+@router.post("/task-instances/{ti_id}/finish")
+async def finish(ti_id: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    parsed = _decode(await request.body(), _finish_body, "finish")
+    assert isinstance(parsed, FinishRequest)
+    succeeded = parsed.state == "success"
+    final = await in_transaction(
+        state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
+    )
+    if succeeded and state.settings.state_store.clear_on_success:
+        await state.state.clear(claims.scope)
+    return _json(FinishResponse(state=final))
+
+
+# -- task state ---------------------------------------------------------------------------
+
+
+@router.get("/state/ti/{ti_id}/{key:path}")
+async def get_task_state(ti_id: str, key: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    return _json(_stored_body(await state.state.get(claims.scope, key)))
+
+
+@router.put("/state/ti/{ti_id}/{key:path}", status_code=204)
+async def set_task_state(ti_id: str, key: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    return await _set(state, claims.scope, key, await request.body())
+
+
+@router.delete("/state/ti/{ti_id}/{key:path}")
+async def delete_task_state(ti_id: str, key: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    return _json(_stored_body(await state.state.delete(claims.scope, key)))
+
+
+@router.delete("/state/ti/{ti_id}")
+async def clear_task_state(ti_id: str, request: Request) -> Response:
+    state = app_state(request)
+    claims = _claims(request, state)
+    claims.require_ti(ti_id)
+    return _json(_removed_body(await state.state.clear(claims.scope)))
+
+
+# -- asset state --------------------------------------------------------------------------
+
+
+@router.get("/state/asset/{key:path}")
+async def get_asset_state(key: str, request: Request) -> Response:
+    state = app_state(request)
+    scope = _asset_scope(request, _claims(request, state))
+    return _json(_stored_body(await state.state.get(scope, key)))
+
+
+@router.put("/state/asset/{key:path}", status_code=204)
+async def set_asset_state(key: str, request: Request) -> Response:
+    state = app_state(request)
+    scope = _asset_scope(request, _claims(request, state))
+    return await _set(state, scope, key, await request.body())
+
+
+@router.delete("/state/asset/{key:path}")
+async def delete_asset_state(key: str, request: Request) -> Response:
+    state = app_state(request)
+    scope = _asset_scope(request, _claims(request, state))
+    return _json(_stored_body(await state.state.delete(scope, key)))
+
+
+@router.delete("/state/asset")
+async def clear_asset_state(request: Request) -> Response:
+    state = app_state(request)
+    scope = _asset_scope(request, _claims(request, state))
+    return _json(_removed_body(await state.state.clear(scope)))

@@ -1,0 +1,327 @@
+"""The public API (``/api/v1``), for people, the CLI and the runner; it needs an API key.
+
+Every listed state entry says how its value is stored: ``value`` inline (and ``ref`` null), or
+``ref`` (the reference, with the ``backend`` that wrote it; ``value`` null, since the server
+cannot resolve what a worker-side backend keeps).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taskstate.api import runs
+from taskstate.api.app import AppState, app_state, in_transaction
+from taskstate.api.auth import bearer
+from taskstate.db.models import Asset
+from taskstate.errors import NotFoundError
+from taskstate.state.codec import decode_value, encode_value, validate_key
+from taskstate.state.types import AssetScope, StateEntry, StoredValue, TaskScope
+
+__all__ = ["router"]
+
+
+def require_api_key(request: Request) -> AppState:
+    state = app_state(request)
+    state.api_keys.check(bearer(request.headers.get("authorization")), state.signer)
+    return state
+
+
+router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[Depends(require_api_key)])
+
+Json = dict[str, Any]
+
+
+class AssetModel(BaseModel):
+    name: str
+    uri: str
+
+
+class TaskModel(BaseModel):
+    task_id: str
+    map_index: int = -1
+    retries: int = Field(0, ge=0)
+    retry_delay_seconds: float = Field(0.0, ge=0)
+    inlets: list[AssetModel] = []
+    outlets: list[AssetModel] = []
+
+
+class CreateRunModel(BaseModel):
+    dag_id: str
+    run_id: str
+    dag_file: str | None = None
+    tasks: list[TaskModel]
+
+
+class FinishRunModel(BaseModel):
+    state: str
+
+
+class ValueModel(BaseModel):
+    value: Any
+
+
+def _stored_fields(stored: StoredValue) -> Json:
+    if stored.ref_backend is not None:
+        return {"value": None, "ref": stored.data, "backend": stored.ref_backend}
+    return {"value": decode_value(stored.data), "ref": None, "backend": None}
+
+
+def _entry(entry: StateEntry, owner: Json) -> Json:
+    return {
+        **owner,
+        "key": entry.key,
+        **_stored_fields(entry.stored),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def _task_owner(scope: TaskScope) -> Json:
+    return {
+        "dag_id": scope.dag_id,
+        "run_id": scope.run_id,
+        "task_id": scope.task_id,
+        "map_index": scope.map_index,
+    }
+
+
+# -- runs and task instances ------------------------------------------------------------------
+
+
+@router.post("/dag-runs", status_code=201)
+async def create_run(body: CreateRunModel, request: Request) -> Json:
+    specs = [
+        runs.TaskSpec(
+            task_id=t.task_id,
+            map_index=t.map_index,
+            retries=t.retries,
+            retry_delay_seconds=t.retry_delay_seconds,
+            inlets=[runs.AssetSpec(a.name, a.uri) for a in t.inlets],
+            outlets=[runs.AssetSpec(a.name, a.uri) for a in t.outlets],
+        )
+        for t in body.tasks
+    ]
+
+    def work(session: Session) -> Json:
+        run = runs.create_run(session, body.dag_id, body.run_id, specs, dag_file=body.dag_file)
+        tis = runs.list_tis(session, run.dag_id, run.run_id)
+        return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
+
+    return await in_transaction(app_state(request), work)
+
+
+@router.get("/dag-runs")
+async def list_runs(request: Request, dag_id: str | None = None) -> list[Json]:
+    return await in_transaction(
+        app_state(request),
+        lambda session: [runs.run_body(r) for r in runs.list_runs(session, dag_id)],
+    )
+
+
+@router.get("/dag-runs/{dag_id}/{run_id}")
+async def get_run(dag_id: str, run_id: str, request: Request) -> Json:
+    def work(session: Session) -> Json:
+        run = runs.get_run(session, dag_id, run_id)
+        tis = runs.list_tis(session, dag_id, run_id)
+        return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
+
+    return await in_transaction(app_state(request), work)
+
+
+@router.patch("/dag-runs/{dag_id}/{run_id}")
+async def finish_run(dag_id: str, run_id: str, body: FinishRunModel, request: Request) -> Json:
+    return await in_transaction(
+        app_state(request),
+        lambda session: runs.run_body(runs.finish_run(session, dag_id, run_id, body.state)),
+    )
+
+
+@router.get("/task-instances/{ti_id}")
+async def get_task_instance(ti_id: str, request: Request) -> Json:
+    return await in_transaction(
+        app_state(request), lambda session: runs.ti_body(runs.get_ti(session, ti_id))
+    )
+
+
+@router.post("/task-instances/{ti_id}/queue")
+async def queue_task_instance(ti_id: str, request: Request) -> Json:
+    """Queue the next try; the answer carries the token the try's supervisor will use."""
+    state = app_state(request)
+
+    def work(session: Session) -> Json:
+        ti = runs.queue_ti(session, ti_id)
+        token = state.signer.issue(ti.id, runs.scope_of(ti), runs.assets_of(session, ti.id))
+        return {**runs.ti_body(ti), "token": token}
+
+    return await in_transaction(state, work)
+
+
+@router.post("/task-instances/{ti_id}/upstream-failed")
+async def mark_upstream_failed(ti_id: str, request: Request) -> Json:
+    return await in_transaction(
+        app_state(request),
+        lambda session: runs.ti_body(runs.mark_upstream_failed(session, ti_id)),
+    )
+
+
+@router.get("/assets")
+async def list_assets(request: Request) -> list[Json]:
+    def work(session: Session) -> list[Json]:
+        rows = session.execute(select(Asset.name, Asset.uri).order_by(Asset.name))
+        return [{"name": name, "uri": uri} for name, uri in rows]
+
+    return await in_transaction(app_state(request), work)
+
+
+# -- task state -------------------------------------------------------------------------------
+
+
+async def _task_scope(
+    state: AppState, dag_id: str, run_id: str, task_id: str, map_index: int
+) -> TaskScope:
+    scope = TaskScope(dag_id, run_id, task_id, map_index)
+    await in_transaction(state, lambda session: runs.find_ti(session, scope))
+    return scope
+
+
+@router.get("/task-state")
+async def list_task_state(
+    request: Request,
+    dag_id: str,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+) -> list[Json]:
+    state = app_state(request)
+    tis = await in_transaction(
+        state,
+        lambda session: [
+            runs.scope_of(ti) for ti in runs.list_tis(session, dag_id, run_id, task_id, map_index)
+        ],
+    )
+    listed: list[Json] = []
+    for scope in tis:
+        owner = _task_owner(scope)
+        listed.extend(_entry(e, owner) for e in await state.state.list_entries(scope))
+    return listed
+
+
+@router.get("/task-state/{key:path}")
+async def get_task_state(
+    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> Json:
+    state = app_state(request)
+    scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
+    stored = await state.state.get(scope, key)
+    if stored is None:
+        raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    return {**_task_owner(scope), "key": key, **_stored_fields(stored)}
+
+
+@router.put("/task-state/{key:path}")
+async def set_task_state(
+    key: str,
+    body: ValueModel,
+    request: Request,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int = -1,
+) -> Json:
+    state = app_state(request)
+    scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
+    validate_key(key)
+    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
+    await state.state.set_value(scope, key, data)
+    return {**_task_owner(scope), "key": key, "value": body.value, "ref": None, "backend": None}
+
+
+@router.delete("/task-state/{key:path}")
+async def delete_task_state(
+    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> Json:
+    state = app_state(request)
+    scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
+    removed = await state.state.delete(scope, key)
+    return {**_task_owner(scope), "key": key, "deleted": removed is not None}
+
+
+@router.delete("/task-state")
+async def clear_task_state(
+    request: Request,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int = -1,
+    all_map_indices: bool = Query(False),
+) -> Json:
+    state = app_state(request)
+    scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
+    removed = await state.state.clear(scope, all_map_indices=all_map_indices)
+    return {**_task_owner(scope), "cleared": True, "references_removed": len(removed)}
+
+
+# -- asset state ------------------------------------------------------------------------------
+
+
+async def _asset_scope(state: AppState, name: str | None, uri: str | None) -> AssetScope:
+    found = await in_transaction(state, lambda session: runs.resolve_asset(session, name, uri))
+    return AssetScope(found)
+
+
+@router.get("/asset-state")
+async def list_asset_state(
+    request: Request, name: str | None = None, uri: str | None = None
+) -> list[Json]:
+    state = app_state(request)
+    scope = await _asset_scope(state, name, uri)
+    owner = {"asset": scope.name}
+    return [_entry(e, owner) for e in await state.state.list_entries(scope)]
+
+
+@router.get("/asset-state/{key:path}")
+async def get_asset_state(
+    key: str, request: Request, name: str | None = None, uri: str | None = None
+) -> Json:
+    state = app_state(request)
+    scope = await _asset_scope(state, name, uri)
+    stored = await state.state.get(scope, key)
+    if stored is None:
+        raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    return {"asset": scope.name, "key": key, **_stored_fields(stored)}
+
+
+@router.put("/asset-state/{key:path}")
+async def set_asset_state(
+    key: str, body: ValueModel, request: Request, name: str | None = None, uri: str | None = None
+) -> Json:
+    state = app_state(request)
+    scope = await _asset_scope(state, name, uri)
+    validate_key(key)
+    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
+    await state.state.set_value(scope, key, data)
+    return {"asset": scope.name, "key": key, "value": body.value, "ref": None, "backend": None}
+
+
+@router.delete("/asset-state/{key:path}")
+async def delete_asset_state(
+    key: str, request: Request, name: str | None = None, uri: str | None = None
+) -> Json:
+    state = app_state(request)
+    scope = await _asset_scope(state, name, uri)
+    removed = await state.state.delete(scope, key)
+    return {"asset": scope.name, "key": key, "deleted": removed is not None}
+
+
+@router.delete("/asset-state")
+async def clear_asset_state(
+    request: Request, name: str | None = None, uri: str | None = None
+) -> Json:
+    state = app_state(request)
+    scope = await _asset_scope(state, name, uri)
+    removed = await state.state.clear(scope)
+    return {"asset": scope.name, "cleared": True, "references_removed": len(removed)}

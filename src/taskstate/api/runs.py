@@ -1,0 +1,352 @@
+"""The run registry: DAG runs, task instances, their assets and their lifecycle.
+
+Each function takes a SQLAlchemy session and leaves committing to the caller. A task instance
+moves through ``scheduled → queued → running → success | failed | up_for_retry``; an up-for-retry
+instance is queued again for its next try, keeping its id (and so its state).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taskstate.db.models import (
+    Asset,
+    AssetRole,
+    DagRun,
+    DagRunState,
+    TaskInstance,
+    TaskInstanceAsset,
+    TaskInstanceState,
+    utcnow,
+)
+from taskstate.errors import ConflictError, NotFoundError, UnknownAssetError, UsageError
+from taskstate.state.codec import (
+    validate_asset_name,
+    validate_dag_id,
+    validate_run_id,
+    validate_task_id,
+)
+from taskstate.state.types import TaskScope
+
+__all__ = [
+    "AssetSpec",
+    "TaskSpec",
+    "assets_of",
+    "create_run",
+    "find_ti",
+    "finish_run",
+    "finish_ti",
+    "get_run",
+    "get_ti",
+    "list_runs",
+    "list_tis",
+    "mark_upstream_failed",
+    "queue_ti",
+    "resolve_asset",
+    "run_body",
+    "scope_of",
+    "start_ti",
+    "ti_body",
+]
+
+_QUEUEABLE = {TaskInstanceState.SCHEDULED, TaskInstanceState.UP_FOR_RETRY}
+_DONE = {
+    TaskInstanceState.SUCCESS,
+    TaskInstanceState.FAILED,
+    TaskInstanceState.UPSTREAM_FAILED,
+}
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    name: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    task_id: str
+    map_index: int = -1
+    retries: int = 0
+    retry_delay_seconds: float = 0.0
+    inlets: Sequence[AssetSpec] = ()
+    outlets: Sequence[AssetSpec] = ()
+
+
+def scope_of(ti: TaskInstance) -> TaskScope:
+    return TaskScope(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+
+
+def _get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
+    name = validate_asset_name(spec.name)
+    uri = validate_asset_name(spec.uri, what="asset uri")
+    asset = session.scalar(select(Asset).where(Asset.name == name))
+    if asset is None:
+        clash = session.scalar(select(Asset).where(Asset.uri == uri))
+        if clash is not None:
+            raise ConflictError(
+                f"asset uri {uri!r} already belongs to asset {clash.name!r}, not {name!r}",
+                detail={"asset": name, "uri": uri},
+            )
+        asset = Asset(name=name, uri=uri)
+        session.add(asset)
+        session.flush()
+    elif asset.uri != uri:
+        raise ConflictError(
+            f"asset {name!r} is registered with uri {asset.uri!r}, not {uri!r}",
+            detail={"asset": name, "uri": uri},
+        )
+    return asset
+
+
+def create_run(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    tasks: Sequence[TaskSpec],
+    *,
+    dag_file: str | None = None,
+) -> DagRun:
+    """Register a DAG run with one task instance per task (and map index)."""
+    validate_dag_id(dag_id)
+    validate_run_id(run_id)
+    if not tasks:
+        raise UsageError("a DAG run needs at least one task")
+    existing = session.scalar(
+        select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    )
+    if existing is not None:
+        raise ConflictError(
+            f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id",
+            detail={"dag_id": dag_id, "run_id": run_id},
+        )
+    run = DagRun(dag_id=dag_id, run_id=run_id, state=DagRunState.RUNNING, dag_file=dag_file)
+    session.add(run)
+    session.flush()
+    seen: set[tuple[str, int]] = set()
+    for spec in tasks:
+        validate_task_id(spec.task_id)
+        if (spec.task_id, spec.map_index) in seen:
+            raise UsageError(f"task {spec.task_id!r} [{spec.map_index}] is listed twice")
+        seen.add((spec.task_id, spec.map_index))
+        if spec.retries < 0 or spec.retry_delay_seconds < 0:
+            raise UsageError(f"task {spec.task_id!r}: retries and retry delay must be >= 0")
+        ti = TaskInstance(
+            id=str(uuid.uuid4()),
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=spec.task_id,
+            map_index=spec.map_index,
+            state=TaskInstanceState.SCHEDULED,
+            try_number=0,
+            max_tries=spec.retries,
+            retry_delay_seconds=spec.retry_delay_seconds,
+        )
+        session.add(ti)
+        session.flush()
+        links: dict[tuple[int, str], None] = {}
+        for role, specs in ((AssetRole.INLET, spec.inlets), (AssetRole.OUTLET, spec.outlets)):
+            for asset_spec in specs:
+                links[(_get_or_create_asset(session, asset_spec).id, role)] = None
+        session.add_all(
+            TaskInstanceAsset(ti_id=ti.id, asset_id=asset_id, role=role)
+            for asset_id, role in links
+        )
+    session.flush()
+    return run
+
+
+def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
+    run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if run is None:
+        raise NotFoundError(
+            f"DAG {dag_id!r} has no run {run_id!r}", detail={"dag_id": dag_id, "run_id": run_id}
+        )
+    return run
+
+
+def list_runs(session: Session, dag_id: str | None = None) -> Sequence[DagRun]:
+    query = select(DagRun).order_by(DagRun.created_at, DagRun.id)
+    if dag_id is not None:
+        query = query.where(DagRun.dag_id == dag_id)
+    return session.scalars(query).all()
+
+
+def list_tis(
+    session: Session,
+    dag_id: str,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+) -> Sequence[TaskInstance]:
+    query = select(TaskInstance).where(TaskInstance.dag_id == dag_id)
+    if run_id is not None:
+        query = query.where(TaskInstance.run_id == run_id)
+    if task_id is not None:
+        query = query.where(TaskInstance.task_id == task_id)
+    if map_index is not None:
+        query = query.where(TaskInstance.map_index == map_index)
+    order = (TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
+    return session.scalars(query.order_by(*order)).all()
+
+
+def get_ti(session: Session, ti_id: str, *, for_update: bool = False) -> TaskInstance:
+    query = select(TaskInstance).where(TaskInstance.id == ti_id)
+    if for_update:
+        query = query.with_for_update()
+    ti = session.scalar(query)
+    if ti is None:
+        raise NotFoundError(f"no task instance {ti_id!r}", detail={"ti_id": ti_id})
+    return ti
+
+
+def find_ti(session: Session, scope: TaskScope) -> TaskInstance:
+    ti = session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == scope.dag_id,
+            TaskInstance.run_id == scope.run_id,
+            TaskInstance.task_id == scope.task_id,
+            TaskInstance.map_index == scope.map_index,
+        )
+    )
+    if ti is None:
+        raise NotFoundError(f"no task instance {scope}", detail={"scope": str(scope)})
+    return ti
+
+
+def assets_of(session: Session, ti_id: str) -> dict[str, str]:
+    """Name → uri of every asset the task instance declares."""
+    rows = session.execute(
+        select(Asset.name, Asset.uri)
+        .join(TaskInstanceAsset, TaskInstanceAsset.asset_id == Asset.id)
+        .where(TaskInstanceAsset.ti_id == ti_id)
+        .order_by(Asset.name)
+        .distinct()
+    )
+    return {name: uri for name, uri in rows}
+
+
+def resolve_asset(session: Session, name: str | None, uri: str | None) -> str:
+    """The name of the asset named ``name`` or with ``uri``."""
+    if (name is None) == (uri is None):
+        raise UsageError("name the asset with exactly one of name or uri")
+    column = Asset.name if name is not None else Asset.uri
+    found = session.scalar(select(Asset.name).where(column == (name or uri)))
+    if found is None:
+        what = f"name {name!r}" if name is not None else f"uri {uri!r}"
+        raise UnknownAssetError(f"no asset with {what}", detail={"name": name, "uri": uri})
+    return found
+
+
+def queue_ti(session: Session, ti_id: str) -> TaskInstance:
+    """Start the next try: ``scheduled`` or ``up_for_retry`` → ``queued``, try_number + 1."""
+    ti = get_ti(session, ti_id, for_update=True)
+    if ti.state not in _QUEUEABLE:
+        raise ConflictError(
+            f"task instance {ti.task_id!r} is {ti.state}; only scheduled or up_for_retry "
+            "instances can be queued",
+            detail={"ti_id": ti_id, "state": ti.state},
+        )
+    ti.state = TaskInstanceState.QUEUED
+    ti.try_number += 1
+    return ti
+
+
+def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskInstance:
+    ti = get_ti(session, ti_id, for_update=True)
+    if ti.state != TaskInstanceState.QUEUED:
+        raise ConflictError(
+            f"task instance {ti.task_id!r} is {ti.state}, not queued; it cannot start",
+            detail={"ti_id": ti_id, "state": ti.state},
+        )
+    ti.state = TaskInstanceState.RUNNING
+    ti.started_at = utcnow()
+    ti.ended_at = None
+    ti.pid = pid
+    ti.hostname = hostname[:250]
+    return ti
+
+
+def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
+    """End the running try; a failed try with retries left is ``up_for_retry``."""
+    ti = get_ti(session, ti_id, for_update=True)
+    if ti.state != TaskInstanceState.RUNNING:
+        raise ConflictError(
+            f"task instance {ti.task_id!r} is {ti.state}, not running",
+            detail={"ti_id": ti_id, "state": ti.state},
+        )
+    if succeeded:
+        ti.state = TaskInstanceState.SUCCESS
+    elif ti.try_number <= ti.max_tries:
+        ti.state = TaskInstanceState.UP_FOR_RETRY
+    else:
+        ti.state = TaskInstanceState.FAILED
+    ti.ended_at = utcnow()
+    return ti
+
+
+def mark_upstream_failed(session: Session, ti_id: str) -> TaskInstance:
+    ti = get_ti(session, ti_id, for_update=True)
+    if ti.state != TaskInstanceState.SCHEDULED:
+        raise ConflictError(
+            f"task instance {ti.task_id!r} is {ti.state}, not scheduled",
+            detail={"ti_id": ti_id, "state": ti.state},
+        )
+    ti.state = TaskInstanceState.UPSTREAM_FAILED
+    ti.ended_at = utcnow()
+    return ti
+
+
+def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun:
+    if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
+        raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
+    run = get_run(session, dag_id, run_id)
+    unfinished = [
+        ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE
+    ]
+    if unfinished:
+        raise ConflictError(
+            f"DAG run {run_id!r} still has unfinished task instances: {unfinished}",
+            detail={"tasks": unfinished},
+        )
+    run.state = state
+    run.ended_at = utcnow()
+    return run
+
+
+def ti_body(ti: TaskInstance) -> dict[str, Any]:
+    return {
+        "id": ti.id,
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "state": ti.state,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "retry_delay_seconds": ti.retry_delay_seconds,
+        "started_at": _iso(ti.started_at),
+        "ended_at": _iso(ti.ended_at),
+    }
+
+
+def run_body(run: DagRun) -> dict[str, Any]:
+    return {
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "state": run.state,
+        "dag_file": run.dag_file,
+        "created_at": _iso(run.created_at),
+        "ended_at": _iso(run.ended_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,55 @@
+"""State operations as both routers perform them: validate, then call the server backend.
+
+The API server never trusts its callers: keys, values and references are checked here again,
+whatever the task process already checked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from taskstate.errors import BackendError, InvalidValueError
+from taskstate.state import BaseStateBackend, StateEntry, StateScope, StoredValue
+from taskstate.state.codec import validate_encoded_value, validate_key, validate_ref
+
+__all__ = ["StateService"]
+
+_BACKEND_PATH = re.compile(r"[A-Za-z_][\w.:]{0,499}")
+
+
+class StateService:
+    def __init__(self, backend: BaseStateBackend, *, max_value_bytes: int) -> None:
+        self.backend = backend
+        self.max_value_bytes = max_value_bytes
+
+    async def get(self, scope: StateScope, key: str) -> StoredValue | None:
+        return await self.backend.aget(scope, validate_key(key))
+
+    async def set_value(self, scope: StateScope, key: str, data: bytes) -> None:
+        validate_key(key)
+        validate_encoded_value(data, max_bytes=self.max_value_bytes)
+        await self.backend.aset(scope, key, StoredValue(data.decode()))
+
+    async def set_ref(self, scope: StateScope, key: str, ref: str, ref_backend: str) -> None:
+        validate_key(key)
+        validate_ref(ref)
+        if not _BACKEND_PATH.fullmatch(ref_backend):
+            raise InvalidValueError(
+                f"a reference must name the class path of the backend that wrote it, "
+                f"not {ref_backend!r}"
+            )
+        await self.backend.aset(scope, key, StoredValue(ref, ref_backend))
+
+    async def delete(self, scope: StateScope, key: str) -> StoredValue | None:
+        return await self.backend.adelete(scope, validate_key(key))
+
+    async def clear(self, scope: StateScope, *, all_map_indices: bool = False) -> list[StoredValue]:
+        return await self.backend.aclear(scope, all_map_indices=all_map_indices)
+
+    async def list_entries(self, scope: StateScope) -> list[StateEntry]:
+        try:
+            return await self.backend.alist_entries(scope)
+        except NotImplementedError as exc:
+            raise BackendError(
+                f"the state backend {type(self.backend).__name__} cannot list its keys"
+            ) from exc

@@ -1,0 +1,91 @@
+"""Bodies of the execution API, as msgspec structs shared by the server and its client.
+
+The execution routes are the hot path, so their bodies are decoded and encoded with msgspec,
+and a JSON value passes through as its raw text (``msgspec.Raw``), never parsed and re-encoded
+on the way to the database.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "AssetBody",
+    "FinishRequest",
+    "FinishResponse",
+    "HeartbeatResponse",
+    "RefBody",
+    "RemovedRefsBody",
+    "StartRequest",
+    "StartResponse",
+    "StateBody",
+    "TaskInstanceBody",
+]
+
+
+class StateBody(msgspec.Struct, omit_defaults=True):
+    """One key's content: ``value`` (inline JSON), or ``ref`` with the ``backend`` that wrote it.
+
+    In a GET answer, all three are absent when the key is missing. ``value`` is UNSET rather
+    than None when absent, so that an explicit JSON ``null`` arrives (and is refused) as a value.
+    """
+
+    value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    ref: str | None = None
+    backend: str | None = None
+
+
+class RefBody(msgspec.Struct):
+    ref: str
+    backend: str
+
+
+class RemovedRefsBody(msgspec.Struct):
+    """What a clear removed that names an external object."""
+
+    refs: list[RefBody] = msgspec.field(default_factory=list)
+
+
+class StartRequest(msgspec.Struct):
+    pid: int
+    hostname: str
+
+
+class TaskInstanceBody(msgspec.Struct):
+    id: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+
+
+class AssetBody(msgspec.Struct):
+    name: str
+    uri: str
+
+
+class StartResponse(msgspec.Struct):
+    ti: TaskInstanceBody
+    assets: list[AssetBody]
+    max_value_bytes: int
+
+
+class FinishRequest(msgspec.Struct):
+    state: Literal["success", "failed"]
+    reason: str | None = None
+
+
+class FinishResponse(msgspec.Struct):
+    """The state the task instance ended in: success, failed, or up_for_retry."""
+
+    state: str
+
+
+class HeartbeatResponse(msgspec.Struct):
+    """A fresh token for the same task instance, replacing the one about to expire."""
+
+    token: str
+    state: str

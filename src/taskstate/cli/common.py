@@ -1,0 +1,71 @@
+"""What the CLI's commands share: settings, the API client, error output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from taskstate.errors import ConfigError, TaskStateError, UsageError
+
+if TYPE_CHECKING:
+    from taskstate.client.public import PublicClient
+    from taskstate.config import Settings
+
+__all__ = ["ApiKey", "ApiUrl", "api_client", "err", "fail", "settings"]
+
+err = Console(stderr=True, highlight=False)
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="API server to use (e.g. http://127.0.0.1:8080); default: an embedded one "
+        "over $TASKSTATE_HOME.",
+        envvar="TASKSTATE_API_URL",
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="Key for --api-url; default: [api] api_keys, else $TASKSTATE_HOME/api_key.",
+        envvar="TASKSTATE_API_KEY",
+    ),
+]
+
+
+def fail(error: TaskStateError) -> NoReturn:
+    """Print ``error`` for a person and exit: 2 for bad input or settings, 1 otherwise."""
+    err.print(f"[bold red]error:[/] {error.message}", markup=True, highlight=False)
+    raise typer.Exit(2 if isinstance(error, UsageError | ConfigError) else 1)
+
+
+def settings() -> Settings:
+    from taskstate.config import load_settings
+
+    return load_settings()
+
+
+@contextmanager
+def api_client(
+    config: Settings, api_url: str | None, api_key: str | None
+) -> Iterator[tuple[str, PublicClient]]:
+    """A client of the API server at ``api_url``, or of an embedded one."""
+    from taskstate.api.keys import client_api_key
+    from taskstate.client.public import PublicClient
+
+    key = client_api_key(config, api_key)
+    if api_url:
+        with PublicClient(api_url, key) as client:
+            yield api_url, client
+        return
+    from taskstate.api.server import EmbeddedServer
+
+    with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
+        yield server.url, client
+
+

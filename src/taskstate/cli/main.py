@@ -1,0 +1,153 @@
+"""The ``taskstate`` command.
+
+Commands that need the API server use the one at ``--api-url`` (with ``--api-key``, or the
+configured or local key); without it they start an embedded server on a free loopback port,
+over the database of ``$TASKSTATE_HOME``, for the duration of the command. Heavy modules are
+imported inside the commands, so ``taskstate --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from taskstate import __version__
+from taskstate.cli import state_commands
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings
+from taskstate.errors import TaskStateError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="taskstate",
+    help="Durable, scoped key/value state for workflow tasks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+dags_app = typer.Typer(help="Run DAG files.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+config_app = typer.Typer(help="The effective settings.", no_args_is_help=True)
+app.add_typer(dags_app, name="dags")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(state_commands.app, name="state")
+
+@app.command()
+def version() -> None:
+    """Print the version of taskstate."""
+    print(f"taskstate {__version__}")
+
+
+@dags_app.command("test")
+def dags_test(
+    path: Annotated[Path, typer.Argument(help="The DAG file.")],
+    dag_id: Annotated[
+        str | None, typer.Option("--dag-id", help="The DAG to run, if the file has several.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Id of the new run (default: manual__<now>).")
+    ] = None,
+    parallelism: Annotated[
+        int | None,
+        typer.Option("--parallelism", min=1, help="Task instances at once ([workers] parallelism)."),
+    ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Run one DAG run of PATH, each task in its own supervised process, and report it."""
+    from taskstate.runner import DagRunner, default_run_id
+    from taskstate.runner.output import RunOutput
+    from taskstate.runtime.protocol import WorkerBackendSpec
+    from taskstate.sdk.loader import load_dag
+
+    try:
+        config = settings()
+        dag = load_dag(path, dag_id)
+        workers = config.workers
+        backend = (
+            WorkerBackendSpec(workers.state_backend, dict(workers.state_backend_kwargs))
+            if workers.state_backend
+            else None
+        )
+        output = RunOutput()
+        with api_client(config, api_url, api_key) as (url, client):
+            result = DagRunner(
+                dag,
+                str(path.resolve()),
+                client=client,
+                api_url=url,
+                run_id=run_id or default_run_id(),
+                parallelism=parallelism or workers.parallelism,
+                heartbeat_interval=workers.heartbeat_interval,
+                worker_backend=backend,
+                output=output,
+            ).run()
+    except TaskStateError as exc:
+        fail(exc)
+    output.summary(result.dag_id, result.run_id, result.state, result.task_instances)
+    raise typer.Exit(0 if result.succeeded else 1)
+
+
+@app.command("api-server")
+def api_server(
+    host: Annotated[str | None, typer.Option(help="Address to bind ([api] host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind ([api] port).")] = None,
+) -> None:
+    """Run the API server in the foreground."""
+    from taskstate.api.server import serve
+
+    try:
+        serve(settings(), host=host, port=port)
+    except TaskStateError as exc:
+        fail(exc)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create the metadata database's schema, or bring it to the latest revision."""
+    from taskstate.db.engine import mask_url
+    from taskstate.db.migration import migrate
+
+    try:
+        config = settings()
+        before, after = migrate(config.database.url)
+    except TaskStateError as exc:
+        fail(exc)
+    where = mask_url(config.database.url)
+    if before == after:
+        print(f"{where} is at revision {after}; nothing to do")
+    else:
+        print(f"{where} migrated from {before or 'empty'} to {after}")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print every setting, its effective value and where it came from."""
+    from rich.table import Table
+
+    from taskstate.config import format_settings
+
+    try:
+        config = settings()
+    except TaskStateError as exc:
+        fail(exc)
+    source = str(config.config_file) if config.config_file else "none found"
+    table = Table(title=f"taskstate settings (file: {source})", title_justify="left")
+    for column in ("setting", "value", "source"):
+        table.add_column(column)
+    for name, value, origin in format_settings(config):
+        table.add_row(name, value, origin)
+    Console(highlight=False).print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,233 @@
+"""``taskstate state ...``: list, get, set, delete and clear task state and asset state.
+
+A scope is chosen either with ``--dag-id/--run-id/--task-id [--map-index]`` (task state) or
+with ``--asset NAME`` (asset state). ``list`` also accepts a partial task selector.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings
+from taskstate.errors import TaskStateError, UsageError
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Task state and asset state.", no_args_is_help=True)
+
+DagId = Annotated[str | None, typer.Option("--dag-id", help="DAG of the task instance.")]
+RunId = Annotated[str | None, typer.Option("--run-id", help="Run of the task instance.")]
+TaskId = Annotated[str | None, typer.Option("--task-id", help="Task of the task instance.")]
+MapIndex = Annotated[
+    int | None, typer.Option("--map-index", help="Map index (-1, the default, if not mapped).")
+]
+AssetName = Annotated[str | None, typer.Option("--asset", help="Asset name (asset state).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Key = Annotated[str, typer.Argument(help="The state key.")]
+
+
+class _Scope:
+    """The scope chosen on the command line."""
+
+    def __init__(
+        self,
+        dag_id: str | None,
+        run_id: str | None,
+        task_id: str | None,
+        map_index: int | None,
+        asset: str | None,
+        *,
+        partial: bool = False,
+    ) -> None:
+        task_given = any(v is not None for v in (dag_id, run_id, task_id, map_index))
+        if asset is not None and task_given:
+            raise UsageError("choose either --asset or --dag-id/--run-id/--task-id, not both")
+        if asset is None and dag_id is None:
+            raise UsageError("choose a scope: --dag-id (with --run-id, --task-id) or --asset")
+        if asset is None and not partial and (run_id is None or task_id is None):
+            raise UsageError("task state needs --dag-id, --run-id and --task-id")
+        self.asset = asset
+        self.dag_id = dag_id or ""
+        self.run_id = run_id
+        self.task_id = task_id
+        self.map_index = map_index
+
+    @property
+    def task(self) -> tuple[str, str, str, int]:
+        assert self.run_id is not None and self.task_id is not None
+        map_index = -1 if self.map_index is None else self.map_index
+        return self.dag_id, self.run_id, self.task_id, map_index
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
+    if asset:
+        owner_columns = ["asset"]
+    else:
+        owner_columns = ["dag_id", "run_id", "task_id", "map_index"]
+    table = Table(show_lines=False)
+    for column in (*owner_columns, "key", "value", "ref"):
+        table.add_column(column)
+    for entry in entries:
+        value = "" if entry["ref"] is not None else json.dumps(entry["value"], ensure_ascii=False)
+        ref = "" if entry["ref"] is None else f"{entry['ref']} ({entry['backend']})"
+        table.add_row(*(str(entry[c]) for c in owner_columns), entry["key"], value, ref)
+    console = Console(highlight=False)
+    if entries:
+        console.print(table)
+    else:
+        console.print("no state stored")
+
+
+@app.command("list")
+def list_state(
+    dag_id: DagId = None,
+    run_id: RunId = None,
+    task_id: TaskId = None,
+    map_index: MapIndex = None,
+    asset: AssetName = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """List the keys of task instances (filtered by the options given) or of an asset."""
+    try:
+        scope = _Scope(dag_id, run_id, task_id, map_index, asset, partial=True)
+        with api_client(settings(), api_url, api_key) as (_, client):
+            if scope.asset is not None:
+                entries = client.list_asset_state(scope.asset)
+            else:
+                entries = client.list_task_state(
+                    scope.dag_id, scope.run_id, scope.task_id, scope.map_index
+                )
+    except TaskStateError as exc:
+        fail(exc)
+    if as_json:
+        _print_json(entries)
+    else:
+        _print_entries(entries, scope.asset is not None)
+
+
+@app.command("get")
+def get_state(
+    key: Key,
+    dag_id: DagId = None,
+    run_id: RunId = None,
+    task_id: TaskId = None,
+    map_index: MapIndex = None,
+    asset: AssetName = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Print the value of KEY (or its reference, if a worker-side backend stored it)."""
+    try:
+        scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        with api_client(settings(), api_url, api_key) as (_, client):
+            if scope.asset is not None:
+                entry = client.get_asset_state(scope.asset, key)
+            else:
+                dag, run, task, index = scope.task
+                entry = client.get_task_state(dag, run, task, key, index)
+    except TaskStateError as exc:
+        fail(exc)
+    if as_json:
+        _print_json(entry)
+    elif entry["ref"] is not None:
+        print(f"reference {entry['ref']} (stored by {entry['backend']})")
+    else:
+        print(json.dumps(entry["value"], ensure_ascii=False))
+
+
+@app.command("set")
+def set_state(
+    key: Key,
+    value: Annotated[str, typer.Argument(help='The value, as JSON: 42, "text", {"a": 1}.')],
+    dag_id: DagId = None,
+    run_id: RunId = None,
+    task_id: TaskId = None,
+    map_index: MapIndex = None,
+    asset: AssetName = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Store VALUE (JSON text) for KEY."""
+    try:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"VALUE must be JSON ({exc}); quote a string as JSON, e.g. '\"{value}\"'"
+            ) from exc
+        scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        with api_client(settings(), api_url, api_key) as (_, client):
+            if scope.asset is not None:
+                client.set_asset_state(scope.asset, key, parsed)
+            else:
+                dag, run, task, index = scope.task
+                client.set_task_state(dag, run, task, key, parsed, index)
+    except TaskStateError as exc:
+        fail(exc)
+    print(f"set {key!r}")
+
+
+@app.command("delete")
+def delete_state(
+    key: Key,
+    dag_id: DagId = None,
+    run_id: RunId = None,
+    task_id: TaskId = None,
+    map_index: MapIndex = None,
+    asset: AssetName = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Delete KEY."""
+    try:
+        scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        with api_client(settings(), api_url, api_key) as (_, client):
+            if scope.asset is not None:
+                answer = client.delete_asset_state(scope.asset, key)
+            else:
+                dag, run, task, index = scope.task
+                answer = client.delete_task_state(dag, run, task, key, index)
+    except TaskStateError as exc:
+        fail(exc)
+    print(f"deleted {key!r}" if answer["deleted"] else f"{key!r} was not set")
+
+
+@app.command("clear")
+def clear_state(
+    dag_id: DagId = None,
+    run_id: RunId = None,
+    task_id: TaskId = None,
+    map_index: MapIndex = None,
+    asset: AssetName = None,
+    all_map_indices: Annotated[
+        bool, typer.Option("--all-map-indices", help="Clear every map index of the task.")
+    ] = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Delete every key of a task instance or of an asset."""
+    try:
+        scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        with api_client(settings(), api_url, api_key) as (_, client):
+            if scope.asset is not None:
+                client.clear_asset_state(scope.asset)
+                what = f"asset {scope.asset!r}"
+            else:
+                dag, run, task, index = scope.task
+                client.clear_task_state(dag, run, task, index, all_map_indices=all_map_indices)
+                what = f"{dag}/{run}/{task}"
+    except TaskStateError as exc:
+        fail(exc)
+    print(f"cleared {what}")

@@ -1,0 +1,151 @@
+"""The client of the public API (``/api/v1``), used by the runner and the CLI.
+
+Answers are returned as decoded JSON (dicts and lists): the CLI prints them, and the runner
+reads a few fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from taskstate.client._http import check, key_path, translate_errors
+
+__all__ = ["PublicClient"]
+
+Json = Any
+
+
+class PublicClient:
+    """Calls the ``/api/v1`` routes with an API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            timeout=timeout,
+            transport=transport,
+            headers={"authorization": f"Bearer {api_key}"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PublicClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Json:
+        with translate_errors(self.base_url):
+            response = check(self._http.request(method, url, **kwargs))
+        return response.json() if response.content else None
+
+    # -- runs and task instances -----------------------------------------------------------
+
+    def create_run(self, body: dict[str, Any]) -> Json:
+        return self._call("POST", "/dag-runs", json=body)
+
+    def list_runs(self, dag_id: str | None = None) -> Json:
+        return self._call("GET", "/dag-runs", params=_params(dag_id=dag_id))
+
+    def get_run(self, dag_id: str, run_id: str) -> Json:
+        return self._call("GET", f"/dag-runs/{dag_id}/{run_id}")
+
+    def finish_run(self, dag_id: str, run_id: str, state: str) -> Json:
+        return self._call("PATCH", f"/dag-runs/{dag_id}/{run_id}", json={"state": state})
+
+    def queue_task_instance(self, ti_id: str) -> Json:
+        """Move a task instance to its next try; the answer holds that try's token."""
+        return self._call("POST", f"/task-instances/{ti_id}/queue")
+
+    def mark_upstream_failed(self, ti_id: str) -> Json:
+        return self._call("POST", f"/task-instances/{ti_id}/upstream-failed")
+
+    def get_task_instance(self, ti_id: str) -> Json:
+        return self._call("GET", f"/task-instances/{ti_id}")
+
+    # -- task state ------------------------------------------------------------------------
+
+    def list_task_state(
+        self,
+        dag_id: str,
+        run_id: str | None = None,
+        task_id: str | None = None,
+        map_index: int | None = None,
+    ) -> Json:
+        params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+        return self._call("GET", "/task-state", params=params)
+
+    def get_task_state(
+        self, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+    ) -> Json:
+        params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+        return self._call("GET", f"/task-state/{key_path(key)}", params=params)
+
+    def set_task_state(
+        self, dag_id: str, run_id: str, task_id: str, key: str, value: Any, map_index: int = -1
+    ) -> Json:
+        params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+        return self._call(
+            "PUT", f"/task-state/{key_path(key)}", params=params, json={"value": value}
+        )
+
+    def delete_task_state(
+        self, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+    ) -> Json:
+        params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+        return self._call("DELETE", f"/task-state/{key_path(key)}", params=params)
+
+    def clear_task_state(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        map_index: int = -1,
+        *,
+        all_map_indices: bool = False,
+    ) -> Json:
+        params = _params(
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=map_index,
+            all_map_indices="true" if all_map_indices else None,
+        )
+        return self._call("DELETE", "/task-state", params=params)
+
+    # -- asset state -----------------------------------------------------------------------
+
+    def list_assets(self) -> Json:
+        return self._call("GET", "/assets")
+
+    def list_asset_state(self, asset: str) -> Json:
+        return self._call("GET", "/asset-state", params={"name": asset})
+
+    def get_asset_state(self, asset: str, key: str) -> Json:
+        return self._call("GET", f"/asset-state/{key_path(key)}", params={"name": asset})
+
+    def set_asset_state(self, asset: str, key: str, value: Any) -> Json:
+        return self._call(
+            "PUT", f"/asset-state/{key_path(key)}", params={"name": asset}, json={"value": value}
+        )
+
+    def delete_asset_state(self, asset: str, key: str) -> Json:
+        return self._call("DELETE", f"/asset-state/{key_path(key)}", params={"name": asset})
+
+    def clear_asset_state(self, asset: str) -> Json:
+        return self._call("DELETE", "/asset-state", params={"name": asset})
+
+
+def _params(**values: object) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items() if v is not None}

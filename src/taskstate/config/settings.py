@@ -1,0 +1,301 @@
+"""The settings object: one frozen value, built once by ``load_settings`` and passed down.
+
+``Settings`` is a pydantic-settings ``BaseSettings`` whose ``model_config`` declares the
+environment scheme (``TASKSTATE__SECTION__KEY``), but it reads nothing by itself: its only
+source is the keyword arguments it is built with. ``taskstate.config.loader`` gathers the
+environment and the TOML file, records where every value came from, and builds it. So
+``Settings()`` is the defaults, whatever the process environment holds, and tests build the
+exact settings they need with keyword arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, NamedTuple, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from taskstate.config.display import display_value, mask_url_password
+
+__all__ = [
+    "DEFAULT_HOME",
+    "DEFAULT_SOURCE",
+    "SECTIONS",
+    "APISettings",
+    "DatabaseSettings",
+    "SettingInfo",
+    "Settings",
+    "StateStoreSettings",
+    "WorkersSettings",
+    "default_database_url",
+    "expand_home",
+    "format_settings",
+    "is_secret_setting",
+]
+
+DEFAULT_HOME = "~/.taskstate"
+"""Where taskstate keeps its files when ``TASKSTATE_HOME`` is not set."""
+
+DEFAULT_SOURCE = "default"
+"""The source of a setting that neither the environment nor the file set."""
+
+
+def _from_json_text(value: Any) -> Any:
+    """Decode JSON text given for a table or list; the environment can only carry text.
+
+    Decoding happens here, during validation, rather than in the environment source, so a bad
+    value is reported like every other bad value: with its key and where it came from.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise PydanticCustomError(
+            "json_invalid", "expected JSON text, got invalid JSON: {error}", {"error": str(exc)}
+        ) from exc
+
+
+def _blank_is_none(value: Any) -> Any:
+    """Treat an empty string as unset, so ``TASKSTATE__X__Y=`` can clear a file's value."""
+    return None if value == "" else value
+
+
+JSONTable = Annotated[dict[str, Any], BeforeValidator(_from_json_text)]
+SecretList = Annotated[list[SecretStr], BeforeValidator(_from_json_text)]
+
+
+class _Section(BaseModel):
+    """A ``[section]`` of the TOML file: immutable, and strict about its key names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    """``[database]``: the metadata database, used only by the API server."""
+
+    url: str = Field(min_length=1)
+    """SQLAlchemy URL; defaults to ``sqlite:///{home}/taskstate.db``."""
+    echo: bool = False
+    """Log every SQL statement."""
+    pool_size: int = Field(default=5, ge=1)
+    """Connections kept open per API server process."""
+
+
+class StateStoreSettings(_Section):
+    """``[state_store]``: the server-side state backend and the limits it enforces."""
+
+    backend: str = Field(default="metastore", min_length=1)
+    """A short name of a built-in backend or a dotted class path."""
+    backend_kwargs: JSONTable = Field(default_factory=dict)
+    """Keyword arguments for the backend's constructor."""
+    clear_on_success: bool = False
+    """Clear a task instance's state, objects included, when it succeeds."""
+    max_value_bytes: int = Field(default=1_048_576, ge=1)
+    """Largest accepted value, measured as UTF-8 JSON text."""
+
+
+class WorkersSettings(_Section):
+    """``[workers]``: how tasks run, and the worker-side state backend if any."""
+
+    state_backend: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    """Dotted class path of a backend that runs in the task process; unset means none."""
+    state_backend_kwargs: JSONTable = Field(default_factory=dict)
+    """Keyword arguments for the worker backend's constructor."""
+    heartbeat_interval: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """Seconds between a supervisor's heartbeats."""
+    parallelism: int = Field(default=4, ge=1)
+    """Task instances a runner executes at once."""
+
+
+class APISettings(_Section):
+    """``[api]``: the API server and the credentials it accepts and issues."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    """TCP port; 0 picks a free one."""
+    secret_key: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = None
+    """Signs task-instance tokens (JWT)."""
+    api_keys: SecretList = Field(default_factory=list)
+    """Bearer keys accepted by the public API."""
+    token_ttl_seconds: int = Field(default=600, ge=1)
+    """Lifetime of a task-instance token."""
+    workers: int = Field(default=1, ge=1)
+    """API server processes."""
+
+
+SECTIONS: Mapping[str, type[_Section]] = MappingProxyType(
+    {
+        "database": DatabaseSettings,
+        "state_store": StateStoreSettings,
+        "workers": WorkersSettings,
+        "api": APISettings,
+    }
+)
+"""The sections of the TOML file, in the order they are shown."""
+
+
+def expand_home(value: str | Path, *, user_home: str | None = None) -> Path:
+    """``value`` as an absolute path, with a leading ``~`` replaced by ``user_home``.
+
+    ``user_home`` (the ``HOME`` of the environment being loaded) defaults to the process's.
+    """
+    path = Path(value)
+    if user_home and path.parts and path.parts[0] == "~":
+        path = Path(user_home, *path.parts[1:])
+    return path.expanduser().absolute()
+
+
+def default_database_url(home: Path) -> str:
+    """The SQLite database under ``home`` that is used when ``[database] url`` is not set."""
+    return f"sqlite:///{home}/taskstate.db"
+
+
+def _database_under(home: Path) -> DatabaseSettings:
+    """``[database]`` when the section is absent altogether."""
+    return DatabaseSettings(url=default_database_url(home))
+
+
+def is_secret_setting(section: str, key: str) -> bool:
+    """Whether ``[section] key`` holds a secret, whose value must never be shown."""
+    field = SECTIONS[section].model_fields.get(key)
+    return field is not None and _mentions_secret(field.annotation)
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_mentions_secret(arg) for arg in get_args(annotation))
+
+
+class SettingInfo(NamedTuple):
+    """One leaf setting as ``taskstate config show`` lists it."""
+
+    key: str
+    """``home`` or ``section.key``."""
+    value: Any
+    """The effective value; secrets stay ``SecretStr``."""
+    display: str
+    """The value as text, secrets masked."""
+    source: str
+    """``default``, ``env NAME`` or ``file PATH``."""
+
+
+class Settings(BaseSettings):
+    """Every setting of taskstate, as one immutable value.
+
+    Build it with ``load_settings()``; pass it down to whatever needs a setting.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix="TASKSTATE__",
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        # Tables and lists given as JSON text are decoded during validation (_from_json_text).
+        enable_decoding=False,
+    )
+
+    home: Path = Field(default_factory=lambda: expand_home(DEFAULT_HOME))
+    """Where taskstate keeps its files; from ``TASKSTATE_HOME``."""
+    database: DatabaseSettings = Field(default_factory=lambda data: _database_under(data["home"]))
+    """``url`` defaults to a SQLite file under ``home``."""
+    state_store: StateStoreSettings = Field(default_factory=StateStoreSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    api: APISettings = Field(default_factory=APISettings)
+
+    _config_file: Path | None = PrivateAttr(default=None)
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the keyword arguments: the loader, not the class, reads env and file."""
+        return (init_settings,)
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database_url_under_home(cls, value: Any, info: ValidationInfo) -> Any:
+        """A ``[database]`` table without ``url`` still gets the SQLite file under home."""
+        if isinstance(value, dict) and "url" not in value and "home" in info.data:
+            return {**value, "url": default_database_url(info.data["home"])}
+        return value
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return expand_home(value)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The TOML file these settings were read from, if any."""
+        return self._config_file
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        """Where each leaf setting came from, by ``home`` or ``section.key``, in display order.
+
+        ``"default"``, ``"env TASKSTATE__SECTION__KEY"``, ``"env TASKSTATE_HOME"`` or
+        ``"file /path/taskstate.toml"``.
+        """
+        return MappingProxyType(
+            {key: self._sources.get(key, DEFAULT_SOURCE) for key in self.setting_keys()}
+        )
+
+    @staticmethod
+    def setting_keys() -> list[str]:
+        """The name of every leaf setting, ``home`` first, then ``section.key`` in order."""
+        return ["home"] + [
+            f"{section}.{key}" for section, model in SECTIONS.items() for key in model.model_fields
+        ]
+
+    def value_of(self, key: str) -> Any:
+        """The effective value of the leaf setting named ``key`` (``home`` or ``section.key``)."""
+        if key == "home":
+            return self.home
+        section, _, name = key.partition(".")
+        if section not in SECTIONS or name not in SECTIONS[section].model_fields:
+            raise KeyError(key)
+        return getattr(getattr(self, section), name)
+
+    def describe(self) -> list[SettingInfo]:
+        """Every leaf setting with its effective value, masked text and source."""
+        return [
+            SettingInfo(key, self.value_of(key), _display(key, self.value_of(key)), source)
+            for key, source in self.sources.items()
+        ]
+
+    def _record_origin(self, config_file: Path | None, sources: Mapping[str, str]) -> None:
+        """Set by the loader right after building, before anyone else sees the value."""
+        self._config_file = config_file
+        self._sources = dict(sources)
+
+
+def _display(key: str, value: Any) -> str:
+    if key == "database.url" and isinstance(value, str):
+        return mask_url_password(value)
+    return display_value(value)
+
+
+def format_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """Rows of (``section.key``, value as text with secrets masked, source) for display."""
+    return [(info.key, info.display, info.source) for info in settings.describe()]

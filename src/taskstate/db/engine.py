@@ -1,0 +1,196 @@
+"""``Database``: the engines and sessions of the metadata database, and driver error translation.
+
+One URL gives a sync and an async engine on the same database: PostgreSQL through psycopg 3 for
+both, SQLite through the standard ``sqlite3`` module and ``aiosqlite``. Every SQLite connection
+is set up for a server that writes from several threads and tasks at once: WAL journal (readers
+do not block the writer), ``synchronous=NORMAL`` (no fsync per commit in WAL mode), foreign keys
+enforced (state rows cascade with their owner), and a busy timeout instead of an immediate
+"database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from taskstate.errors import BackendError, ConfigError
+
+__all__ = ["Database", "mask_url", "raise_backend_error", "translate_errors"]
+
+Dialect = Literal["sqlite", "postgresql"]
+
+_SETTING = "[database] url"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+# Driver names accepted in a URL, and the drivers actually used (sync, async).
+_DRIVERS: dict[str, tuple[Dialect, str, str]] = {
+    "sqlite": ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"),
+    "sqlite+pysqlite": ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"),
+    "sqlite+aiosqlite": ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"),
+    "postgresql": ("postgresql", "postgresql+psycopg", "postgresql+psycopg"),
+    "postgresql+psycopg": ("postgresql", "postgresql+psycopg", "postgresql+psycopg"),
+    "postgres": ("postgresql", "postgresql+psycopg", "postgresql+psycopg"),
+}
+
+
+def mask_url(url: str | URL) -> str:
+    """``url`` with its password hidden, fit for messages and logs."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unparsable URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _parse(url: str) -> tuple[Dialect, URL, URL]:
+    """The dialect and the sync and async URLs for ``url``; ConfigError if it cannot be used."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"{_SETTING} is not a database URL: {url!r}; use e.g. "
+            "sqlite:////path/to/taskstate.db or postgresql://user@host/dbname",
+            detail={"setting": _SETTING},
+        ) from exc
+    known = _DRIVERS.get(parsed.drivername)
+    if known is None:
+        raise ConfigError(
+            f"{_SETTING} uses {parsed.drivername!r}, which taskstate does not support; "
+            "use sqlite:///... or postgresql://... (psycopg 3)",
+            detail={"setting": _SETTING, "scheme": parsed.drivername},
+        )
+    dialect, sync_driver, async_driver = known
+    if dialect == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"{_SETTING} names an in-memory SQLite database, which the API server's engines and "
+            "the migrations cannot share; use a file, e.g. sqlite:////path/to/taskstate.db",
+            detail={"setting": _SETTING},
+        )
+    return dialect, parsed.set(drivername=sync_driver), parsed.set(drivername=async_driver)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+            cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+class Database:
+    """The sync and async engines of one metadata database, with their session factories.
+
+    ``url`` may be ``sqlite:///path`` or ``postgresql://...`` (optionally naming the
+    ``psycopg`` driver); the drivers are chosen here. Building a ``Database`` connects to
+    nothing; the first query does.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+        dialect, sync_url, async_url = _parse(url)
+        self.dialect: Dialect = dialect
+        self.url: URL = sync_url
+        self.async_url: URL = async_url
+        self.masked_url: str = mask_url(sync_url)
+        self._echo = echo
+        self._pool_size = pool_size
+        if dialect == "sqlite" and sync_url.database:
+            Path(sync_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = self._engine()
+        self.async_engine: AsyncEngine = self._async_engine()
+        self.session_factory: sessionmaker[Session] = sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+        self.async_session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.async_engine, expire_on_commit=False
+        )
+
+    def _engine(self, **options: Any) -> Engine:
+        engine = create_engine(self.url, echo=self._echo, pool_size=self._pool_size, **options)
+        if self.dialect == "sqlite":
+            event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+
+    def _async_engine(self, **options: Any) -> AsyncEngine:
+        engine = create_async_engine(
+            self.async_url, echo=self._echo, pool_size=self._pool_size, **options
+        )
+        if self.dialect == "sqlite":
+            event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        return engine
+
+    @cached_property
+    def autocommit_engine(self) -> Engine:
+        """A sync engine whose every statement commits by itself, with its own pool.
+
+        For work that is one statement: it saves the BEGIN and COMMIT round trips, and switching
+        a pooled connection in and out of autocommit would cost more than a pool of its own.
+        Built on first use.
+        """
+        return self._engine(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+
+    @cached_property
+    def async_autocommit_engine(self) -> AsyncEngine:
+        """Async twin of :attr:`autocommit_engine`."""
+        return self._async_engine(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+
+    def __repr__(self) -> str:
+        return f"Database({self.masked_url!r})"
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the sync engines.
+
+        Async connections must be closed on an event loop: use :meth:`adispose` once the async
+        engines have been used.
+        """
+        self.engine.dispose()
+        if "autocommit_engine" in self.__dict__:
+            self.autocommit_engine.dispose()
+
+    async def adispose(self) -> None:
+        """Close the pooled connections of every engine, sync and async."""
+        await self.async_engine.dispose()
+        if "async_autocommit_engine" in self.__dict__:
+            await self.async_autocommit_engine.dispose()
+        self.dispose()
+
+
+def raise_backend_error(exc: SQLAlchemyError, masked_url: str) -> NoReturn:
+    """Raise ``exc`` again as :class:`BackendError`, naming the database by its masked URL."""
+    cause: BaseException = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    raise BackendError(
+        f"the metadata database at {masked_url} failed: {reason}",
+        detail={"database": masked_url, "error": type(cause).__name__},
+    ) from exc
+
+
+@contextmanager
+def translate_errors(masked_url: str) -> Iterator[None]:
+    """Raise every SQLAlchemy or driver error met inside the block as :class:`BackendError`."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise_backend_error(exc, masked_url)

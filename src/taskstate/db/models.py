@@ -1,0 +1,216 @@
+"""The tables of the metadata database, as SQLAlchemy 2 declarative models.
+
+The schema itself is created by the Alembic migrations in ``taskstate.db.migrations``; these
+models describe it for queries. A test checks that the two agree.
+
+State rows reference their owner by surrogate key (``task_instance.id``, ``asset.id``), so the
+primary key of a state row is also the index that serves a whole scope: every query of the state
+backend filters on a prefix of it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Asset",
+    "AssetRole",
+    "AssetState",
+    "Base",
+    "DagRun",
+    "DagRunState",
+    "TaskInstance",
+    "TaskInstanceAsset",
+    "TaskInstanceState",
+    "TaskState",
+    "UtcDateTime",
+    "metadata",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the UTC wall time is stored
+    and UTC is attached again on the way out. Naive datetimes are refused: their zone is a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class DagRunState(enum.StrEnum):
+    """Lifecycle of a DAG run."""
+
+    QUEUED = "queued"  # created, waiting for the runner to start it
+    RUNNING = "running"  # the runner is scheduling its task instances
+    SUCCESS = "success"  # every task instance succeeded
+    FAILED = "failed"  # at least one task instance failed for good
+
+
+class TaskInstanceState(enum.StrEnum):
+    """Lifecycle of a task instance, across all its tries."""
+
+    SCHEDULED = "scheduled"  # its upstream tasks are done; it may be queued
+    QUEUED = "queued"  # handed to a supervisor, not yet running
+    RUNNING = "running"  # a supervisor runs a try of it
+    SUCCESS = "success"  # a try succeeded
+    FAILED = "failed"  # the last try failed and no retries are left
+    UP_FOR_RETRY = "up_for_retry"  # a try failed; another will start after the retry delay
+    UPSTREAM_FAILED = "upstream_failed"  # an upstream task failed, so it never runs
+
+
+class AssetRole(enum.StrEnum):
+    """How a task declares an asset."""
+
+    INLET = "inlet"  # the task reads the asset
+    OUTLET = "outlet"  # the task writes the asset
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+class DagRun(Base):
+    __tablename__ = "dag_run"
+    __table_args__ = (UniqueConstraint("dag_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    state: Mapped[str] = mapped_column(String(20), default=DagRunState.QUEUED)
+    dag_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class TaskInstance(Base):
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", "task_id", "map_index"),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """The ``ti_id``: a uuid string made by the application, the same across all tries."""
+    dag_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    task_id: Mapped[str] = mapped_column(String(250))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    state: Mapped[str] = mapped_column(String(20), default=TaskInstanceState.SCHEDULED)
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_delay_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    hostname: Mapped[str | None] = mapped_column(String(250))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class Asset(Base):
+    __tablename__ = "asset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(1500), unique=True)
+    uri: Mapped[str] = mapped_column(String(1500), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskInstanceAsset(Base):
+    """An asset that a task instance declares as an inlet or an outlet."""
+
+    __tablename__ = "task_instance_asset"
+    __table_args__ = (CheckConstraint("role IN ('inlet', 'outlet')", name="role"),)
+
+    ti_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("asset.id"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class TaskState(Base):
+    """One key of a task instance's state.
+
+    ``data`` is the value's JSON text when ``ref_backend`` is NULL, else a reference written by
+    the worker backend whose class path ``ref_backend`` holds.
+    """
+
+    __tablename__ = "task_state"
+
+    ti_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+    ref_backend: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AssetState(Base):
+    """One key of an asset's state; ``data`` and ``ref_backend`` as in :class:`TaskState`."""
+
+    __tablename__ = "asset_state"
+
+    asset_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+    ref_backend: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

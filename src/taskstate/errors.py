@@ -1,0 +1,222 @@
+"""The one error hierarchy of taskstate.
+
+Every error that crosses a boundary (HTTP between supervisor and API server, a frame between
+task process and supervisor) travels as ``{code, message, detail}`` and is raised again on the
+far side as the same class, found by its ``code``::
+
+    TaskStateError                       (base; never raised directly)
+    ├── UsageError                       the caller asked for something invalid; nothing changed
+    │   ├── InvalidKeyError              empty, over-long or malformed key          400
+    │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
+    │   │   └── ValueTooLargeError       over [state_store] max_value_bytes         413
+    │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
+    │   ├── NotFoundError                no such DAG run or task instance           404
+    │   │   └── UnknownAssetError        no asset of that name or uri               404
+    │   ├── UndeclaredAssetError         the task does not declare the asset        403
+    │   ├── ConflictError                already exists, or in the wrong state      409
+    │   └── DagDefinitionError           a DAG file that cannot be used             400
+    ├── ConfigError                      a setting that cannot be used               500
+    │   └── BackendImportError           a backend class path that cannot be loaded
+    ├── AuthError
+    │   ├── NotAuthenticatedError        no credentials, bad or expired token        401
+    │   └── PermissionDeniedError        valid credentials used outside their scope  403
+    └── RuntimeFailure                   something broke while doing a valid thing
+        ├── BackendError                 a storage backend failed                    503
+        ├── ReferenceResolutionError     a stored reference that cannot be resolved  500
+        ├── APIConnectionError           the API server cannot be reached            503
+        ├── CommsError                   the task/supervisor socket broke            500
+        └── TaskFailed                   a task instance ended in failure            500
+
+Usage errors are a separate root from runtime failures, so callers can tell "fix your input"
+from "try again later". Driver exceptions (SQLAlchemy, redis, httpx, fsspec) are translated
+into this hierarchy once, in the module that calls the driver, and raised ``from`` the original.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "APIConnectionError",
+    "AuthError",
+    "BackendError",
+    "BackendImportError",
+    "CommsError",
+    "ConfigError",
+    "ConflictError",
+    "DagDefinitionError",
+    "InvalidIdentifierError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "NotAuthenticatedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ReferenceResolutionError",
+    "RuntimeFailure",
+    "TaskFailed",
+    "TaskStateError",
+    "UndeclaredAssetError",
+    "UnknownAssetError",
+    "UsageError",
+    "ValueTooLargeError",
+    "error_class",
+    "error_from_body",
+]
+
+
+class TaskStateError(Exception):
+    """Base of every taskstate error.
+
+    ``code`` names the class on the wire, ``status`` is the HTTP status the API answers with,
+    ``detail`` carries machine-readable context (the key, the limit, the scope, ...).
+    """
+
+    code: ClassVar[str] = "taskstate_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail: dict[str, Any] = detail or {}
+
+    def to_body(self) -> dict[str, Any]:
+        """The ``{code, message, detail}`` form this error travels in."""
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.detail))
+
+
+def _rebuild(cls: type[TaskStateError], message: str, detail: dict[str, Any]) -> TaskStateError:
+    return cls(message, detail=detail)
+
+
+class UsageError(TaskStateError):
+    """The caller asked for something invalid. Nothing stored was changed."""
+
+    code = "usage_error"
+    status = 400
+
+
+class InvalidKeyError(UsageError):
+    code = "invalid_key"
+
+
+class InvalidValueError(UsageError):
+    code = "invalid_value"
+
+
+class ValueTooLargeError(InvalidValueError):
+    code = "value_too_large"
+    status = 413
+
+
+class InvalidIdentifierError(UsageError):
+    code = "invalid_identifier"
+
+
+class NotFoundError(UsageError):
+    code = "not_found"
+    status = 404
+
+
+class UnknownAssetError(NotFoundError):
+    code = "unknown_asset"
+
+
+class UndeclaredAssetError(UsageError):
+    code = "asset_not_declared"
+    status = 403
+
+
+class ConflictError(UsageError):
+    code = "conflict"
+    status = 409
+
+
+class DagDefinitionError(UsageError):
+    code = "dag_definition"
+
+
+class ConfigError(TaskStateError):
+    """A setting is malformed or names something that cannot be used."""
+
+    code = "config_error"
+    status = 500
+
+
+class BackendImportError(ConfigError):
+    code = "backend_import"
+
+
+class AuthError(TaskStateError):
+    code = "auth_error"
+    status = 401
+
+
+class NotAuthenticatedError(AuthError):
+    code = "not_authenticated"
+    status = 401
+
+
+class PermissionDeniedError(AuthError):
+    code = "permission_denied"
+    status = 403
+
+
+class RuntimeFailure(TaskStateError):
+    """Something failed while doing a valid thing; retrying may help."""
+
+    code = "runtime_failure"
+    status = 500
+
+
+class BackendError(RuntimeFailure):
+    code = "backend_error"
+    status = 503
+
+
+class ReferenceResolutionError(RuntimeFailure):
+    code = "reference_resolution"
+
+
+class APIConnectionError(RuntimeFailure):
+    code = "api_connection"
+    status = 503
+
+
+class CommsError(RuntimeFailure):
+    code = "comms_error"
+
+
+class TaskFailed(RuntimeFailure):
+    code = "task_failed"
+
+
+def _all_subclasses(cls: type[TaskStateError]) -> list[type[TaskStateError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class(code: str) -> type[TaskStateError]:
+    """The error class whose ``code`` is ``code``; the base class for codes not known here."""
+    for cls in _all_subclasses(TaskStateError):
+        if cls.code == code:
+            return cls
+    return TaskStateError
+
+
+def error_from_body(body: Any, *, fallback_message: str = "unknown error") -> TaskStateError:
+    """Rebuild the error described by a ``{code, message, detail}`` body."""
+    if not isinstance(body, dict):
+        return RuntimeFailure(fallback_message)
+    code = body.get("code")
+    message = body.get("message")
+    detail = body.get("detail")
+    cls = error_class(code) if isinstance(code, str) else RuntimeFailure
+    return cls(
+        message if isinstance(message, str) else fallback_message,
+        detail=detail if isinstance(detail, dict) else None,
+    )

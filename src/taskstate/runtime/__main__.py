@@ -1,0 +1,5 @@
+import sys
+
+from taskstate.runtime.main import main
+
+sys.exit(main())

@@ -1,0 +1,317 @@
+"""``context["task_state"]`` and ``context["asset_state"]``: what a task calls.
+
+Both accessors share one core (:class:`StateAccessor`) and differ only in the frames they send
+and the worker hooks they call. With a worker-side backend configured:
+
+* ``set``: the hook stores the value and returns a reference; then the reference is written.
+* ``get``: the reference is read; then the hook resolves it.
+* ``delete`` / ``clear``: the rows go first (the reply says which references they held); then
+  the objects are purged. No reader ever meets a reference whose object is gone.
+
+The async twins run the same calls in a worker thread, so neither the socket nor a hook ever
+blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import sys
+from collections.abc import Iterator
+
+from taskstate.errors import ReferenceResolutionError, UndeclaredAssetError
+from taskstate.runtime.comms import SupervisorComms
+from taskstate.runtime.protocol import (
+    ClearAssetState,
+    ClearTaskState,
+    DeleteAssetState,
+    DeleteTaskState,
+    GetAssetState,
+    GetTaskState,
+    RemovedRefs,
+    Request,
+    SetAssetState,
+    SetTaskState,
+    StateReply,
+)
+from taskstate.runtime.worker_backend import WorkerBackend
+from taskstate.sdk.asset import Asset
+from taskstate.state.codec import decode_value, encode_value, validate_key, validate_ref
+from taskstate.state.types import JSONValue
+
+__all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
+
+
+class StateAccessor(abc.ABC):
+    """get/set/delete/clear of one scope, through the supervisor and the worker backend."""
+
+    def __init__(
+        self, comms: SupervisorComms, worker: WorkerBackend | None, max_value_bytes: int
+    ) -> None:
+        self._comms = comms
+        self._worker = worker
+        self._max_value_bytes = max_value_bytes
+
+    # -- what differs between task state and asset state ----------------------------------
+
+    @abc.abstractmethod
+    def _get(self, key: str) -> Request[StateReply]: ...
+
+    @abc.abstractmethod
+    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]: ...
+
+    @abc.abstractmethod
+    def _delete(self, key: str) -> Request[StateReply]: ...
+
+    @abc.abstractmethod
+    def _clear(self) -> Request[RemovedRefs]: ...
+
+    @abc.abstractmethod
+    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str: ...
+
+    @abc.abstractmethod
+    def _deserialize(self, worker: WorkerBackend, stored: str) -> str: ...
+
+    @abc.abstractmethod
+    def _purge(self, worker: WorkerBackend, stored: str) -> None: ...
+
+    @abc.abstractmethod
+    def _describe(self) -> str: ...
+
+    # -- the four operations ---------------------------------------------------------------
+
+    def get(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
+        """The value stored for ``key``, or ``default`` when there is none."""
+        reply = self._comms.send(self._get(validate_key(key)))
+        if reply.data is None:
+            return default
+        if reply.ref_backend is None:
+            return decode_value(reply.data)
+        return decode_value(self._resolve(key, reply.data.decode(), reply.ref_backend))
+
+    def set(self, key: str, value: JSONValue) -> None:
+        """Store ``value`` (any JSON value but None) for ``key``, replacing what was there."""
+        validate_key(key)
+        worker = self._worker
+        if worker is None:
+            data = encode_value(value, max_bytes=self._max_value_bytes)
+            self._comms.send(self._set(key, data, None))
+            return
+        # The size limit guards the database; a value the worker backend keeps is not bound by it.
+        text = encode_value(value, max_bytes=0).decode()
+        ref = self._serialize(worker, text, key)
+        if ref == text:  # a hook left at its no-op default: the value is stored inline
+            inline = encode_value(value, max_bytes=self._max_value_bytes)
+            self._comms.send(self._set(key, inline, None))
+            return
+        self._comms.send(self._set(key, validate_ref(ref).encode(), worker.path))
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (and the object its reference names); a missing key is no error."""
+        removed = self._comms.send(self._delete(validate_key(key)))
+        if removed.data is not None and removed.ref_backend is not None:
+            self._purge_refs([(removed.data.decode(), removed.ref_backend)])
+
+    def clear(self) -> None:
+        """Remove every key of this scope (and the objects their references name)."""
+        removed = self._comms.send(self._clear())
+        self._purge_refs(removed.refs)
+
+    async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
+        """Async twin of :meth:`get`."""
+        return await asyncio.to_thread(self.get, key, default)
+
+    async def aset(self, key: str, value: JSONValue) -> None:
+        """Async twin of :meth:`set`."""
+        await asyncio.to_thread(self.set, key, value)
+
+    async def adelete(self, key: str) -> None:
+        """Async twin of :meth:`delete`."""
+        await asyncio.to_thread(self.delete, key)
+
+    async def aclear(self) -> None:
+        """Async twin of :meth:`clear`."""
+        await asyncio.to_thread(self.clear)
+
+    # -- references ------------------------------------------------------------------------
+
+    def _resolve(self, key: str, stored: str, ref_backend: str) -> str:
+        worker = self._worker
+        if worker is None or not worker.owns(ref_backend):
+            configured = "no worker backend is configured" if worker is None else (
+                f"the configured one is {worker.path!r}"
+            )
+            raise ReferenceResolutionError(
+                f"{self._describe()} key {key!r} holds a reference written by worker backend "
+                f"{ref_backend!r}, but {configured}; set [workers] state_backend = "
+                f"{ref_backend!r} to read it",
+                detail={"key": key, "ref_backend": ref_backend},
+            )
+        return self._deserialize(worker, stored)
+
+    def _purge_refs(self, refs: list[tuple[str, str]]) -> None:
+        worker = self._worker
+        for stored, ref_backend in refs:
+            if worker is not None and worker.owns(ref_backend):
+                self._purge(worker, stored)
+            else:
+                print(
+                    f"taskstate: not purging {stored!r}: it was written by {ref_backend!r}, "
+                    "which this task process does not have configured",
+                    file=sys.stderr,
+                )
+
+
+class TaskState(StateAccessor):
+    """State of the running task instance: kept across its tries."""
+
+    def __init__(
+        self,
+        comms: SupervisorComms,
+        worker: WorkerBackend | None,
+        max_value_bytes: int,
+        *,
+        ti_id: str,
+    ) -> None:
+        super().__init__(comms, worker, max_value_bytes)
+        self.ti_id = ti_id
+
+    def _get(self, key: str) -> Request[StateReply]:
+        return GetTaskState(key)
+
+    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]:
+        return SetTaskState(key, data, ref_backend)
+
+    def _delete(self, key: str) -> Request[StateReply]:
+        return DeleteTaskState(key)
+
+    def _clear(self) -> Request[RemovedRefs]:
+        return ClearTaskState()
+
+    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str:
+        return worker.backend.serialize_task_state_value(value=text, key=key, ti_id=self.ti_id)
+
+    def _deserialize(self, worker: WorkerBackend, stored: str) -> str:
+        return worker.backend.deserialize_task_state_value(stored)
+
+    def _purge(self, worker: WorkerBackend, stored: str) -> None:
+        worker.backend.purge_task_state(stored)
+
+    def _describe(self) -> str:
+        return "task state"
+
+
+class AssetState(StateAccessor):
+    """State of one asset, shared by every run and task that declares it."""
+
+    def __init__(
+        self,
+        comms: SupervisorComms,
+        worker: WorkerBackend | None,
+        max_value_bytes: int,
+        *,
+        asset: Asset,
+    ) -> None:
+        super().__init__(comms, worker, max_value_bytes)
+        self.asset = asset
+
+    def __repr__(self) -> str:
+        return f"<AssetState {self.asset.name!r}>"
+
+    def _get(self, key: str) -> Request[StateReply]:
+        return GetAssetState(self.asset.name, key)
+
+    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]:
+        return SetAssetState(self.asset.name, key, data, ref_backend)
+
+    def _delete(self, key: str) -> Request[StateReply]:
+        return DeleteAssetState(self.asset.name, key)
+
+    def _clear(self) -> Request[RemovedRefs]:
+        return ClearAssetState(self.asset.name)
+
+    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str:
+        return worker.backend.serialize_asset_state_value(
+            value=text, key=key, asset_name=self.asset.name
+        )
+
+    def _deserialize(self, worker: WorkerBackend, stored: str) -> str:
+        return worker.backend.deserialize_asset_state_value(stored)
+
+    def _purge(self, worker: WorkerBackend, stored: str) -> None:
+        worker.backend.purge_asset_state(stored)
+
+    def _describe(self) -> str:
+        return f"asset {self.asset.name!r} state"
+
+
+class AssetStates:
+    """``context["asset_state"]``: the state of each asset the task declares.
+
+    Look one up by its :class:`Asset` or its name (or uri). A task that declares exactly one
+    asset may call ``get``/``set``/``delete``/``clear`` (and the async twins) on this object
+    directly; so it is not a ``Mapping``, whose ``get`` would mean something else.
+    """
+
+    def __init__(self, states: list[AssetState], *, task_id: str) -> None:
+        self._states = {state.asset.name: state for state in states}
+        self._by_uri = {state.asset.uri: state for state in states}
+        self._task_id = task_id
+
+    def __getitem__(self, asset: Asset | str) -> AssetState:
+        name = asset.name if isinstance(asset, Asset) else asset
+        state = self._states.get(name) if isinstance(name, str) else None
+        if state is None and isinstance(asset, str):
+            state = self._by_uri.get(asset)
+        if state is None:
+            declared = ", ".join(repr(n) for n in self._states) or "none"
+            raise UndeclaredAssetError(
+                f"task {self._task_id!r} does not declare asset {name!r} (declared: {declared}); "
+                "add it to the task's inlets or outlets",
+                detail={"asset": name if isinstance(name, str) else repr(name)},
+            )
+        return state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __contains__(self, asset: object) -> bool:
+        if isinstance(asset, Asset):
+            return asset.name in self._states
+        return asset in self._states or asset in self._by_uri
+
+    def _only(self) -> AssetState:
+        if len(self._states) != 1:
+            raise UndeclaredAssetError(
+                f"task {self._task_id!r} declares {len(self._states)} assets; choose one with "
+                'context["asset_state"][asset]',
+                detail={"declared": list(self._states)},
+            )
+        return next(iter(self._states.values()))
+
+    def get(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
+        return self._only().get(key, default)
+
+    def set(self, key: str, value: JSONValue) -> None:
+        self._only().set(key, value)
+
+    def delete(self, key: str) -> None:
+        self._only().delete(key)
+
+    def clear(self) -> None:
+        self._only().clear()
+
+    async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
+        return await self._only().aget(key, default)
+
+    async def aset(self, key: str, value: JSONValue) -> None:
+        await self._only().aset(key, value)
+
+    async def adelete(self, key: str) -> None:
+        await self._only().adelete(key)
+
+    async def aclear(self) -> None:
+        await self._only().aclear()

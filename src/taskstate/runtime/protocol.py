@@ -1,0 +1,239 @@
+"""Frames between a task process and its supervisor.
+
+A frame is a 4-byte big-endian length followed by a msgpack-encoded :class:`Frame`:
+``[id, body, error]``. The task process sends requests with increasing ids; the supervisor
+answers each with a frame of the same id carrying the reply body, or an ``error`` of the form
+``{code, message, detail}`` that the task process raises again as the same error class. The one
+unsolicited frame is the first: the supervisor's :class:`StartTask`, with id 0.
+
+Each request type names its reply type (``GetTaskState(Request[StateReply])``), so
+``send(request)`` returns the right type without narrowing by hand. JSON values travel as the
+bytes of their JSON text, never re-encoded on the way.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any, ClassVar, Generic, TypeVar
+
+import msgspec
+
+from taskstate.errors import CommsError
+
+__all__ = [
+    "EXIT_SETUP_FAILED",
+    "EXIT_SUCCESS",
+    "EXIT_TASK_FAILED",
+    "AssetInfo",
+    "ClearAssetState",
+    "ClearTaskState",
+    "DeleteAssetState",
+    "DeleteTaskState",
+    "Frame",
+    "FrameSocket",
+    "GetAssetState",
+    "GetTaskState",
+    "RemovedRefs",
+    "Reply",
+    "Request",
+    "SetAssetState",
+    "SetTaskState",
+    "StartTask",
+    "StateReply",
+    "TaskInstanceInfo",
+    "WorkerBackendSpec",
+]
+
+MAX_FRAME_BYTES = 256 * 1024 * 1024
+
+# Exit codes of the task process: how it ended, as the supervisor reads it.
+EXIT_SUCCESS = 0  # the task returned
+EXIT_TASK_FAILED = 1  # the task raised (the traceback is in its output)
+EXIT_SETUP_FAILED = 2  # the DAG file, the task or the worker backend could not be loaded
+_HEADER = struct.Struct(">I")
+
+R = TypeVar("R")
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+
+class Reply(msgspec.Struct, tag=True, omit_defaults=True):
+    """Base of reply bodies."""
+
+
+class StateReply(Reply):
+    """What is stored for a key: JSON text, or a reference written by ``ref_backend``.
+
+    Both ``data`` and ``ref_backend`` are None when the key is missing; a delete answers with
+    what it removed.
+    """
+
+    data: bytes | None = None
+    ref_backend: str | None = None
+
+
+class RemovedRefs(Reply):
+    """The references a clear removed, each with the class path of the backend that wrote it."""
+
+    refs: list[tuple[str, str]] = msgspec.field(default_factory=list)
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+class Request(msgspec.Struct, Generic[R], tag=True, omit_defaults=True):
+    """Base of requests; ``R`` is the reply type (None for a bare acknowledgement)."""
+
+    reply_type: ClassVar[type[Any] | None] = None
+
+
+class GetTaskState(Request[StateReply]):
+    reply_type = StateReply
+    key: str
+
+
+class SetTaskState(Request[None]):
+    key: str
+    data: bytes
+    ref_backend: str | None = None
+
+
+class DeleteTaskState(Request[StateReply]):
+    reply_type = StateReply
+    key: str
+
+
+class ClearTaskState(Request[RemovedRefs]):
+    reply_type = RemovedRefs
+
+
+class GetAssetState(Request[StateReply]):
+    reply_type = StateReply
+    asset: str
+    key: str
+
+
+class SetAssetState(Request[None]):
+    asset: str
+    key: str
+    data: bytes
+    ref_backend: str | None = None
+
+
+class DeleteAssetState(Request[StateReply]):
+    reply_type = StateReply
+    asset: str
+    key: str
+
+
+class ClearAssetState(Request[RemovedRefs]):
+    reply_type = RemovedRefs
+    asset: str
+
+
+# -- start-up -----------------------------------------------------------------------------------
+
+
+class TaskInstanceInfo(msgspec.Struct, frozen=True):
+    """Who the task process is: the ``ti`` of the context."""
+
+    id: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+
+
+class AssetInfo(msgspec.Struct, frozen=True):
+    name: str
+    uri: str
+
+
+class WorkerBackendSpec(msgspec.Struct, frozen=True):
+    """``[workers] state_backend`` and its kwargs, handed down to the task process."""
+
+    path: str
+    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class StartTask(msgspec.Struct, tag=True):
+    """The supervisor's first frame: everything the task process needs to run the task."""
+
+    ti: TaskInstanceInfo
+    dag_file: str
+    assets: list[AssetInfo]
+    max_value_bytes: int
+    worker_backend: WorkerBackendSpec | None = None
+
+
+Body = (
+    GetTaskState
+    | SetTaskState
+    | DeleteTaskState
+    | ClearTaskState
+    | GetAssetState
+    | SetAssetState
+    | DeleteAssetState
+    | ClearAssetState
+    | StateReply
+    | RemovedRefs
+    | StartTask
+)
+
+
+class Frame(msgspec.Struct, array_like=True, omit_defaults=True):
+    id: int
+    body: Body | None = None
+    error: dict[str, Any] | None = None
+
+
+class FrameSocket:
+    """Blocking, length-prefixed frame I/O on a connected stream socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(Frame)
+        self._header = bytearray(_HEADER.size)
+
+    def send(self, frame: Frame) -> None:
+        payload = self._encoder.encode(frame)
+        try:
+            self.sock.sendall(_HEADER.pack(len(payload)) + payload)
+        except OSError as exc:
+            raise CommsError(f"cannot send to the other side of the task socket: {exc}") from exc
+
+    def receive(self) -> Frame | None:
+        """The next frame, or None when the other side closed the socket."""
+        if not self._read_into(memoryview(self._header)):
+            return None
+        (size,) = _HEADER.unpack(self._header)
+        if size > MAX_FRAME_BYTES:
+            raise CommsError(f"frame of {size} bytes is over the limit of {MAX_FRAME_BYTES}")
+        payload = bytearray(size)
+        if not self._read_into(memoryview(payload)):
+            raise CommsError("the task socket closed in the middle of a frame")
+        try:
+            return self._decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            raise CommsError(f"malformed frame: {exc}") from exc
+
+    def _read_into(self, view: memoryview) -> bool:
+        got = 0
+        while got < len(view):
+            try:
+                n = self.sock.recv_into(view[got:])
+            except OSError as exc:
+                raise CommsError(f"cannot read from the task socket: {exc}") from exc
+            if n == 0:
+                if got == 0:
+                    return False
+                raise CommsError("the task socket closed in the middle of a frame")
+            got += n
+        return True
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,25 @@
+"""The domain of taskstate: scopes, stored values, the backend interface, the value codec.
+
+This layer does no I/O and imports nothing above it; the task process, the supervisor and the
+API server all build on it.
+"""
+
+from taskstate.state.backend import BaseStateBackend
+from taskstate.state.types import (
+    AssetScope,
+    JSONValue,
+    StateEntry,
+    StateScope,
+    StoredValue,
+    TaskScope,
+)
+
+__all__ = [
+    "AssetScope",
+    "BaseStateBackend",
+    "JSONValue",
+    "StateEntry",
+    "StateScope",
+    "StoredValue",
+    "TaskScope",
+]

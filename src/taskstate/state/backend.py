@@ -1,0 +1,116 @@
+"""``BaseStateBackend``: the one interface of every state backend.
+
+A backend plays one of two parts, and may play both:
+
+* **server side** (``[state_store] backend``), inside the API server: it keeps what is stored for
+  each key, through ``get``/``set``/``delete``/``clear`` and their async twins. What it keeps is a
+  :class:`StoredValue`: the JSON text of the value, or a reference marked as one.
+* **worker side** (``[workers] state_backend``), inside the task process: the six hooks below.
+  ``serialize_*`` stores a value in the worker's own storage and returns a reference string;
+  ``deserialize_*`` turns a reference back into the value's JSON text; ``purge_*`` removes the
+  object a reference names. The API server only ever sees the reference.
+
+The hooks have no-op defaults, so a server-side backend needs none of them, and a worker-side
+backend implements only the hooks (its server-side methods may raise ``NotImplementedError``).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from taskstate.state.types import StateEntry, StateScope, StoredValue
+
+__all__ = ["BaseStateBackend"]
+
+
+class BaseStateBackend(abc.ABC):
+    """Base class of server-side and worker-side state backends."""
+
+    # -- server side: what is stored for each key -------------------------------------------
+
+    @abc.abstractmethod
+    def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        """What is stored for ``key`` in ``scope``, or None."""
+
+    @abc.abstractmethod
+    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
+        """Store ``value`` for ``key``, replacing what was there."""
+
+    @abc.abstractmethod
+    def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        """Remove ``key``; return what was stored (so a reference can be purged), or None."""
+
+    @abc.abstractmethod
+    def clear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        """Remove every key of ``scope``; return the references among the removed values.
+
+        With ``all_map_indices``, a task scope is cleared for every map index of its task.
+        """
+
+    @abc.abstractmethod
+    async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        """Async twin of :meth:`get`."""
+
+    @abc.abstractmethod
+    async def aset(
+        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
+    ) -> None:
+        """Async twin of :meth:`set`."""
+
+    @abc.abstractmethod
+    async def adelete(
+        self, scope: StateScope, key: str, *, session: Any = None
+    ) -> StoredValue | None:
+        """Async twin of :meth:`delete`."""
+
+    @abc.abstractmethod
+    async def aclear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        """Async twin of :meth:`clear`."""
+
+    def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
+        """Every key of ``scope`` with what is stored for it, ordered by key.
+
+        Used by the public API and the CLI; a backend that cannot enumerate its keys keeps
+        this default.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its keys")
+
+    async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
+        """Async twin of :meth:`list_entries`."""
+        return self.list_entries(scope, session=session)
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release connections; called once when the API server stops."""
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
+
+    # -- worker side: the six hooks, called in the task process ----------------------------
+
+    def serialize_task_state_value(self, *, value: str, key: str, ti_id: str) -> str:
+        """Store ``value`` (JSON text) externally; return the reference to keep in the database."""
+        return value
+
+    def deserialize_task_state_value(self, stored: str) -> str:
+        """Return the JSON text that the reference ``stored`` names."""
+        return stored
+
+    def serialize_asset_state_value(self, *, value: str, key: str, asset_name: str) -> str:
+        """Store ``value`` (JSON text) externally; return the reference to keep in the database."""
+        return value
+
+    def deserialize_asset_state_value(self, stored: str) -> str:
+        """Return the JSON text that the reference ``stored`` names."""
+        return stored
+
+    def purge_task_state(self, stored: str) -> None:  # noqa: B027 - a no-op default hook
+        """Remove the object that the reference ``stored`` names."""
+
+    def purge_asset_state(self, stored: str) -> None:  # noqa: B027 - a no-op default hook
+        """Remove the object that the reference ``stored`` names."""

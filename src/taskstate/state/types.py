@@ -1,0 +1,72 @@
+"""The shared vocabulary: JSON values, scopes, what a backend stores for a key.
+
+Scopes are small frozen structs, hashable and cheap to build on the hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeAlias
+
+import msgspec
+
+__all__ = [
+    "AssetScope",
+    "JSONValue",
+    "StateEntry",
+    "StateScope",
+    "StoredValue",
+    "TaskScope",
+]
+
+JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue]"
+"""A value a task may store: any JSON document but a bare null."""
+
+
+class TaskScope(msgspec.Struct, frozen=True):
+    """State of one task instance: kept across its tries, separate for every map index."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+    def __str__(self) -> str:
+        suffix = "" if self.map_index < 0 else f"[{self.map_index}]"
+        return f"{self.dag_id}/{self.run_id}/{self.task_id}{suffix}"
+
+
+class AssetScope(msgspec.Struct, frozen=True):
+    """State of one asset, shared by every run and task that declares it."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"asset {self.name}"
+
+
+StateScope: TypeAlias = TaskScope | AssetScope
+
+
+class StoredValue(msgspec.Struct, frozen=True):
+    """What a server-side backend keeps for one key.
+
+    ``data`` is the JSON text of the value, or, when ``ref_backend`` is set, a reference that the
+    worker-side backend named by ``ref_backend`` (its class path) wrote. The marker lives beside
+    the data, never inside it, so no user value can be mistaken for a reference.
+    """
+
+    data: str
+    ref_backend: str | None = None
+
+    @property
+    def is_ref(self) -> bool:
+        return self.ref_backend is not None
+
+
+class StateEntry(msgspec.Struct, frozen=True):
+    """One key of a scope, as listed by a backend."""
+
+    key: str
+    stored: StoredValue
+    updated_at: datetime

@@ -1,0 +1,84 @@
+"""One small function per request frame, looked up by the frame's type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from taskstate.api.wire import RemovedRefsBody, StateBody
+from taskstate.client.execution import ExecutionClient
+from taskstate.runtime.protocol import (
+    ClearAssetState,
+    ClearTaskState,
+    DeleteAssetState,
+    DeleteTaskState,
+    GetAssetState,
+    GetTaskState,
+    RemovedRefs,
+    Reply,
+    SetAssetState,
+    SetTaskState,
+    StateReply,
+)
+
+__all__ = ["HANDLERS", "Handler"]
+
+Handler = Callable[[ExecutionClient, str, Any], Reply | None]
+
+
+def _state_reply(body: StateBody) -> StateReply:
+    if body.ref is not None:
+        return StateReply(data=body.ref.encode(), ref_backend=body.backend)
+    if body.value is not msgspec.UNSET:
+        return StateReply(data=bytes(body.value))
+    return StateReply()
+
+
+def _removed(body: RemovedRefsBody) -> RemovedRefs:
+    return RemovedRefs(refs=[(r.ref, r.backend) for r in body.refs])
+
+
+def get_task_state(client: ExecutionClient, ti_id: str, req: GetTaskState) -> StateReply:
+    return _state_reply(client.get_task_state(ti_id, req.key))
+
+
+def set_task_state(client: ExecutionClient, ti_id: str, req: SetTaskState) -> None:
+    client.set_task_state(ti_id, req.key, req.data, req.ref_backend)
+
+
+def delete_task_state(client: ExecutionClient, ti_id: str, req: DeleteTaskState) -> StateReply:
+    return _state_reply(client.delete_task_state(ti_id, req.key))
+
+
+def clear_task_state(client: ExecutionClient, ti_id: str, req: ClearTaskState) -> RemovedRefs:
+    return _removed(client.clear_task_state(ti_id))
+
+
+def get_asset_state(client: ExecutionClient, ti_id: str, req: GetAssetState) -> StateReply:
+    return _state_reply(client.get_asset_state(req.asset, req.key))
+
+
+def set_asset_state(client: ExecutionClient, ti_id: str, req: SetAssetState) -> None:
+    client.set_asset_state(req.asset, req.key, req.data, req.ref_backend)
+
+
+def delete_asset_state(client: ExecutionClient, ti_id: str, req: DeleteAssetState) -> StateReply:
+    return _state_reply(client.delete_asset_state(req.asset, req.key))
+
+
+def clear_asset_state(client: ExecutionClient, ti_id: str, req: ClearAssetState) -> RemovedRefs:
+    return _removed(client.clear_asset_state(req.asset))
+
+
+HANDLERS: dict[type, Handler] = {
+    GetTaskState: get_task_state,
+    SetTaskState: set_task_state,
+    DeleteTaskState: delete_task_state,
+    ClearTaskState: clear_task_state,
+    GetAssetState: get_asset_state,
+    SetAssetState: set_asset_state,
+    DeleteAssetState: delete_asset_state,
+    ClearAssetState: clear_asset_state,
+}

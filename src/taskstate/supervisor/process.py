@@ -1,0 +1,259 @@
+"""The supervisor's loop around one task process.
+
+One thread waits on everything at once with a selector: request frames on the socket, the
+task's stdout and stderr, and the task's exit (a pidfd), with a timeout for the next heartbeat.
+So a task that dies, of an exception or a signal, is noticed at once; the supervisor never
+waits on a dead child, and a grandchild holding the output pipes open only delays the report
+by a short grace period.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import IO, Any, TextIO
+
+from taskstate.client.execution import ExecutionClient
+from taskstate.errors import RuntimeFailure, TaskStateError
+from taskstate.runtime.protocol import (
+    EXIT_SETUP_FAILED,
+    EXIT_SUCCESS,
+    EXIT_TASK_FAILED,
+    AssetInfo,
+    Frame,
+    FrameSocket,
+    StartTask,
+    TaskInstanceInfo,
+)
+from taskstate.supervisor.handlers import HANDLERS
+from taskstate.supervisor.job import SupervisorJob
+
+__all__ = ["Outcome", "supervise"]
+
+# How long output pipes may stay open after the task process exited (a grandchild may hold them).
+PIPE_GRACE_SECONDS = 1.0
+# Settings of the API server and its database never reach the task process's environment.
+_PRIVATE_ENV_PREFIXES = ("TASKSTATE__API__", "TASKSTATE__DATABASE__")
+
+
+class Outcome(enum.IntEnum):
+    """How the supervisor ends; its process exit code."""
+
+    SUCCESS = 0  # the task instance succeeded
+    FAILED = 1  # the task instance failed (it may be up for retry)
+    ERROR = 3  # the supervisor could not do its job (API unreachable, bad job)
+
+
+def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
+    """Run one try of the task instance ``job.ti_id`` and report it to the API server."""
+    stream = out or sys.stdout
+    client = ExecutionClient(job.api_url, job.token)
+    try:
+        return _Supervision(job, client, stream).run()
+    except TaskStateError as exc:
+        _say(stream, f"supervisor error: {type(exc).__name__}: {exc}")
+        return Outcome.ERROR
+    finally:
+        client.close()
+
+
+def _say(stream: TextIO, line: str) -> None:
+    stream.write(f"[supervisor] {line}\n")
+    stream.flush()
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the task process was killed by {name}"
+    if code == EXIT_TASK_FAILED:
+        return "the task raised an exception"
+    if code == EXIT_SETUP_FAILED:
+        return "the task could not be set up"
+    return f"the task process exited with code {code}"
+
+
+class _Supervision:
+    def __init__(self, job: SupervisorJob, client: ExecutionClient, out: TextIO) -> None:
+        self.job = job
+        self.client = client
+        self.out = out
+        self.partial: dict[int, bytes] = {}
+
+    def run(self) -> Outcome:
+        job = self.job
+        started = self.client.start(job.ti_id, pid=os.getpid(), hostname=socket.gethostname())
+        ti = started.ti
+        _say(self.out, f"try {ti.try_number} of {ti.task_id} started")
+        parent, child = socket.socketpair()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_child_env(),
+        )
+        child.close()
+        frames = FrameSocket(parent)
+        try:
+            frames.send(
+                Frame(
+                    0,
+                    StartTask(
+                        ti=TaskInstanceInfo(
+                            id=ti.id,
+                            dag_id=ti.dag_id,
+                            run_id=ti.run_id,
+                            task_id=ti.task_id,
+                            map_index=ti.map_index,
+                            try_number=ti.try_number,
+                        ),
+                        dag_file=job.dag_file,
+                        assets=[AssetInfo(name=a.name, uri=a.uri) for a in started.assets],
+                        max_value_bytes=started.max_value_bytes,
+                        worker_backend=job.worker_backend,
+                    ),
+                )
+            )
+            code = self._relay(proc, frames)
+        finally:
+            frames.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if code == EXIT_SUCCESS:
+            final = self.client.finish(job.ti_id, "success")
+            _say(self.out, f"try {ti.try_number} succeeded")
+        else:
+            reason = _describe_exit(code)
+            final = self.client.finish(job.ti_id, "failed", reason)
+            _say(self.out, f"try {ti.try_number} failed: {reason}; task instance is {final}")
+        return Outcome.SUCCESS if final == "success" else Outcome.FAILED
+
+    def _relay(self, proc: subprocess.Popen[bytes], frames: FrameSocket) -> int:
+        """Serve the task until it exits; return its exit code."""
+        assert proc.stdout is not None and proc.stderr is not None
+        selector = selectors.DefaultSelector()
+        selector.register(frames.sock, selectors.EVENT_READ, "frames")
+        selector.register(proc.stdout, selectors.EVENT_READ, "output")
+        selector.register(proc.stderr, selectors.EVENT_READ, "output")
+        pidfd = _open_pidfd(proc.pid)
+        if pidfd is not None:
+            selector.register(pidfd, selectors.EVENT_READ, "exit")
+        next_heartbeat = time.monotonic() + self.job.heartbeat_interval
+        exited_at: float | None = None
+        try:
+            while True:
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = time.monotonic()
+                outputs_open = any(k.data == "output" for k in selector.get_map().values())
+                if exited_at is not None and (
+                    not outputs_open or time.monotonic() - exited_at > PIPE_GRACE_SECONDS
+                ):
+                    break
+                now = time.monotonic()
+                if now >= next_heartbeat:
+                    self._heartbeat(proc)
+                    next_heartbeat = now + self.job.heartbeat_interval
+                timeout = next_heartbeat - now
+                if exited_at is not None:
+                    timeout = min(timeout, 0.05)
+                elif pidfd is None:
+                    timeout = min(timeout, 0.1)
+                for key, _ in selector.select(timeout):
+                    if key.data == "frames":
+                        if not self._serve_frame(frames):
+                            selector.unregister(frames.sock)
+                    elif key.data == "output":
+                        if not self._forward_output(key.fileobj):  # type: ignore[arg-type]
+                            selector.unregister(key.fileobj)
+                    else:
+                        selector.unregister(key.fileobj)
+        finally:
+            for key in list(selector.get_map().values()):
+                if key.data == "output":
+                    self._flush_partial(key.fileobj)  # type: ignore[arg-type]
+            selector.close()
+            if pidfd is not None:
+                os.close(pidfd)
+        return proc.wait()
+
+    def _serve_frame(self, frames: FrameSocket) -> bool:
+        try:
+            frame = frames.receive()
+        except TaskStateError as exc:
+            _say(self.out, f"task socket: {exc}")
+            return False
+        if frame is None:
+            return False
+        request = frame.body
+        handler = HANDLERS.get(type(request))
+        try:
+            if handler is None:
+                raise RuntimeFailure(f"the supervisor has no handler for {type(request).__name__}")
+            reply: Any = handler(self.client, self.job.ti_id, request)
+            answer = Frame(frame.id, reply)
+        except TaskStateError as exc:
+            answer = Frame(frame.id, error=exc.to_body())
+        except Exception as exc:  # a bug here must reach the task as an error, not hang it
+            answer = Frame(frame.id, error=RuntimeFailure(f"supervisor: {exc!r}").to_body())
+        try:
+            frames.send(answer)
+        except TaskStateError:
+            return False
+        return True
+
+    def _forward_output(self, pipe: IO[bytes]) -> bool:
+        fd = pipe.fileno()
+        data = os.read(fd, 65536)
+        if not data:
+            self._flush_partial(pipe)
+            return False
+        buffered = self.partial.pop(fd, b"") + data
+        *lines, rest = buffered.split(b"\n")
+        if rest:
+            self.partial[fd] = rest
+        if lines:
+            self.out.write("".join(line.decode(errors="replace") + "\n" for line in lines))
+            self.out.flush()
+        return True
+
+    def _flush_partial(self, pipe: IO[bytes]) -> None:
+        rest = self.partial.pop(pipe.fileno(), b"")
+        if rest:
+            self.out.write(rest.decode(errors="replace") + "\n")
+            self.out.flush()
+
+    def _heartbeat(self, proc: subprocess.Popen[bytes]) -> None:
+        try:
+            beat = self.client.heartbeat(self.job.ti_id)
+        except TaskStateError as exc:
+            _say(self.out, f"heartbeat failed: {exc}")
+            return
+        self.client.set_token(beat.token)
+        if beat.state != "running" and proc.poll() is None:
+            _say(self.out, f"task instance is {beat.state} on the server; stopping the task")
+            proc.kill()
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None

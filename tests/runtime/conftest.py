@@ -1,0 +1,86 @@
+"""A supervisor stand-in for runtime tests: a thread serving frames from a dict, over a real
+socket pair, so the task-process side runs exactly as in production."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from taskstate.errors import TaskStateError, UndeclaredAssetError
+from taskstate.runtime.comms import SupervisorComms
+from taskstate.runtime.protocol import (
+    ClearAssetState,
+    ClearTaskState,
+    DeleteAssetState,
+    DeleteTaskState,
+    Frame,
+    FrameSocket,
+    GetAssetState,
+    GetTaskState,
+    RemovedRefs,
+    SetAssetState,
+    SetTaskState,
+    StateReply,
+)
+
+
+class FrameServer:
+    def __init__(self, sock: socket.socket, assets: set[str]) -> None:
+        self.frames = FrameSocket(sock)
+        self.assets = assets
+        self.store: dict[tuple[str, str], tuple[bytes, str | None]] = {}
+        self.requests: list[object] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def scope(self, request: object) -> str:
+        asset = getattr(request, "asset", None)
+        if asset is None:
+            return "ti"
+        if asset not in self.assets:
+            raise UndeclaredAssetError(f"undeclared {asset}")
+        return f"asset:{asset}"
+
+    def handle(self, req: object) -> object:
+        self.requests.append(req)
+        scope = self.scope(req)
+        if isinstance(req, GetTaskState | GetAssetState):
+            data, ref = self.store.get((scope, req.key), (None, None))
+            return StateReply(data=data, ref_backend=ref)
+        if isinstance(req, SetTaskState | SetAssetState):
+            self.store[(scope, req.key)] = (req.data, req.ref_backend)
+            return None
+        if isinstance(req, DeleteTaskState | DeleteAssetState):
+            data, ref = self.store.pop((scope, req.key), (None, None))
+            return StateReply(data=data, ref_backend=ref)
+        if isinstance(req, ClearTaskState | ClearAssetState):
+            removed = [k for k in self.store if k[0] == scope]
+            refs = []
+            for k in removed:
+                data, ref = self.store.pop(k)
+                if ref:
+                    refs.append((data.decode(), ref))
+            return RemovedRefs(refs=refs)
+        raise AssertionError(req)
+
+    def serve(self) -> None:
+        while (frame := self.frames.receive()) is not None:
+            try:
+                answer = Frame(frame.id, self.handle(frame.body))  # type: ignore[arg-type]
+            except TaskStateError as exc:
+                answer = Frame(frame.id, error=exc.to_body())
+            self.frames.send(answer)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[SupervisorComms, FrameServer]]:
+    ours, theirs = socket.socketpair()
+    server = FrameServer(theirs, {"orders", "other"})
+    server.thread.start()
+    comms = SupervisorComms(FrameSocket(ours))
+    yield comms, server
+    comms.close()
+    server.thread.join(timeout=5)
+    theirs.close()

@@ -1,0 +1,57 @@
+import socket
+import struct
+
+import pytest
+
+from taskstate.errors import CommsError
+from taskstate.runtime.protocol import (
+    Frame,
+    FrameSocket,
+    GetTaskState,
+    SetAssetState,
+    StartTask,
+    StateReply,
+    TaskInstanceInfo,
+    WorkerBackendSpec,
+)
+
+
+def test_frames_round_trip_over_a_socket() -> None:
+    a, b = socket.socketpair()
+    left, right = FrameSocket(a), FrameSocket(b)
+    frames = [
+        Frame(0, StartTask(TaskInstanceInfo("id", "d", "r", "t", -1, 1), "/f.py", [], 10, WorkerBackendSpec("m.C", {"x": 1}))),
+        Frame(1, GetTaskState("a/b")),
+        Frame(2, SetAssetState("orders", "k", b'{"v":1}', "m.C")),
+        Frame(3, StateReply(data=b"1")),
+        Frame(4, error={"code": "invalid_key", "message": "m", "detail": {}}),
+    ]
+    for frame in frames:
+        left.send(frame)
+        assert right.receive() == frame
+    left.close()
+    assert right.receive() is None
+    right.close()
+
+
+def test_reply_type_is_named_by_the_request() -> None:
+    assert GetTaskState.reply_type is StateReply
+    assert SetAssetState.reply_type is None
+
+
+def test_truncated_and_oversized_frames_are_comms_errors() -> None:
+    a, b = socket.socketpair()
+    a.sendall(struct.pack(">I", 100) + b"short")
+    a.close()
+    with pytest.raises(CommsError, match="middle of a frame"):
+        FrameSocket(b).receive()
+    c, d = socket.socketpair()
+    c.sendall(struct.pack(">I", 2**31))
+    with pytest.raises(CommsError, match="over the limit"):
+        FrameSocket(d).receive()
+    e, f = socket.socketpair()
+    e.sendall(struct.pack(">I", 3) + b"\xc1\xc1\xc1")
+    with pytest.raises(CommsError, match="malformed"):
+        FrameSocket(f).receive()
+    for s in (b, c, d, e, f):
+        s.close()
