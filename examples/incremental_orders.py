@@ -9,7 +9,7 @@ orders after the watermark and moves it forward. Run the DAG twice and watch it 
 """
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from taskstate.sdk import DAG, Asset, task
 
@@ -35,7 +35,7 @@ def orders_between(start: date, end: date) -> list[dict[str, object]]:
 with DAG(
     dag_id="incremental_orders",
     schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     tags=["example"],
 ):
 

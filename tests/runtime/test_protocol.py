@@ -20,7 +20,16 @@ def test_frames_round_trip_over_a_socket() -> None:
     a, b = socket.socketpair()
     left, right = FrameSocket(a), FrameSocket(b)
     frames = [
-        Frame(0, StartTask(TaskInstanceInfo("id", "d", "r", "t", -1, 1), "/f.py", [], 10, WorkerBackendSpec("m.C", {"x": 1}))),
+        Frame(
+            0,
+            StartTask(
+                TaskInstanceInfo("id", "d", "r", "t", -1, 1),
+                "/f.py",
+                [],
+                10,
+                WorkerBackendSpec("m.C", {"x": 1}),
+            ),
+        ),
         Frame(1, GetTaskState("a/b")),
         Frame(2, SetAssetState("orders", "k", b'{"v":1}', "m.C")),
         Frame(3, StateReply(data=b"1")),

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -7,7 +7,7 @@ from taskstate.errors import DagDefinitionError, InvalidIdentifierError
 from taskstate.sdk import DAG, Asset, task
 from taskstate.sdk.loader import load_dag, load_dag_file
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_dependencies_between_tasks_and_lists() -> None:

@@ -21,7 +21,10 @@ from taskstate.state.codec import (
 )
 
 json_values = st.recursive(
-    st.text() | st.integers(-(2**63), 2**63 - 1) | st.booleans() | st.floats(allow_nan=False, allow_infinity=False),
+    st.text()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.booleans()
+    | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -78,7 +81,9 @@ def test_encoded_values_from_callers_are_checked(data: bytes) -> None:
 
 def test_identifiers() -> None:
     assert validate_dag_id("a.b-c_1") == "a.b-c_1"
-    assert validate_run_id("manual__2026-01-01T00:00:00+00:00") == "manual__2026-01-01T00:00:00+00:00"
+    assert (
+        validate_run_id("manual__2026-01-01T00:00:00+00:00") == "manual__2026-01-01T00:00:00+00:00"
+    )
     for bad in ("", "a/b", "with space", "x" * 251):
         with pytest.raises(InvalidIdentifierError):
             validate_dag_id(bad)

@@ -39,7 +39,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return _respond(NotFoundError(f"no route {request.method} {request.url.path}"))
-    error = UsageError(str(exc.detail)) if exc.status_code < 500 else RuntimeFailure(str(exc.detail))
+    error = (
+        UsageError(str(exc.detail)) if exc.status_code < 500 else RuntimeFailure(str(exc.detail))
+    )
     return _respond(error, exc.status_code)
 
 

@@ -10,6 +10,8 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
@@ -30,11 +32,13 @@ from taskstate.api.wire import (
     TaskInstanceBody,
 )
 from taskstate.errors import InvalidValueError, NotAuthenticatedError, UsageError
-from taskstate.state.types import AssetScope, StateScope, StoredValue
+from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/execution", tags=["execution"])
+
+T = TypeVar("T")
 
 _state_body = msgspec.json.Decoder(StateBody)
 _start_body = msgspec.json.Decoder(StartRequest)
@@ -55,7 +59,7 @@ def _claims(request: Request, state: AppState) -> TokenClaims:
     return state.signer.verify(credential)
 
 
-def _decode(body: bytes, decoder: msgspec.json.Decoder[object], what: str) -> object:
+def _decode(body: bytes, decoder: msgspec.json.Decoder[T], what: str) -> T:
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
@@ -78,7 +82,6 @@ def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
 
 async def _set(state: AppState, scope: StateScope, key: str, body: bytes) -> Response:
     parsed = _decode(body, _state_body, "state")
-    assert isinstance(parsed, StateBody)
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
             raise InvalidValueError("send either a value, or a ref with the backend that wrote it")
@@ -88,6 +91,12 @@ async def _set(state: AppState, scope: StateScope, key: str, body: bytes) -> Res
     else:
         raise InvalidValueError("the body must hold a value or a ref")
     return Response(status_code=204)
+
+
+def _ti_scope(request: Request, state: AppState) -> TaskScope:
+    claims = _claims(request, state)
+    claims.require_ti(request.path_params["ti_id"])
+    return claims.scope
 
 
 def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
@@ -103,7 +112,6 @@ async def start(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     _claims(request, state).require_ti(ti_id)
     parsed = _decode(await request.body(), _start_body, "start")
-    assert isinstance(parsed, StartRequest)
 
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
@@ -140,7 +148,6 @@ async def finish(ti_id: str, request: Request) -> Response:
     claims = _claims(request, state)
     claims.require_ti(ti_id)
     parsed = _decode(await request.body(), _finish_body, "finish")
-    assert isinstance(parsed, FinishRequest)
     succeeded = parsed.state == "success"
     final = await in_transaction(
         state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
@@ -150,67 +157,69 @@ async def finish(ti_id: str, request: Request) -> Response:
     return _json(FinishResponse(state=final))
 
 
-# -- task state ---------------------------------------------------------------------------
+# -- task state and asset state: the hot path ----------------------------------------------
+# Plain Starlette endpoints (``request`` only): FastAPI's per-request parameter solving would
+# cost more than the rest of the handler.
 
 
-@router.get("/state/ti/{ti_id}/{key:path}")
-async def get_task_state(ti_id: str, key: str, request: Request) -> Response:
+async def get_task_state(request: Request) -> Response:
     state = app_state(request)
-    claims = _claims(request, state)
-    claims.require_ti(ti_id)
-    return _json(_stored_body(await state.state.get(claims.scope, key)))
+    scope = _ti_scope(request, state)
+    return _json(_stored_body(await state.state.get(scope, request.path_params["key"])))
 
 
-@router.put("/state/ti/{ti_id}/{key:path}", status_code=204)
-async def set_task_state(ti_id: str, key: str, request: Request) -> Response:
+async def set_task_state(request: Request) -> Response:
     state = app_state(request)
-    claims = _claims(request, state)
-    claims.require_ti(ti_id)
-    return await _set(state, claims.scope, key, await request.body())
+    scope = _ti_scope(request, state)
+    return await _set(state, scope, request.path_params["key"], await request.body())
 
 
-@router.delete("/state/ti/{ti_id}/{key:path}")
-async def delete_task_state(ti_id: str, key: str, request: Request) -> Response:
+async def delete_task_state(request: Request) -> Response:
     state = app_state(request)
-    claims = _claims(request, state)
-    claims.require_ti(ti_id)
-    return _json(_stored_body(await state.state.delete(claims.scope, key)))
+    scope = _ti_scope(request, state)
+    return _json(_stored_body(await state.state.delete(scope, request.path_params["key"])))
 
 
-@router.delete("/state/ti/{ti_id}")
-async def clear_task_state(ti_id: str, request: Request) -> Response:
+async def clear_task_state(request: Request) -> Response:
     state = app_state(request)
-    claims = _claims(request, state)
-    claims.require_ti(ti_id)
-    return _json(_removed_body(await state.state.clear(claims.scope)))
+    scope = _ti_scope(request, state)
+    return _json(_removed_body(await state.state.clear(scope)))
 
 
-# -- asset state --------------------------------------------------------------------------
-
-
-@router.get("/state/asset/{key:path}")
-async def get_asset_state(key: str, request: Request) -> Response:
+async def get_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return _json(_stored_body(await state.state.get(scope, key)))
+    return _json(_stored_body(await state.state.get(scope, request.path_params["key"])))
 
 
-@router.put("/state/asset/{key:path}", status_code=204)
-async def set_asset_state(key: str, request: Request) -> Response:
+async def set_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return await _set(state, scope, key, await request.body())
+    return await _set(state, scope, request.path_params["key"], await request.body())
 
 
-@router.delete("/state/asset/{key:path}")
-async def delete_asset_state(key: str, request: Request) -> Response:
+async def delete_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return _json(_stored_body(await state.state.delete(scope, key)))
+    return _json(_stored_body(await state.state.delete(scope, request.path_params["key"])))
 
 
-@router.delete("/state/asset")
 async def clear_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
     return _json(_removed_body(await state.state.clear(scope)))
+
+
+_TI_KEY = "/state/ti/{ti_id}/{key:path}"
+_ASSET_KEY = "/state/asset/{key:path}"
+for path, endpoint, method in (
+    (_TI_KEY, get_task_state, "GET"),
+    (_TI_KEY, set_task_state, "PUT"),
+    (_TI_KEY, delete_task_state, "DELETE"),
+    ("/state/ti/{ti_id}", clear_task_state, "DELETE"),
+    (_ASSET_KEY, get_asset_state, "GET"),
+    (_ASSET_KEY, set_asset_state, "PUT"),
+    (_ASSET_KEY, delete_asset_state, "DELETE"),
+    ("/state/asset", clear_asset_state, "DELETE"),
+):
+    router.add_route(router.prefix + path, endpoint, methods=[method])

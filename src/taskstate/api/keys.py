@@ -30,7 +30,9 @@ def local_secret(home: Path, name: str) -> str:
         except FileExistsError:
             value = path.read_text().strip()
             if not value:
-                raise ConfigError(f"{path} is empty; delete it to have a new key generated")
+                raise ConfigError(
+                    f"{path} is empty; delete it to have a new key generated"
+                ) from None
             return value
         value = secrets.token_urlsafe(32)
         with os.fdopen(fd, "w") as file:

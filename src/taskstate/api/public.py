@@ -25,7 +25,7 @@ from taskstate.state.types import AssetScope, StateEntry, StoredValue, TaskScope
 __all__ = ["router"]
 
 
-def require_api_key(request: Request) -> AppState:
+async def require_api_key(request: Request) -> AppState:
     state = app_state(request)
     state.api_keys.check(bearer(request.headers.get("authorization")), state.signer)
     return state

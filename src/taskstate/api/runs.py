@@ -156,8 +156,7 @@ def create_run(
             for asset_spec in specs:
                 links[(_get_or_create_asset(session, asset_spec).id, role)] = None
         session.add_all(
-            TaskInstanceAsset(ti_id=ti.id, asset_id=asset_id, role=role)
-            for asset_id, role in links
+            TaskInstanceAsset(ti_id=ti.id, asset_id=asset_id, role=role) for asset_id, role in links
         )
     session.flush()
     return run
@@ -308,9 +307,7 @@ def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun
     if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
         raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
     run = get_run(session, dag_id, run_id)
-    unfinished = [
-        ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE
-    ]
+    unfinished = [ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE]
     if unfinished:
         raise ConflictError(
             f"DAG run {run_id!r} still has unfinished task instances: {unfinished}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -16,6 +17,41 @@ from taskstate.errors import RuntimeFailure
 __all__ = ["EmbeddedServer", "serve"]
 
 _START_TIMEOUT_SECONDS = 30.0
+# Supervisors keep one connection open for a whole task; don't close it between two heartbeats.
+KEEP_ALIVE_SECONDS = 75
+
+
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, stopping as soon as asked.
+
+    uvicorn polls for a stop request every 0.1 s and waits another 0.1 s for connections when
+    shutting down: 0.2 s of every ``taskstate`` command that embeds the server. Here a stop is
+    an event, and the connections (idle, since every client is done) are closed at once.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self.should_exit:
+            return
+        await self._stop.wait()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        await self.lifespan.shutdown()
+
+    def request_stop(self) -> None:
+        self.should_exit = True
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
 
 
 class EmbeddedServer:
@@ -29,7 +65,7 @@ class EmbeddedServer:
         self.host = host
         self.port = port
         self.url = ""
-        self._server: uvicorn.Server | None = None
+        self._server: _PromptServer | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> EmbeddedServer:
@@ -44,8 +80,9 @@ class EmbeddedServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
-        server = uvicorn.Server(config)
+        server = _PromptServer(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="taskstate-api", daemon=True
         )
@@ -55,7 +92,7 @@ class EmbeddedServer:
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
+                server.request_stop()
                 sock.close()
                 raise RuntimeFailure(f"the embedded API server on {self.url} failed to start")
             time.sleep(0.002)
@@ -68,16 +105,27 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
+            self._server.request_stop()
             self._thread.join()
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the API server in the foreground until interrupted."""
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    access_log: bool = False,
+) -> None:
+    """Run the API server in the foreground until interrupted.
+
+    The access log is off by default: it costs about as much as a state operation itself.
+    """
     state = build_state(settings)
     uvicorn.run(
         create_app(settings, state=state),
         host=host or settings.api.host,
         port=port if port is not None else settings.api.port,
         log_level="info",
+        access_log=access_log,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

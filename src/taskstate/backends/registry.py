@@ -8,7 +8,6 @@ so it imports nothing but the standard library and the domain layer: no SQLAlche
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 from dataclasses import dataclass
@@ -150,6 +149,13 @@ def load_backend_class(path: str, *, setting: str) -> type[BaseStateBackend]:
     return target
 
 
+def _build(cls: type[BaseStateBackend], options: dict[str, Any], context: dict[str, Any]) -> object:
+    from_settings = getattr(cls, "from_settings", None)
+    if callable(from_settings):
+        return from_settings(**context, **options)
+    return cls(**options)
+
+
 def create_backend(
     path: str,
     kwargs: dict[str, Any] | None = None,
@@ -167,10 +173,8 @@ def create_backend(
     """
     cls = load_backend_class(path, setting=setting)
     options = dict(kwargs or {})
-    from_settings = getattr(cls, "from_settings", None)
-    build = functools.partial(from_settings, **context) if callable(from_settings) else cls
     try:
-        backend = build(**options)
+        backend = _build(cls, options, context)
     except TypeError as exc:
         where = kwargs_setting or f"{setting}_kwargs"
         raise _fail(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from taskstate.errors import ConfigError, TaskStateError, UsageError
 
@@ -15,9 +16,14 @@ if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
     from taskstate.config import Settings
 
-__all__ = ["ApiKey", "ApiUrl", "api_client", "err", "fail", "settings"]
+__all__ = ["ApiKey", "ApiUrl", "api_client", "err", "fail", "settings", "stdout"]
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a message stays on one line (rich would break it at 80 columns when stderr is not a
+# terminal, splitting paths and setting names that scripts and people search for).
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# Wide enough that a table printed to a pipe or a file is never cut to 80 columns.
+_UNBOUNDED_WIDTH = 100_000
 
 ApiUrl = Annotated[
     str | None,
@@ -40,8 +46,17 @@ ApiKey = Annotated[
 
 def fail(error: TaskStateError) -> NoReturn:
     """Print ``error`` for a person and exit: 2 for bad input or settings, 1 otherwise."""
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, highlight=False)
+    # The message is plain text: "[state_store] backend" must not be read as rich markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", error.message))
     raise typer.Exit(2 if isinstance(error, UsageError | ConfigError) else 1)
+
+
+def stdout() -> Console:
+    """A console for tables on stdout: as wide as the terminal, unbounded when piped."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=_UNBOUNDED_WIDTH)
+    return console
 
 
 def settings() -> Settings:
@@ -67,5 +82,3 @@ def api_client(
 
     with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
         yield server.url, client
-
-

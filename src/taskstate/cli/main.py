@@ -8,6 +8,8 @@ imported inside the commands, so ``taskstate --help`` stays quick.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +39,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(state_commands.app, name="state")
 
+
 @app.command()
 def version() -> None:
     """Print the version of taskstate."""
@@ -54,7 +57,9 @@ def dags_test(
     ] = None,
     parallelism: Annotated[
         int | None,
-        typer.Option("--parallelism", min=1, help="Task instances at once ([workers] parallelism)."),
+        typer.Option(
+            "--parallelism", min=1, help="Task instances at once ([workers] parallelism)."
+        ),
     ] = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
@@ -97,12 +102,15 @@ def dags_test(
 def api_server(
     host: Annotated[str | None, typer.Option(help="Address to bind ([api] host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind ([api] port).")] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request (costs ~0.1 ms each).")
+    ] = False,
 ) -> None:
     """Run the API server in the foreground."""
     from taskstate.api.server import serve
 
     try:
-        serve(settings(), host=host, port=port)
+        serve(settings(), host=host, port=port, access_log=access_log)
     except TaskStateError as exc:
         fail(exc)
 
@@ -146,8 +154,22 @@ def config_show() -> None:
 
 
 def main() -> None:
+    code: object = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        code = 130
+    # Everything the command opened is closed by now; skip the interpreter's teardown of the
+    # web and database stacks, which costs ~0.2 s in C finalizers and changes nothing.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    os._exit(code)

@@ -69,10 +69,7 @@ def _print_json(value: Any) -> None:
 
 
 def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
-    if asset:
-        owner_columns = ["asset"]
-    else:
-        owner_columns = ["dag_id", "run_id", "task_id", "map_index"]
+    owner_columns = ["asset"] if asset else ["dag_id", "run_id", "task_id", "map_index"]
     table = Table(show_lines=False)
     for column in (*owner_columns, "key", "value", "ref"):
         table.add_column(column)

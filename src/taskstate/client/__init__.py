@@ -1,7 +1,3 @@
-"""HTTP clients of the API server: :class:`ExecutionClient` (supervisors) and
-:class:`PublicClient` (the runner and the CLI)."""
-
-from taskstate.client.execution import ExecutionClient
-from taskstate.client.public import PublicClient
-
-__all__ = ["ExecutionClient", "PublicClient"]
+"""HTTP clients of the API server: ``taskstate.client.execution.ExecutionClient`` (supervisors,
+the hot path, standard library only) and ``taskstate.client.public.PublicClient`` (the runner
+and the CLI, on httpx). Import them from their modules, so a supervisor never loads httpx."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Any
+from urllib.parse import quote
+
 import msgspec
 
 from taskstate.api.wire import (
@@ -14,110 +16,92 @@ from taskstate.api.wire import (
     StartResponse,
     StateBody,
 )
-from taskstate.client._http import check, key_path, translate_errors
+from taskstate.client._common import error_for, key_path
+from taskstate.client._connection import KeepAliveConnection
 
 __all__ = ["ExecutionClient"]
-
-_JSON = {"content-type": "application/json"}
 
 
 class ExecutionClient:
     """Calls the ``/execution`` routes with the token of one task instance."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url + "/execution",
-            timeout=timeout,
-            transport=transport,
-            headers={"authorization": f"Bearer {token}"},
-        )
+        self._conn = KeepAliveConnection(self.base_url, timeout=timeout)
+        self._headers = {"content-type": "application/json"}
+        self.set_token(token)
         self._state_body = msgspec.json.Decoder(StateBody)
+        self._removed_body = msgspec.json.Decoder(RemovedRefsBody)
 
     def set_token(self, token: str) -> None:
-        self._http.headers["authorization"] = f"Bearer {token}"
+        self._headers["authorization"] = f"Bearer {token}"
 
     def close(self) -> None:
-        self._http.close()
+        self._conn.close()
 
-    def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
-        with translate_errors(self.base_url):
-            return check(self._http.request(method, url, **kwargs))  # type: ignore[arg-type]
+    def _send(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        status, content = self._conn.request(method, "/execution" + path, body, self._headers)
+        if status >= 300:
+            raise error_for(status, content, f"{method} {path}")
+        return content
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, ti_id: str, *, pid: int, hostname: str) -> StartResponse:
         body = msgspec.json.encode(StartRequest(pid=pid, hostname=hostname))
-        response = self._send(
-            "POST", f"/task-instances/{ti_id}/start", content=body, headers=_JSON
-        )
-        return msgspec.json.decode(response.content, type=StartResponse)
+        content = self._send("POST", f"/task-instances/{ti_id}/start", body)
+        return msgspec.json.decode(content, type=StartResponse)
 
     def heartbeat(self, ti_id: str) -> HeartbeatResponse:
-        response = self._send("POST", f"/task-instances/{ti_id}/heartbeat")
-        return msgspec.json.decode(response.content, type=HeartbeatResponse)
+        content = self._send("POST", f"/task-instances/{ti_id}/heartbeat", b"")
+        return msgspec.json.decode(content, type=HeartbeatResponse)
 
     def finish(self, ti_id: str, state: str, reason: str | None = None) -> str:
-        body = msgspec.json.encode(FinishRequest(state=state, reason=reason))  # type: ignore[arg-type]
-        response = self._send(
-            "POST", f"/task-instances/{ti_id}/finish", content=body, headers=_JSON
-        )
-        return msgspec.json.decode(response.content, type=FinishResponse).state
+        finish = FinishRequest(state=state, reason=reason)  # type: ignore[arg-type]
+        content = self._send("POST", f"/task-instances/{ti_id}/finish", msgspec.json.encode(finish))
+        return msgspec.json.decode(content, type=FinishResponse).state
 
     # -- task state ------------------------------------------------------------------------
 
     def get_task_state(self, ti_id: str, key: str) -> StateBody:
-        response = self._send("GET", f"/state/ti/{ti_id}/{key_path(key)}")
-        return self._state_body.decode(response.content)
+        return self._state_body.decode(self._send("GET", f"/state/ti/{ti_id}/{key_path(key)}"))
 
     def set_task_state(self, ti_id: str, key: str, data: bytes, ref_backend: str | None) -> None:
-        self._send(
-            "PUT",
-            f"/state/ti/{ti_id}/{key_path(key)}",
-            content=_state_payload(data, ref_backend),
-            headers=_JSON,
-        )
+        self._send("PUT", f"/state/ti/{ti_id}/{key_path(key)}", _state_payload(data, ref_backend))
 
     def delete_task_state(self, ti_id: str, key: str) -> StateBody:
-        response = self._send("DELETE", f"/state/ti/{ti_id}/{key_path(key)}")
-        return self._state_body.decode(response.content)
+        return self._state_body.decode(self._send("DELETE", f"/state/ti/{ti_id}/{key_path(key)}"))
 
     def clear_task_state(self, ti_id: str) -> RemovedRefsBody:
-        response = self._send("DELETE", f"/state/ti/{ti_id}")
-        return msgspec.json.decode(response.content, type=RemovedRefsBody)
+        return self._removed_body.decode(self._send("DELETE", f"/state/ti/{ti_id}"))
 
     # -- asset state -----------------------------------------------------------------------
 
     def get_asset_state(self, asset: str, key: str) -> StateBody:
-        response = self._send("GET", f"/state/asset/{key_path(key)}", params={"name": asset})
-        return self._state_body.decode(response.content)
+        return self._state_body.decode(self._send("GET", _asset_path(asset, key)))
 
     def set_asset_state(self, asset: str, key: str, data: bytes, ref_backend: str | None) -> None:
-        self._send(
-            "PUT",
-            f"/state/asset/{key_path(key)}",
-            params={"name": asset},
-            content=_state_payload(data, ref_backend),
-            headers=_JSON,
-        )
+        self._send("PUT", _asset_path(asset, key), _state_payload(data, ref_backend))
 
     def delete_asset_state(self, asset: str, key: str) -> StateBody:
-        response = self._send("DELETE", f"/state/asset/{key_path(key)}", params={"name": asset})
-        return self._state_body.decode(response.content)
+        return self._state_body.decode(self._send("DELETE", _asset_path(asset, key)))
 
     def clear_asset_state(self, asset: str) -> RemovedRefsBody:
-        response = self._send("DELETE", "/state/asset", params={"name": asset})
-        return msgspec.json.decode(response.content, type=RemovedRefsBody)
+        return self._removed_body.decode(self._send("DELETE", f"/state/asset?name={_q(asset)}"))
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _asset_path(asset: str, key: str) -> str:
+    return f"/state/asset/{key_path(key)}?name={_q(asset)}"
 
 
 def _state_payload(data: bytes, ref_backend: str | None) -> bytes:
+    body: Any
     if ref_backend is None:
-        return msgspec.json.encode(StateBody(value=msgspec.Raw(data)))
-    return msgspec.json.encode(StateBody(ref=data.decode(), backend=ref_backend))
+        body = StateBody(value=msgspec.Raw(data))
+    else:
+        body = StateBody(ref=data.decode(), backend=ref_backend)
+    return msgspec.json.encode(body)

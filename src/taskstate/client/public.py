@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from taskstate.client._http import check, key_path, translate_errors
+from taskstate.client._common import key_path
+from taskstate.client._http import check, translate_errors
 
 __all__ = ["PublicClient"]
 

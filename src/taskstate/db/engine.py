@@ -1,11 +1,17 @@
 """``Database``: the engines and sessions of the metadata database, and driver error translation.
 
-One URL gives a sync and an async engine on the same database: PostgreSQL through psycopg 3 for
-both, SQLite through the standard ``sqlite3`` module and ``aiosqlite``. Every SQLite connection
-is set up for a server that writes from several threads and tasks at once: WAL journal (readers
-do not block the writer), ``synchronous=NORMAL`` (no fsync per commit in WAL mode), foreign keys
-enforced (state rows cascade with their owner), and a busy timeout instead of an immediate
-"database is locked".
+One URL gives engines on one database: PostgreSQL through psycopg 3, sync and async; SQLite
+through the standard ``sqlite3`` module and ``aiosqlite``. The session factories use engines
+whose connections run transactions; the autocommit engines, built on first use, serve work that
+is a single statement (the state backend's hot path).
+
+Every SQLite connection is set up for a server that writes from several threads and tasks at
+once: WAL journal (readers do not block the writer), ``synchronous=NORMAL`` (no fsync per commit
+in WAL mode), foreign keys enforced (state rows cascade with their owner), and a busy timeout
+instead of an immediate "database is locked".
+
+Driver errors are translated once, here: :func:`translate_errors` turns any SQLAlchemy or driver
+error into :class:`~taskstate.errors.BackendError`, naming the database by its masked URL.
 """
 
 from __future__ import annotations
@@ -89,6 +95,16 @@ def _parse(url: str) -> tuple[Dialect, URL, URL]:
     return dialect, parsed.set(drivername=sync_driver), parsed.set(drivername=async_driver)
 
 
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{_SETTING}: cannot create the folder of the SQLite file {str(path)!r}: {exc}",
+            detail={"setting": _SETTING},
+        ) from exc
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -116,7 +132,7 @@ class Database:
         self._echo = echo
         self._pool_size = pool_size
         if dialect == "sqlite" and sync_url.database:
-            Path(sync_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _make_parent(Path(sync_url.database))
         self.engine: Engine = self._engine()
         self.async_engine: AsyncEngine = self._async_engine()
         self.session_factory: sessionmaker[Session] = sessionmaker(

@@ -10,6 +10,8 @@ against the same database migrate it once. SQLite migrations are for one process
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +57,7 @@ def _upgrade(database: Database) -> tuple[str | None, str]:
 
     config = _alembic_config()
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
-    with translate_errors(database.masked_url), database.engine.begin() as connection:
+    with translate_errors(database.masked_url), _migration_connection(database) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         before = _read_revision(connection)
@@ -73,6 +75,27 @@ def _upgrade(database: Database) -> tuple[str | None, str]:
         after = _read_revision(connection)
     assert after is not None
     return before, after
+
+
+@contextmanager
+def _migration_connection(database: Database) -> Iterator[Connection]:
+    """A connection in a transaction for migrating; on SQLite, with foreign keys off.
+
+    SQLite batch migrations rebuild a table by copying it and dropping the original; with
+    foreign keys enforced, that drop would cascade into the rows that refer to it.
+    """
+    with database.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def migrate(url: str) -> tuple[str | None, str]:

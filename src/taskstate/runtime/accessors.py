@@ -138,8 +138,10 @@ class StateAccessor(abc.ABC):
     def _resolve(self, key: str, stored: str, ref_backend: str) -> str:
         worker = self._worker
         if worker is None or not worker.owns(ref_backend):
-            configured = "no worker backend is configured" if worker is None else (
-                f"the configured one is {worker.path!r}"
+            configured = (
+                "no worker backend is configured"
+                if worker is None
+                else (f"the configured one is {worker.path!r}")
             )
             raise ReferenceResolutionError(
                 f"{self._describe()} key {key!r} holds a reference written by worker backend "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from taskstate.errors import CommsError, error_from_body
 from taskstate.runtime.protocol import Frame, FrameSocket, Request, StartTask
@@ -35,7 +35,7 @@ class SupervisorComms:
         with self._lock:
             request_id = self._next_id
             self._next_id += 1
-            self._frames.send(Frame(request_id, request))
+            self._frames.send(Frame(request_id, cast(Any, request)))
             reply = self._frames.receive()
         if reply is None:
             raise CommsError("the supervisor closed the socket")

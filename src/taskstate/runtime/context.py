@@ -54,9 +54,7 @@ def build_context(
         try_number=info.try_number,
     )
     limit = start.max_value_bytes
-    asset_states = [
-        AssetState(comms, worker, limit, asset=asset) for asset in task.assets
-    ]
+    asset_states = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
     return {
         "ti": ti,
         "task_instance": ti,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
-from taskstate.errors import InvalidIdentifierError, InvalidKeyError, InvalidValueError
-from taskstate.errors import ValueTooLargeError
+from taskstate.errors import (
+    InvalidIdentifierError,
+    InvalidKeyError,
+    InvalidValueError,
+    ValueTooLargeError,
+)
 from taskstate.state.types import JSONValue
 
 __all__ = [
@@ -98,12 +102,13 @@ def _check_json_value(value: object) -> None:
             if not math.isfinite(item):  # type: ignore[arg-type]
                 raise _reject(path, f"{item!r} is not a JSON number")
         elif kind is dict:
-            for k, v in item.items():  # type: ignore[attr-defined]
+            for k, v in cast("dict[object, object]", item).items():
                 if type(k) is not str:
                     raise _reject(path, f"object keys must be strings, not {type(k).__name__}")
                 stack.append((v, f"{path}.{k}"))
         elif kind is list or kind is tuple:
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))  # type: ignore[attr-defined]
+            items = cast("list[object]", item)
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(items))
         else:
             raise _reject(
                 path,

@@ -1,0 +1,3 @@
+from taskstate.cli.main import main
+
+main()

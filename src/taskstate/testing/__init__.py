@@ -1,0 +1,25 @@
+"""Test helpers for taskstate and for authors of state backends.
+
+* :class:`~taskstate.testing.backend_contract.ServerBackendContract`: the conformance suite
+  every server-side state backend runs, bound to a backend by subclassing it in a test module.
+* :mod:`taskstate.testing.postgres`: a throwaway PostgreSQL database for a test session.
+
+These import pytest, so only tests import them; nothing in taskstate imports this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskstate.testing.backend_contract import ServerBackendContract
+
+__all__ = ["ServerBackendContract"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ServerBackendContract":
+        module = importlib.import_module("taskstate.testing.backend_contract")
+        return module.ServerBackendContract
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
