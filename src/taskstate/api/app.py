@@ -45,6 +45,15 @@ def app_state(request: Request) -> AppState:
 async def in_transaction(state: AppState, work: Callable[[Session], T]) -> T:
     """Run ``work`` on a session of the run registry and commit."""
     database = state.database
+    if database.dialect == "sqlite":
+        # The metastore backend runs SQLite statements inline on the event loop. A transaction
+        # held open across an ``await`` (aiosqlite) would deadlock with them: the loop blocks
+        # in SQLite's busy wait for a lock that only the suspended transaction can release.
+        # So SQLite transactions run inline too, start to commit, without yielding.
+        with translate_errors(database.masked_url), database.session_factory() as sync_session:
+            result = work(sync_session)
+            sync_session.commit()
+        return result
     with translate_errors(database.masked_url):
         async with database.async_session_factory() as session:
             result = await session.run_sync(work)

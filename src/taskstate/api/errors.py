@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from taskstate.errors import NotFoundError, RuntimeFailure, TaskStateError, UsageError
+from taskstate.errors import (
+    InvalidKeyError,
+    InvalidValueError,
+    NotFoundError,
+    RuntimeFailure,
+    TaskStateError,
+    UsageError,
+)
 
 __all__ = ["install_error_handlers"]
 
 log = logging.getLogger("taskstate.api")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-def _respond(error: TaskStateError, status: int | None = None) -> JSONResponse:
-    return JSONResponse(error.to_body(), status_code=status or error.status)
+
+def _respond(
+    error: TaskStateError, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=status or error.status, headers=headers)
 
 
 async def _taskstate_error(request: Request, exc: Exception) -> JSONResponse:
@@ -27,9 +40,13 @@ async def _taskstate_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-    ]
+    errors = exc.errors()
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            # A body that is not JSON is a bad value, as on the execution API.
+            reason = (e.get("ctx") or {}).get("error") or e.get("msg")
+            return _respond(InvalidValueError(f"the request body is not valid JSON: {reason}"))
+    problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors]
     return _respond(
         UsageError(f"invalid request: {'; '.join(problems)}", detail={"errors": problems})
     )
@@ -37,8 +54,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    path: str = request.scope["path"]
     if exc.status_code == 404:
-        return _respond(NotFoundError(f"no route {request.method} {request.url.path}"))
+        if _CONTROL.search(path):
+            # Only a state key can put one there, and no route matches it: say what is wrong.
+            return _respond(
+                InvalidKeyError(
+                    f"a state key must not contain control characters: {path!r}",
+                    detail={"path": path},
+                )
+            )
+        return _respond(NotFoundError(f"no route {request.method} {path}"))
+    if exc.status_code == 405:
+        # The Allow header names the methods of one matching route only, so it is not repeated
+        # in the message.
+        message = f"{request.method} is not allowed on {path}"
+        return _respond(UsageError(message), 405, headers=exc.headers)
     error = (
         UsageError(str(exc.detail)) if exc.status_code < 500 else RuntimeFailure(str(exc.detail))
     )

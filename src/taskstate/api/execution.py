@@ -59,11 +59,13 @@ def _claims(request: Request, state: AppState) -> TokenClaims:
     return state.signer.verify(credential)
 
 
-def _decode(body: bytes, decoder: msgspec.json.Decoder[T], what: str) -> T:
+def _decode(
+    body: bytes, decoder: msgspec.json.Decoder[T], what: str, error: type[UsageError] = UsageError
+) -> T:
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
-        raise UsageError(f"malformed {what} body: {exc}") from exc
+        raise error(f"malformed {what} body: {exc}") from exc
 
 
 def _stored_body(stored: StoredValue | None) -> StateBody:
@@ -81,7 +83,8 @@ def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
 
 
 async def _set(state: AppState, scope: StateScope, key: str, body: bytes) -> Response:
-    parsed = _decode(body, _state_body, "state")
+    # A body that is not JSON (NaN included) is a bad value, as on the public API.
+    parsed = _decode(body, _state_body, "state", InvalidValueError)
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
             raise InvalidValueError("send either a value, or a ref with the backend that wrote it")

@@ -14,7 +14,13 @@ from pathlib import Path
 from taskstate.config import Settings
 from taskstate.errors import ConfigError
 
-__all__ = ["client_api_key", "local_secret", "server_api_keys", "server_secret_key"]
+__all__ = [
+    "MIN_SECRET_KEY_BYTES",
+    "client_api_key",
+    "local_secret",
+    "server_api_keys",
+    "server_secret_key",
+]
 
 SECRET_KEY_FILE = "secret_key"
 API_KEY_FILE = "api_key"
@@ -42,10 +48,25 @@ def local_secret(home: Path, name: str) -> str:
         raise ConfigError(f"cannot read or create {path}: {exc}") from exc
 
 
+# HS256 keys shorter than the hash are guessable offline from one token (RFC 7518, 3.2).
+MIN_SECRET_KEY_BYTES = 32
+
+
 def server_secret_key(settings: Settings) -> str:
-    if settings.api.secret_key is not None:
-        return settings.api.secret_key.get_secret_value()
-    return local_secret(settings.home, SECRET_KEY_FILE)
+    """The key that signs task-instance tokens: ``[api] secret_key``, else the local one."""
+    if settings.api.secret_key is None:
+        return local_secret(settings.home, SECRET_KEY_FILE)
+    secret = settings.api.secret_key.get_secret_value()
+    size = len(secret.encode())
+    if size < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"[api] secret_key is {size} bytes long; it signs task-instance tokens and must be "
+            f"at least {MIN_SECRET_KEY_BYTES} bytes (generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or unset it to "
+            "use a generated key",
+            detail={"setting": "[api] secret_key", "size": size, "minimum": MIN_SECRET_KEY_BYTES},
+        )
+    return secret
 
 
 def server_api_keys(settings: Settings) -> list[str]:

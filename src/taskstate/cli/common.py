@@ -52,10 +52,14 @@ def fail(error: TaskStateError) -> NoReturn:
 
 
 def stdout() -> Console:
-    """A console for tables on stdout: as wide as the terminal, unbounded when piped."""
-    console = Console(highlight=False)
+    """A console for tables on stdout: as wide as the terminal, unbounded when piped.
+
+    Markup is off: cells hold user data (keys, values, settings), and a key such as
+    ``"[b]"`` must print as itself.
+    """
+    console = Console(highlight=False, markup=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=_UNBOUNDED_WIDTH)
+        console = Console(highlight=False, markup=False, width=_UNBOUNDED_WIDTH)
     return console
 
 

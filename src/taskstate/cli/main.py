@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from taskstate import __version__
 from taskstate.cli import state_commands
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings, stdout
 from taskstate.errors import TaskStateError
 
 __all__ = ["app", "main"]
@@ -150,7 +149,7 @@ def config_show() -> None:
         table.add_column(column)
     for name, value, origin in format_settings(config):
         table.add_row(name, value, origin)
-    Console(highlight=False).print(table)
+    stdout().print(table)
 
 
 def main() -> None:

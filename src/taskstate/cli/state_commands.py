@@ -10,10 +10,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings, stdout
 from taskstate.errors import TaskStateError, UsageError
 
 __all__ = ["app"]
@@ -77,7 +76,7 @@ def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
         value = "" if entry["ref"] is not None else json.dumps(entry["value"], ensure_ascii=False)
         ref = "" if entry["ref"] is None else f"{entry['ref']} ({entry['backend']})"
         table.add_row(*(str(entry[c]) for c in owner_columns), entry["key"], value, ref)
-    console = Console(highlight=False)
+    console = stdout()
     if entries:
         console.print(table)
     else:
@@ -217,6 +216,8 @@ def clear_state(
     """Delete every key of a task instance or of an asset."""
     try:
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        if scope.asset is not None and all_map_indices:
+            raise UsageError("--all-map-indices clears task state; it cannot go with --asset")
         with api_client(settings(), api_url, api_key) as (_, client):
             if scope.asset is not None:
                 client.clear_asset_state(scope.asset)

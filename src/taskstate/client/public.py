@@ -1,7 +1,8 @@
 """The client of the public API (``/api/v1``), used by the runner and the CLI.
 
 Answers are returned as decoded JSON (dicts and lists): the CLI prints them, and the runner
-reads a few fields.
+reads a few fields. Every id in a path is quoted as one segment (``key_path``): a run id may be
+``..``, which httpx would otherwise resolve away as a dot segment.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import httpx
 
 from taskstate.client._common import key_path
 from taskstate.client._http import check, translate_errors
+from taskstate.state.codec import encode_value
 
 __all__ = ["PublicClient"]
 
@@ -60,20 +62,22 @@ class PublicClient:
         return self._call("GET", "/dag-runs", params=_params(dag_id=dag_id))
 
     def get_run(self, dag_id: str, run_id: str) -> Json:
-        return self._call("GET", f"/dag-runs/{dag_id}/{run_id}")
+        return self._call("GET", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}")
 
     def finish_run(self, dag_id: str, run_id: str, state: str) -> Json:
-        return self._call("PATCH", f"/dag-runs/{dag_id}/{run_id}", json={"state": state})
+        return self._call(
+            "PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json={"state": state}
+        )
 
     def queue_task_instance(self, ti_id: str) -> Json:
         """Move a task instance to its next try; the answer holds that try's token."""
-        return self._call("POST", f"/task-instances/{ti_id}/queue")
+        return self._call("POST", f"/task-instances/{key_path(ti_id)}/queue")
 
     def mark_upstream_failed(self, ti_id: str) -> Json:
-        return self._call("POST", f"/task-instances/{ti_id}/upstream-failed")
+        return self._call("POST", f"/task-instances/{key_path(ti_id)}/upstream-failed")
 
     def get_task_instance(self, ti_id: str) -> Json:
-        return self._call("GET", f"/task-instances/{ti_id}")
+        return self._call("GET", f"/task-instances/{key_path(ti_id)}")
 
     # -- task state ------------------------------------------------------------------------
 
@@ -98,7 +102,7 @@ class PublicClient:
     ) -> Json:
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
         return self._call(
-            "PUT", f"/task-state/{key_path(key)}", params=params, json={"value": value}
+            "PUT", f"/task-state/{key_path(key)}", params=params, **_value_body(value)
         )
 
     def delete_task_state(
@@ -138,7 +142,7 @@ class PublicClient:
 
     def set_asset_state(self, asset: str, key: str, value: Any) -> Json:
         return self._call(
-            "PUT", f"/asset-state/{key_path(key)}", params={"name": asset}, json={"value": value}
+            "PUT", f"/asset-state/{key_path(key)}", params={"name": asset}, **_value_body(value)
         )
 
     def delete_asset_state(self, asset: str, key: str) -> Json:
@@ -146,6 +150,16 @@ class PublicClient:
 
     def clear_asset_state(self, asset: str) -> Json:
         return self._call("DELETE", "/asset-state", params={"name": asset})
+
+
+def _value_body(value: Any) -> dict[str, Any]:
+    """The request body that stores ``value``, checked here as the server would check it.
+
+    None, NaN and objects that are not JSON fail with InvalidValueError before any request,
+    rather than as a ValueError or TypeError from httpx's JSON encoder.
+    """
+    content = b'{"value":' + encode_value(value, max_bytes=0) + b"}"
+    return {"content": content, "headers": {"content-type": "application/json"}}
 
 
 def _params(**values: object) -> dict[str, str]:

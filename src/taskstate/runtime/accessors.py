@@ -19,7 +19,13 @@ import asyncio
 import sys
 from collections.abc import Iterator
 
-from taskstate.errors import ReferenceResolutionError, UndeclaredAssetError
+from taskstate.errors import (
+    BackendError,
+    InvalidValueError,
+    ReferenceResolutionError,
+    TaskStateError,
+    UndeclaredAssetError,
+)
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.protocol import (
     ClearAssetState,
@@ -87,7 +93,7 @@ class StateAccessor(abc.ABC):
             return default
         if reply.ref_backend is None:
             return decode_value(reply.data)
-        return decode_value(self._resolve(key, reply.data.decode(), reply.ref_backend))
+        return self._resolve(key, reply.data.decode(), reply.ref_backend)
 
     def set(self, key: str, value: JSONValue) -> None:
         """Store ``value`` (any JSON value but None) for ``key``, replacing what was there."""
@@ -99,7 +105,16 @@ class StateAccessor(abc.ABC):
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
         text = encode_value(value, max_bytes=0).decode()
-        ref = self._serialize(worker, text, key)
+        try:
+            ref = self._serialize(worker, text, key)
+        except TaskStateError:
+            raise
+        except Exception as exc:
+            raise BackendError(
+                f"worker backend {worker.path!r} failed to store {self._describe()} key {key!r}: "
+                f"{type(exc).__name__}: {exc}",
+                detail={"key": key, "backend": worker.path},
+            ) from exc
         if ref == text:  # a hook left at its no-op default: the value is stored inline
             inline = encode_value(value, max_bytes=self._max_value_bytes)
             self._comms.send(self._set(key, inline, None))
@@ -135,7 +150,8 @@ class StateAccessor(abc.ABC):
 
     # -- references ------------------------------------------------------------------------
 
-    def _resolve(self, key: str, stored: str, ref_backend: str) -> str:
+    def _resolve(self, key: str, stored: str, ref_backend: str) -> JSONValue:
+        """The value a reference names, through the worker backend's hook."""
         worker = self._worker
         if worker is None or not worker.owns(ref_backend):
             configured = (
@@ -149,19 +165,57 @@ class StateAccessor(abc.ABC):
                 f"{ref_backend!r} to read it",
                 detail={"key": key, "ref_backend": ref_backend},
             )
-        return self._deserialize(worker, stored)
+        # The hook is the user's code: whatever goes wrong in it is this one typed error.
+        problem = f"{self._describe()} key {key!r}: worker backend {worker.path!r} could not "
+        detail = {"key": key, "ref": stored, "ref_backend": ref_backend}
+        try:
+            text = self._deserialize(worker, stored)
+        except TaskStateError:
+            raise
+        except Exception as exc:
+            raise ReferenceResolutionError(
+                f"{problem}resolve reference {stored!r}: {type(exc).__name__}: {exc}",
+                detail=detail,
+            ) from exc
+        if not isinstance(text, str):
+            raise ReferenceResolutionError(
+                f"{problem}resolve reference {stored!r}: its deserialize hook returned "
+                f"{type(text).__name__}, not the value's JSON text",
+                detail=detail,
+            )
+        try:
+            return decode_value(text)
+        except InvalidValueError as exc:
+            raise ReferenceResolutionError(
+                f"{problem}resolve reference {stored!r}: its deserialize hook returned text "
+                f"that is not JSON (is the object gone?): {text[:80]!r}",
+                detail=detail,
+            ) from exc
 
     def _purge_refs(self, refs: list[tuple[str, str]]) -> None:
         worker = self._worker
+        failed: list[str] = []
         for stored, ref_backend in refs:
             if worker is not None and worker.owns(ref_backend):
-                self._purge(worker, stored)
+                # The references are gone already; purge every object before reporting any
+                # that could not be, so one failure leaves no more behind than it must.
+                try:
+                    self._purge(worker, stored)
+                except Exception as exc:
+                    failed.append(f"{stored!r} ({type(exc).__name__}: {exc})")
             else:
                 print(
                     f"taskstate: not purging {stored!r}: it was written by {ref_backend!r}, "
                     "which this task process does not have configured",
                     file=sys.stderr,
                 )
+        if failed:
+            assert worker is not None
+            raise BackendError(
+                f"{self._describe()}: the references were removed, but worker backend "
+                f"{worker.path!r} failed to purge {', '.join(failed)}",
+                detail={"backend": worker.path, "failed": len(failed)},
+            )
 
 
 class TaskState(StateAccessor):

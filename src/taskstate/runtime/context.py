@@ -76,7 +76,7 @@ def call_task(task: Task, context: dict[str, Any]) -> Any:
     a context key (``task_state``, ``ti``, ...) receives that entry.
     """
     function = task.python_callable
-    kwargs = dict(task.op_kwargs)
+    kwargs = task.kwargs_for(context["map_index"])
     parameters = inspect.signature(function).parameters
     positional = list(parameters)[: len(task.op_args)]
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

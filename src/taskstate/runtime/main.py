@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         if task is None:
             print(f"error: DAG {dag.dag_id!r} has no task {start.ti.task_id!r}", file=sys.stderr)
             return EXIT_SETUP_FAILED
+        if start.ti.map_index not in task.map_indices:
+            print(
+                f"error: task {task.task_id!r} has no map index {start.ti.map_index} "
+                f"(it has {len(task.map_indices)} instances)",
+                file=sys.stderr,
+            )
+            return EXIT_SETUP_FAILED
         worker = load_worker_backend(start.worker_backend)
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -2,12 +2,18 @@
 
 Calling a decorated function inside a ``with DAG(...)`` block adds a :class:`Task` to that DAG
 and returns it; ``>>`` and ``<<`` between tasks (or lists of tasks) set the order.
+
+``f.expand(x=[1, 2, 3])`` adds a *mapped* task instead: one task instance per value, numbered by
+``map_index`` from 0, each with a state namespace of its own. Several expanded arguments give
+one instance per combination (their cross product, in order); ``f.partial(y=1).expand(...)``
+fixes the arguments every instance shares.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -17,7 +23,7 @@ from taskstate.sdk.asset import Asset
 from taskstate.sdk.dag import DAG, current_dag
 from taskstate.state.codec import validate_task_id
 
-__all__ = ["Task", "TaskDecorator", "task"]
+__all__ = ["PartialTask", "Task", "TaskDecorator", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +44,7 @@ class Task:
         outlets: Sequence[Asset] = (),
         op_args: tuple[Any, ...] = (),
         op_kwargs: dict[str, Any] | None = None,
+        expand_kwargs: dict[str, tuple[Any, ...]] | None = None,
     ) -> None:
         self.dag = dag
         self.task_id = validate_task_id(task_id)
@@ -48,6 +55,8 @@ class Task:
         self.outlets = tuple(outlets)
         self.op_args = op_args
         self.op_kwargs = dict(op_kwargs or {})
+        # Mapped tasks only: the values of each expanded argument.
+        self.expand_kwargs = dict(expand_kwargs) if expand_kwargs is not None else None
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
 
@@ -57,6 +66,37 @@ class Task:
     @property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.python_callable)
+
+    @property
+    def is_mapped(self) -> bool:
+        return self.expand_kwargs is not None
+
+    @property
+    def map_indices(self) -> list[int]:
+        """The ``map_index`` of each of the task's instances: ``[-1]`` unless it is mapped."""
+        if self.expand_kwargs is None:
+            return [-1]
+        count = 1
+        for values in self.expand_kwargs.values():
+            count *= len(values)
+        return list(range(count))
+
+    def kwargs_for(self, map_index: int) -> dict[str, Any]:
+        """The keyword arguments of the instance ``map_index``."""
+        if self.expand_kwargs is None:
+            if map_index != -1:
+                raise DagDefinitionError(f"{self!r} is not mapped; it has no map index {map_index}")
+            return dict(self.op_kwargs)
+        if map_index not in self.map_indices:
+            raise DagDefinitionError(
+                f"{self!r} has {len(self.map_indices)} mapped instances; "
+                f"it has no map index {map_index}"
+            )
+        names = list(self.expand_kwargs)
+        combination = next(
+            itertools.islice(itertools.product(*self.expand_kwargs.values()), map_index, None)
+        )
+        return {**self.op_kwargs, **dict(zip(names, combination, strict=True))}
 
     @property
     def assets(self) -> tuple[Asset, ...]:
@@ -144,17 +184,34 @@ class TaskDecorator(Generic[P, R]):
         functools.update_wrapper(self, function)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Task:
+        return self._add(args, kwargs, None)
+
+    def partial(self, **kwargs: Any) -> PartialTask:
+        """Fix arguments every mapped instance shares; then call ``.expand(...)``."""
+        return PartialTask(self, kwargs)
+
+    def expand(self, **kwargs: Iterable[Any]) -> Task:
+        """Add a mapped task: one instance per value of the argument (per combination)."""
+        return self._add((), {}, kwargs)
+
+    def _add(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        expand: dict[str, Iterable[Any]] | None,
+    ) -> Task:
         dag = current_dag()
         if dag is None:
             raise DagDefinitionError(
                 f"task {self.function.__name__!r} was called outside a `with DAG(...)` block"
             )
-        for arg in (*args, *kwargs.values()):
+        for arg in (*args, *kwargs.values(), *(expand or {}).values()):
             if isinstance(arg, Task):
                 raise DagDefinitionError(
                     f"passing the output of {arg!r} as an argument is not supported yet; "
                     "set the order with >> and share data through state instead"
                 )
+        expand_kwargs = None if expand is None else _expand_kwargs(self.function, kwargs, expand)
         options = {**_dag_defaults(dag), **self.options}
         task_id = options.get("task_id") or dag.unique_task_id(self.function.__name__)
         retries = options.get("retries", 0)
@@ -170,9 +227,43 @@ class TaskDecorator(Generic[P, R]):
             outlets=_assets("outlets", options.get("outlets")),
             op_args=tuple(args),
             op_kwargs=dict(kwargs),
+            expand_kwargs=expand_kwargs,
         )
         dag.add_task(new)
         return new
+
+
+class PartialTask:
+    """``f.partial(...)``: arguments fixed for every instance, waiting for ``.expand(...)``."""
+
+    def __init__(self, decorator: TaskDecorator[Any, Any], kwargs: dict[str, Any]) -> None:
+        self._decorator = decorator
+        self._kwargs = kwargs
+
+    def expand(self, **kwargs: Iterable[Any]) -> Task:
+        """Add the mapped task: one instance per value (per combination) of ``kwargs``."""
+        return self._decorator._add((), self._kwargs, kwargs)
+
+
+def _expand_kwargs(
+    function: Callable[..., Any], fixed: dict[str, Any], expand: dict[str, Iterable[Any]]
+) -> dict[str, tuple[Any, ...]]:
+    name = getattr(function, "__name__", repr(function))
+    if not expand:
+        raise DagDefinitionError(f"{name}.expand() needs at least one argument to map over")
+    both = sorted(set(fixed) & set(expand))
+    if both:
+        raise DagDefinitionError(f"{name}: {both} given to both partial() and expand()")
+    found: dict[str, tuple[Any, ...]] = {}
+    for arg, values in expand.items():
+        if isinstance(values, str | bytes | dict) or not isinstance(values, Iterable):
+            raise DagDefinitionError(
+                f"{name}.expand({arg}=...) needs a list of values, not {type(values).__name__}"
+            )
+        found[arg] = tuple(values)
+        if not found[arg]:
+            raise DagDefinitionError(f"{name}.expand({arg}=...) needs at least one value")
+    return found
 
 
 def _dag_defaults(dag: DAG) -> dict[str, Any]:

@@ -137,6 +137,9 @@ class _Supervision:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         if code == EXIT_SUCCESS:
             final = self.client.finish(job.ti_id, "success")
             _say(self.out, f"try {ti.try_number} succeeded")

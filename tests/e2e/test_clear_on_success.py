@@ -1,0 +1,61 @@
+"""``[state_store] clear_on_success``: a task instance that succeeds leaves no state behind; one
+that fails keeps its state for the next try or for a person to look at. Off by default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).resolve().parent
+DAG = HERE / "dags" / "clear_on_success.py"
+ON = {"TASKSTATE__STATE_STORE__CLEAR_ON_SUCCESS": "true"}
+
+
+@pytest.mark.parametrize(
+    ("env", "succeeded_keeps"),
+    [
+        pytest.param(ON, {}, id="on"),
+        pytest.param({}, {"cursor": 41, "note": "kept unless cleared on success"}, id="default"),
+    ],
+)
+def test_clear_on_success(
+    make_cli: Callable[..., Any], env: dict[str, str], succeeded_keeps: dict[str, Any]
+) -> None:
+    cli = make_cli("clear-on-success", env)
+    run = cli.dags_test(DAG, "--run-id", "r1")
+    assert run.code == 1, str(run)
+    assert run.summary() == {"succeeds": ("success", 1), "fails": ("failed", 1)}
+    expected = {"fails": {"cursor": 7}}
+    if succeeded_keeps:
+        expected["succeeds"] = succeeded_keeps
+    assert cli.task_keys("e2e_clear_on_success", "r1") == expected
+
+
+@pytest.mark.xfail(
+    reason="clear_on_success removes the references on the server, but nothing purges the "
+    "objects a worker-side backend holds (the purge queue of DESIGN.md is not built yet)",
+    strict=True,
+)
+def test_clear_on_success_purges_worker_backend_objects(
+    make_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    env = {
+        **ON,
+        "TASKSTATE__WORKERS__STATE_BACKEND": "file_state_backend.FileStateBackend",
+        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": str(objects)}),
+    }
+    cli = make_cli("clear-on-success-worker", env)
+    run = cli.dags_test(DAG, "--run-id", "r1")
+    assert run.code == 1, str(run)
+    [kept] = cli.task_state("e2e_clear_on_success", "r1")
+    assert (kept["task_id"], kept["key"]) == ("fails", "cursor")
+    # Only the failed task's object may remain; the succeeded task's two must be purged.
+    assert [f"file://{p}" for p in objects.iterdir()] == [kept["ref"]]

@@ -1,0 +1,47 @@
+"""``dags test --api-url URL --api-key K``: the run is registered with, and its state kept by,
+an API server that is already running (here a real uvicorn server in this process), not an
+embedded one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_a_run_against_a_running_api_server(make_cli: Callable[..., Any], api_server: Any) -> None:
+    cli = make_cli("external")  # a home of its own, apart from the server's
+    server = ("--api-url", api_server.url, "--api-key", api_server.api_key)
+    run = cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "ext", *server)
+    assert run.code == 0, str(run)
+    assert "test_clear | clear: PASS" in run.stdout.splitlines()
+    with api_server.public() as client:
+        assert client.get_run("aip103_memory_backend_test", "ext")["state"] == "success"
+        entries = client.list_task_state("aip103_memory_backend_test", "ext")
+    assert sorted((e["task_id"], e["key"]) for e in entries) == [
+        ("test_set_and_get", "checkpoint"),
+        ("test_set_and_get", "job_id"),
+    ]
+    # The CLI's own home has no database: everything went to the server.
+    assert not (cli.home / "taskstate.db").exists()
+    listed = cli.run(
+        "state", "list", "--dag-id", "aip103_memory_backend_test", "--json", *server
+    ).json()
+    assert [e["key"] for e in listed] == ["checkpoint", "job_id"]
+
+
+def test_a_wrong_api_key_is_refused_before_anything_runs(cli: Any, api_server: Any) -> None:
+    run = cli.dags_test(
+        EXAMPLES / "seed_task_state.py", "--api-url", api_server.url, "--api-key", "wrong"
+    )
+    assert run.code != 0, str(run)
+    assert run.stdout == ""
+    assert "error:" in run.stderr and "Traceback" not in run.stderr, str(run)
+    with api_server.public() as client:
+        assert client.list_runs() == []

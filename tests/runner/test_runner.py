@@ -1,0 +1,288 @@
+"""``DagRunner`` in this process against a real API server: it registers the run, starts one
+supervisor process per try, streams their output and reports the run."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from taskstate.errors import ConflictError
+from taskstate.runner import DagRunner, RunResult
+from taskstate.runner.output import RunOutput
+from taskstate.runtime.protocol import WorkerBackendSpec
+from taskstate.sdk.loader import load_dag
+
+MEMORY_MODULE = Path(__file__).resolve().parents[2] / "examples" / "memory_state_backend.py"
+
+
+class Run:
+    """One DagRunner over a DAG file, with its output captured."""
+
+    def __init__(self, api_server: Any, dag_file: Path, **options: Any) -> None:
+        self.buffer = io.StringIO()
+        console = Console(file=self.buffer, width=200, color_system=None, soft_wrap=True)
+        self.output = RunOutput(console)
+        self.client = api_server.public()
+        self.runner = DagRunner(
+            load_dag(dag_file),
+            str(dag_file),
+            client=self.client,
+            api_url=api_server.url,
+            run_id=options.get("run_id", "r1"),
+            parallelism=options.get("parallelism", 2),
+            heartbeat_interval=options.get("heartbeat_interval", 10.0),
+            worker_backend=options.get("worker_backend"),
+            output=self.output,
+        )
+
+    def run(self) -> RunResult:
+        return self.runner.run()
+
+    def lines(self, task_id: str) -> list[str]:
+        prefix = f"{task_id} | "
+        text = self.buffer.getvalue()
+        return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+
+    def task_state(self, task_id: str) -> dict[str, Any]:
+        dag = self.runner.dag.dag_id
+        entries = self.client.list_task_state(dag, self.runner.run_id, task_id)
+        return {e["key"]: e["value"] for e in entries}
+
+
+@pytest.fixture
+def make_run(api_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Write a DAG file from source and build a Run of it."""
+    # Loading a DAG file puts its folder on sys.path; keep that to this test.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    runs: list[Run] = []
+
+    def make(source: str, name: str, **options: Any) -> Run:
+        dag_file = tmp_path / f"{name}.py"
+        if not dag_file.exists():
+            dag_file.write_text(
+                "import json, os, signal, sys, time\n"
+                "from datetime import UTC, datetime\n"
+                "from taskstate.sdk import DAG, task\n\n"
+                f"with DAG(dag_id={name!r}, start_date=datetime(2026, 1, 1, tzinfo=UTC)):\n"
+                + textwrap.indent(textwrap.dedent(source), "    ")
+            )
+        run = Run(api_server, dag_file, **options)
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        run.client.close()
+
+
+def _states(result: RunResult) -> dict[str, tuple[str, int]]:
+    return {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in result.task_instances}
+
+
+def test_a_run_succeeds_and_streams_each_tasks_output(make_run: Callable[..., Run]) -> None:
+    run = make_run(
+        """
+        @task
+        def first(task_state):
+            task_state.set("handoff", [1, 2])
+            print("first done")
+
+        @task
+        def second(ti):
+            print(f"second sees {ti.task_id} try {ti.try_number}")
+
+        first() >> second()
+        """,
+        "runner_ok",
+    )
+    result = run.run()
+    assert result.succeeded and result.state == "success"
+    assert [ti["task_id"] for ti in result.task_instances] == ["first", "second"]
+    assert _states(result) == {"first": ("success", 1), "second": ("success", 1)}
+    text = run.buffer.getvalue()
+    assert text.startswith("DAG runner_ok: run r1 with 2 tasks\n")
+    assert run.lines("first") == [
+        "[supervisor] try 1 of first started",
+        "first done",
+        "[supervisor] try 1 succeeded",
+    ]
+    assert "second sees second try 1" in run.lines("second")
+    assert run.task_state("first") == {"handoff": [1, 2]}
+    assert run.client.get_run("runner_ok", "r1")["state"] == "success"
+
+    run.output.summary(result.dag_id, result.run_id, result.state, result.task_instances)
+    summary = run.buffer.getvalue()[len(text) :]
+    assert "runner_ok / r1: success" in summary
+    assert "first" in summary and "second" in summary
+
+
+def test_retries_after_their_delay_and_failures_skip_downstream(
+    make_run: Callable[..., Run],
+) -> None:
+    run = make_run(
+        """
+        @task(retries=2, retry_delay=0.3)
+        def flaky(task_state, ti):
+            starts = task_state.get("starts", []) + [time.time()]
+            task_state.set("starts", starts)
+            if ti.try_number < 3:
+                raise RuntimeError(f"try {ti.try_number} fails")
+
+        @task
+        def bad():
+            raise ValueError("bad")
+
+        @task
+        def child():
+            print("child ran")
+
+        @task
+        def grandchild():
+            print("grandchild ran")
+
+        @task
+        def independent():
+            print("independent ran")
+
+        flaky()
+        bad() >> child() >> grandchild()
+        independent()
+        """,
+        "runner_failures",
+    )
+    result = run.run()
+    assert not result.succeeded and result.state == "failed"
+    assert _states(result) == {
+        "flaky": ("success", 3),
+        "bad": ("failed", 1),
+        "child": ("upstream_failed", 0),
+        "grandchild": ("upstream_failed", 0),
+        "independent": ("success", 1),
+    }
+    assert run.lines("flaky").count("[runner] retrying in 0.3s") == 2
+    starts = run.task_state("flaky")["starts"]
+    assert len(starts) == 3
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(starts))
+    assert run.lines("child") == ["[runner] skipped: an upstream task failed"]
+    assert run.lines("grandchild") == ["[runner] skipped: an upstream task failed"]
+    assert "independent ran" in run.lines("independent")
+    assert run.client.get_run("runner_failures", "r1")["state"] == "failed"
+
+
+def test_parallelism_one_runs_one_task_at_a_time(
+    make_run: Callable[..., Run], tmp_path: Path
+) -> None:
+    record = tmp_path / "intervals"
+    record.mkdir()
+    run = make_run(
+        f"""
+        def interval(name):
+            started = time.time()
+            # Long enough that a second task started meanwhile would overlap.
+            time.sleep(0.1)
+            with open(os.path.join({str(record)!r}, name), "w") as f:
+                json.dump([started, time.time()], f)
+
+        for name in ("x", "y", "z"):
+            task(task_id=name)(interval)(name)
+        """,
+        "runner_serial",
+        parallelism=1,
+    )
+    result = run.run()
+    assert result.succeeded, run.buffer.getvalue()
+    intervals = sorted(json.loads(p.read_text()) for p in record.iterdir())
+    assert len(intervals) == 3
+    for (_, end), (start, _) in itertools.pairwise(intervals):
+        assert end <= start
+
+
+def test_a_run_id_already_used_is_refused_before_anything_runs(
+    make_run: Callable[..., Run], tmp_path: Path
+) -> None:
+    source = """
+    @task
+    def once(task_state):
+        task_state.set("runs", task_state.get("runs", 0) + 1)
+
+    once()
+    """
+    assert make_run(source, "runner_twice").run().succeeded
+    second = make_run(source, "runner_twice")
+    with pytest.raises(ConflictError, match="already has a run 'r1'"):
+        second.run()
+    assert second.buffer.getvalue() == ""
+    assert second.task_state("once") == {"runs": 1}
+
+
+def test_the_worker_backend_reaches_the_task_process(
+    make_run: Callable[..., Run], tmp_path: Path
+) -> None:
+    shutil.copy(MEMORY_MODULE, tmp_path / MEMORY_MODULE.name)
+    run = make_run(
+        """
+        @task
+        def stores(task_state):
+            task_state.set("big", {"rows": list(range(5))})
+            assert task_state.get("big") == {"rows": list(range(5))}
+        stores()
+        """,
+        "runner_worker_backend",
+        worker_backend=WorkerBackendSpec("memory_state_backend.MemoryStateBackend"),
+    )
+    result = run.run()
+    assert result.succeeded, run.buffer.getvalue()
+    assert any("[MemoryStateBackend] task stored 'big'" in line for line in run.lines("stores"))
+    [entry] = run.client.list_task_state("runner_worker_backend", "r1", "stores")
+    ti_id = result.task_instances[0]["id"]
+    assert (entry["value"], entry["ref"], entry["backend"]) == (
+        None,
+        f"mem://{ti_id}/big",
+        "memory_state_backend.MemoryStateBackend",
+    )
+
+
+def test_a_supervisor_that_dies_fails_its_try_and_the_run_still_finishes(
+    make_run: Callable[..., Run],
+) -> None:
+    run = make_run(
+        """
+        @task(retries=1)
+        def orphan(ti):
+            if ti.try_number == 1:
+                # Kill the supervisor: nobody is left to report this try.
+                os.kill(os.getppid(), signal.SIGKILL)
+
+        @task
+        def lost():
+            os.kill(os.getppid(), signal.SIGKILL)
+
+        @task
+        def after_lost():
+            print("after_lost ran")
+
+        orphan()
+        lost() >> after_lost()
+        """,
+        "runner_orphans",
+    )
+    result = run.run()
+    assert result.state == "failed"
+    assert _states(result) == {
+        "orphan": ("success", 2),
+        "lost": ("failed", 1),
+        "after_lost": ("upstream_failed", 0),
+    }
+    [report] = [line for line in run.lines("lost") if line.startswith("[runner] ")]
+    assert "supervisor ended with code -9" in report, run.lines("lost")
+    assert run.client.get_run("runner_orphans", "r1")["state"] == "failed"
