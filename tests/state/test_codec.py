@@ -89,3 +89,15 @@ def test_identifiers() -> None:
             validate_dag_id(bad)
     with pytest.raises(InvalidIdentifierError):
         validate_run_id("a/b")
+
+
+def test_a_value_that_contains_itself_is_refused() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(InvalidValueError, match="contains itself"):
+        encode_value(loop)
+    deep: object = "leaf"
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(InvalidValueError, match="deeper than"):
+        encode_value(deep)

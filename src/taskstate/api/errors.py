@@ -6,9 +6,10 @@ import logging
 import re
 from collections.abc import Mapping
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from taskstate.errors import (
@@ -81,7 +82,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _respond(RuntimeFailure(f"internal error: {type(exc).__name__}: {exc}"))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(TaskStateError, _taskstate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -10,11 +10,13 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
+from starlette.routing import Route
 
 from taskstate.api import runs
 from taskstate.api.app import AppState, app_state, in_transaction
@@ -213,16 +215,32 @@ async def clear_asset_state(request: Request) -> Response:
     return _json(_removed_body(await state.state.clear(scope)))
 
 
-_TI_KEY = "/state/ti/{ti_id}/{key:path}"
-_ASSET_KEY = "/state/asset/{key:path}"
-for path, endpoint, method in (
-    (_TI_KEY, get_task_state, "GET"),
-    (_TI_KEY, set_task_state, "PUT"),
-    (_TI_KEY, delete_task_state, "DELETE"),
-    ("/state/ti/{ti_id}", clear_task_state, "DELETE"),
-    (_ASSET_KEY, get_asset_state, "GET"),
-    (_ASSET_KEY, set_asset_state, "PUT"),
-    (_ASSET_KEY, delete_asset_state, "DELETE"),
-    ("/state/asset", clear_asset_state, "DELETE"),
-):
-    router.add_route(router.prefix + path, endpoint, methods=[method])
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
+    """One endpoint per path, so a wrong method answers 405 with every allowed one."""
+
+    async def endpoint(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return endpoint
+
+
+def _route(path: str, handlers: dict[str, Endpoint]) -> Route:
+    return Route(router.prefix + path, _by_method(handlers), methods=list(handlers))
+
+
+STATE_ROUTES = [
+    _route(
+        "/state/ti/{ti_id}/{key:path}",
+        {"GET": get_task_state, "PUT": set_task_state, "DELETE": delete_task_state},
+    ),
+    _route("/state/ti/{ti_id}", {"DELETE": clear_task_state}),
+    _route(
+        "/state/asset/{key:path}",
+        {"GET": get_asset_state, "PUT": set_asset_state, "DELETE": delete_asset_state},
+    ),
+    _route("/state/asset", {"DELETE": clear_asset_state}),
+]
+"""The hot path, served by a bare Starlette app in front of FastAPI (see ``api.app``)."""

@@ -49,8 +49,9 @@ MAX_FRAME_BYTES = 256 * 1024 * 1024
 
 # Exit codes of the task process: how it ended, as the supervisor reads it.
 EXIT_SUCCESS = 0  # the task returned
-EXIT_TASK_FAILED = 1  # the task raised (the traceback is in its output)
-EXIT_SETUP_FAILED = 2  # the DAG file, the task or the worker backend could not be loaded
+# The two failure codes are far from the 1 and 2 a task's own os._exit() would likely use.
+EXIT_TASK_FAILED = 101  # the task raised (the traceback is in its output)
+EXIT_SETUP_FAILED = 102  # the DAG file, the task or the worker backend could not be loaded
 _HEADER = struct.Struct(">I")
 
 R = TypeVar("R")

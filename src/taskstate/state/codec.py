@@ -39,6 +39,8 @@ MAX_KEY_LENGTH = 512
 MAX_REF_LENGTH = 4096
 MAX_ASSET_NAME_LENGTH = 1500
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+# Deeper than any real document; a list or dict that contains itself is caught here.
+MAX_DEPTH = 256
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DAG_OR_TASK_ID = re.compile(r"[A-Za-z0-9_.\-]{1,250}")
@@ -92,9 +94,13 @@ def _check_json_value(value: object) -> None:
         raise InvalidValueError(
             "None cannot be stored: get() returns None for a missing key; use delete() instead"
         )
-    stack: list[tuple[object, str]] = [(value, "$")]
+    stack: list[tuple[object, str, int]] = [(value, "$", 0)]
     while stack:
-        item, path = stack.pop()
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _reject(
+                path, f"value is nested deeper than {MAX_DEPTH} levels (or contains itself)"
+            )
         kind = type(item)
         if kind is str or kind is bool or kind is int or item is None:
             continue
@@ -105,10 +111,10 @@ def _check_json_value(value: object) -> None:
             for k, v in cast("dict[object, object]", item).items():
                 if type(k) is not str:
                     raise _reject(path, f"object keys must be strings, not {type(k).__name__}")
-                stack.append((v, f"{path}.{k}"))
+                stack.append((v, f"{path}.{k}", depth + 1))
         elif kind is list or kind is tuple:
             items = cast("list[object]", item)
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(items))
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items))
         else:
             raise _reject(
                 path,

@@ -94,6 +94,8 @@ class _Supervision:
         self.client = client
         self.out = out
         self.partial: dict[int, bytes] = {}
+        # The state the server reported when it no longer considered this try running.
+        self.stopped_by_server: str | None = None
 
     def run(self) -> Outcome:
         job = self.job
@@ -140,6 +142,12 @@ class _Supervision:
             for pipe in (proc.stdout, proc.stderr):
                 if pipe is not None:
                     pipe.close()
+        if self.stopped_by_server is not None:
+            _say(
+                self.out,
+                f"try {ti.try_number} stopped: the task instance is {self.stopped_by_server}",
+            )
+            return Outcome.FAILED
         if code == EXIT_SUCCESS:
             final = self.client.finish(job.ti_id, "success")
             _say(self.out, f"try {ti.try_number} succeeded")
@@ -252,6 +260,7 @@ class _Supervision:
         self.client.set_token(beat.token)
         if beat.state != "running" and proc.poll() is None:
             _say(self.out, f"task instance is {beat.state} on the server; stopping the task")
+            self.stopped_by_server = beat.state
             proc.kill()
 
 
