@@ -1,0 +1,218 @@
+"""RedisStateBackend: the server-backend contract on a real Redis, and what only Redis does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import redis
+
+from taskstate.backends.redis import RedisStateBackend, mask_url
+from taskstate.backends.registry import create_backend
+from taskstate.errors import BackendError, BackendImportError
+from taskstate.state import AssetScope, StoredValue, TaskScope
+from taskstate.testing import ServerBackendContract
+from taskstate.testing.redis import available_server_url, temporary_prefix
+
+T = TypeVar("T")
+
+pytestmark = pytest.mark.redis
+
+REF = "example_worker_backend.ExampleBackend"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return available_server_url()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    with temporary_prefix(redis_url) as prefix:
+        yield prefix
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client, to look at the keys the backend wrote."""
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        yield client
+
+
+class TestRedisBackend(ServerBackendContract):
+    """The contract, with the async twins on one event loop per test (see ``run_async``)."""
+
+    @pytest.fixture
+    def backend(self, redis_url: str, prefix: str) -> Iterator[RedisStateBackend]:
+        # The async client's connections belong to the loop that opened them, so every
+        # scenario of a test runs on this runner, and the client is closed on it.
+        self._runner = asyncio.Runner()
+        backend = RedisStateBackend(redis_url, prefix=prefix)
+        try:
+            yield backend
+        finally:
+            self._runner.run(backend.aclose())
+            self._runner.close()
+
+    def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+
+# -- what only Redis does ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backend(redis_url: str, prefix: str) -> Iterator[RedisStateBackend]:
+    backend = RedisStateBackend(redis_url, prefix=prefix)
+    yield backend
+    backend.close()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (TaskScope("a", "b:c", "d"), TaskScope("a:b", "c", "d")),
+        (TaskScope("a", "1:b", "c"), TaskScope("a1", "b", "c")),
+        (TaskScope("d", "r", "t", 1), TaskScope("d", "r", "t:1")),
+        (AssetScope("x:y"), AssetScope("x")),
+        (AssetScope("s3://b/k"), AssetScope("s3:/b/k")),
+        (AssetScope("1:a"), AssetScope("a")),
+        (AssetScope("task:1:d1:r1:t:-1"), TaskScope("d", "r", "t")),
+    ],
+)
+def test_scopes_whose_parts_hold_separators_do_not_collide(
+    backend: RedisStateBackend, first: Any, second: Any
+) -> None:
+    backend.set(first, "k", StoredValue('"first"'))
+    backend.set(second, "k", StoredValue('"second"'))
+    assert backend.get(first, "k") == StoredValue('"first"')
+    assert backend.get(second, "k") == StoredValue('"second"')
+    assert backend.clear(first) == []
+    assert backend.get(second, "k") == StoredValue('"second"')
+
+
+def test_keys_live_under_the_prefix(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    backend.set(TaskScope("d", "r", "t", 2), "k", StoredValue("1"))
+    backend.set(AssetScope("orders"), "k", StoredValue("mem://o", REF))
+    assert sorted(raw.scan_iter(match=f"{prefix}:*")) == [
+        f"{prefix}:asset:6:orders",
+        f"{prefix}:task:1:d1:r1:t:2",
+        f"{prefix}:task:1:d1:r1:t:maps",
+    ]
+
+
+def test_a_user_value_is_stored_verbatim_beside_its_marker(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    scope = AssetScope("orders")
+    backend.set(scope, "inline", StoredValue('"r1:2:ab"'))
+    backend.set(scope, "ref", StoredValue('{"a": 1}', "x.Y"))
+    fields = raw.hgetall(f"{prefix}:asset:6:orders")
+    assert fields["inline"].startswith("v")
+    assert fields["inline"].endswith(':"r1:2:ab"')
+    assert fields["ref"].startswith("r")
+    assert fields["ref"].endswith(':3:x.Y{"a": 1}')
+    assert backend.get(scope, "inline") == StoredValue('"r1:2:ab"')
+
+
+def test_task_index_tracks_map_indices(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    scopes = [TaskScope("d", "r", "t", i) for i in (-1, 0, 7)]
+    index = f"{prefix}:task:1:d1:r1:t:maps"
+    for scope in scopes:
+        backend.set(scope, "k", StoredValue("1"))
+        backend.set(scope, "ref", StoredValue(f"mem://{scope.map_index}", REF))
+    assert raw.smembers(index) == {f"{prefix}:task:1:d1:r1:t:{i}" for i in (-1, 0, 7)}
+
+    # Emptying one map index by delete or clear drops it from the index.
+    backend.delete(scopes[0], "k")
+    backend.delete(scopes[0], "ref")
+    backend.clear(scopes[1])
+    assert raw.smembers(index) == {f"{prefix}:task:1:d1:r1:t:7"}
+
+    backend.set(scopes[1], "k", StoredValue("2"))
+    removed = backend.clear(scopes[2], all_map_indices=True)
+    assert removed == [StoredValue("mem://7", REF)]
+    assert list(raw.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_clear_all_map_indices_leaves_other_tasks_and_runs(backend: RedisStateBackend) -> None:
+    others = [TaskScope("d", "r", "t2"), TaskScope("d", "r2", "t"), TaskScope("d2", "r", "t")]
+    for scope in [TaskScope("d", "r", "t", 0), *others]:
+        backend.set(scope, "k", StoredValue("mem://x", REF))
+    assert backend.clear(TaskScope("d", "r", "t"), all_map_indices=True) == [
+        StoredValue("mem://x", REF)
+    ]
+    assert all(backend.get(scope, "k") is not None for scope in others)
+
+
+def test_closed_port_raises_backend_error_without_password() -> None:
+    backend = RedisStateBackend("redis://:s3cret@127.0.0.1:1/0", prefix="p")
+    try:
+        with pytest.raises(
+            BackendError, match=r"Redis at redis://:\*\*\*@127\.0\.0\.1:1/0"
+        ) as info:
+            backend.get(TaskScope("d", "r", "t"), "k")
+        assert isinstance(info.value.__cause__, redis.RedisError)
+        assert "s3cret" not in info.value.message
+        assert "s3cret" not in repr(backend)
+        assert info.value.detail["url"] == "redis://:***@127.0.0.1:1/0"
+
+        async def scenario() -> None:
+            try:
+                with pytest.raises(BackendError):
+                    await backend.aset(AssetScope("a"), "k", StoredValue("1"))
+                with pytest.raises(BackendError):
+                    await backend.aclear(TaskScope("d", "r", "t"), all_map_indices=True)
+            finally:
+                await backend.aclose()
+
+        asyncio.run(scenario())
+    finally:
+        backend.close()
+
+
+def test_mask_url() -> None:
+    assert mask_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    assert mask_url("rediss://:pw@host/1") == "rediss://:***@host/1"
+    assert mask_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_malformed_url_raises_backend_error() -> None:
+    with pytest.raises(BackendError, match="cannot use Redis URL"):
+        RedisStateBackend("http://:pw@example.com/")
+
+
+def test_from_settings(redis_url: str, prefix: str) -> None:
+    backend = RedisStateBackend.from_settings(database=object(), url=redis_url, prefix=prefix)
+    try:
+        backend.set(AssetScope("a"), "k", StoredValue("1"))
+        assert backend.get(AssetScope("a"), "k") == StoredValue("1")
+    finally:
+        backend.close()
+    with pytest.raises(TypeError, match="pool"):
+        RedisStateBackend.from_settings(url=redis_url, pool=3)
+
+
+def test_built_by_create_backend(redis_url: str, prefix: str) -> None:
+    backend = create_backend(
+        "redis", {"url": redis_url, "prefix": prefix}, setting="[state_store] backend"
+    )
+    try:
+        assert isinstance(backend, RedisStateBackend)
+        backend.set(TaskScope("d", "r", "t"), "k", StoredValue("1"))
+        assert backend.get(TaskScope("d", "r", "t"), "k") == StoredValue("1")
+    finally:
+        backend.close()
+    with pytest.raises(BackendImportError, match=r"\[state_store\] backend_kwargs.*host"):
+        create_backend(
+            "redis",
+            {"host": "x"},
+            setting="[state_store] backend",
+            kwargs_setting="[state_store] backend_kwargs",
+        )
