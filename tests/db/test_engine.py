@@ -183,3 +183,12 @@ def test_sqlite_file_under_a_file_raises_config_error(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("")
     with pytest.raises(ConfigError, match=r"\[database\] url: cannot create the folder"):
         Database(f"sqlite:///{tmp_path / 'plain' / 'sub' / 'ts.db'}")
+
+
+def test_a_new_sqlite_file_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "state.db"
+    database = Database(f"sqlite:///{path}")
+    try:
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        database.dispose()

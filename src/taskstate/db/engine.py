@@ -16,6 +16,7 @@ error into :class:`~taskstate.errors.BackendError`, naming the database by its m
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -96,8 +97,11 @@ def _parse(url: str) -> tuple[Dialect, URL, URL]:
 
 
 def _make_parent(path: Path) -> None:
+    """Create the SQLite file's folder, and the file itself owner-only: it holds state values."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:
         raise ConfigError(
             f"{_SETTING}: cannot create the folder of the SQLite file {str(path)!r}: {exc}",
