@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskstate.testing.backend_contract import ServerBackendContract
+    from taskstate.testing.worker_contract import WorkerBackendContract
 
-__all__ = ["ServerBackendContract"]
+__all__ = ["ServerBackendContract", "WorkerBackendContract"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "ServerBackendContract":
         module = importlib.import_module("taskstate.testing.backend_contract")
         return module.ServerBackendContract
+    if name == "WorkerBackendContract":
+        return importlib.import_module("taskstate.testing.worker_contract").WorkerBackendContract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

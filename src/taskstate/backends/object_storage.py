@@ -1,0 +1,317 @@
+"""``ObjectStorageStateBackend``: a worker-side state backend on any fsspec filesystem.
+
+Set it as ``[workers] state_backend = "object_storage"`` with ``state_backend_kwargs`` such as
+``{"root": "s3://bucket/prefix", "client_kwargs": {...}}``. Values stay in the worker's storage,
+under credentials only the task process holds; the database keeps the reference, which is the
+object's full URL.
+
+**Layout.** A reference is a function of its scope and key alone, so a retry overwrites the
+object it wrote before instead of leaving one behind::
+
+    <root>/task/<ti_id>/<key>
+    <root>/asset/<asset name>/<key>
+
+Every path component is encoded by :func:`encode_component`: each byte outside
+``[A-Za-z0-9_-]`` (``.`` and ``/`` included) becomes ``%XX``, so no component can be ``..``,
+contain a separator, or equal another name's encoding. A component whose encoding is over
+:data:`MAX_COMPONENT` characters keeps a prefix and a SHA-256 of the whole name behind a ``~``,
+a character the short form never holds.
+
+**References from the database are untrusted.** Before any read or purge, a reference must be
+this root's URL followed by exactly the layout above, in the encoding's alphabet; anything else
+raises :class:`~taskstate.errors.ReferenceResolutionError` and touches nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import fsspec  # type: ignore[import-untyped]
+from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
+from fsspec.registry import known_implementations  # type: ignore[import-untyped]
+
+from taskstate.backends.registry import INSTALL_HINTS
+from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError, TaskStateError
+from taskstate.state.backend import BaseStateBackend
+from taskstate.state.types import StateEntry, StateScope, StoredValue
+
+__all__ = ["MAX_COMPONENT", "ObjectStorageStateBackend", "encode_component"]
+
+SETTING = "[workers] state_backend"
+
+MAX_COMPONENT = 200
+"""Longest encoded path component kept as is; longer ones are shortened with a hash."""
+
+CHUNK_CHARS = 8 * 1024 * 1024
+"""Characters encoded and written per call, so a large value is never copied whole."""
+
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Bytes read per call."""
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_COMPONENT = r"[A-Za-z0-9_%~-]+"
+_LAYOUT = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})")
+_KINDS = {"task": "task state", "asset": "asset state"}
+
+
+def encode_component(name: str) -> str:
+    """``name`` as one path component: injective, in ``[A-Za-z0-9_%~-]``, never ``.``/``..``."""
+    raw = name.encode("utf-8", "surrogatepass")
+    encoded = "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in raw)
+    if not encoded:
+        return "~"
+    if len(encoded) <= MAX_COMPONENT:
+        return encoded
+    return f"{encoded[: MAX_COMPONENT - 65]}~{hashlib.sha256(raw).hexdigest()}"
+
+
+def _default_root() -> str:
+    home = os.environ.get("TASKSTATE_HOME") or str(Path.home() / ".taskstate")
+    return Path(home, "objects").expanduser().resolve().as_uri()
+
+
+def _filesystem(root: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    """The filesystem ``root`` lives on and its canonical path there."""
+    protocol, _ = fsspec.core.split_protocol(root)
+    if protocol is None and not os.path.isabs(root):
+        raise ConfigError(
+            f"{SETTING}: root {root!r} must be an absolute path or a URL such as file:///abs/path",
+            detail={"setting": SETTING},
+        )
+    protocol = protocol or "file"
+    try:
+        cls = fsspec.get_filesystem_class(protocol)
+    except ImportError as exc:
+        known = known_implementations.get(protocol, {})
+        package = str(known.get("class", protocol)).partition(".")[0]
+        hint = INSTALL_HINTS.get(package, f"install it with `pip install {package}`")
+        raise ConfigError(
+            f"{SETTING}: root {root!r} uses {protocol}://, which needs the {package!r} package; "
+            f"{hint}",
+            detail={"setting": SETTING, "protocol": protocol, "package": package},
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(
+            f"{SETTING}: root {root!r} uses an unknown protocol {protocol!r}",
+            detail={"setting": SETTING, "protocol": protocol},
+        ) from exc
+    try:
+        fs = cls(**storage_options)
+    except TypeError:
+        raise  # options the filesystem does not take: the registry names the kwargs setting
+    except Exception as exc:
+        raise ConfigError(
+            f"{SETTING}: cannot open the {protocol}:// filesystem of root {root!r}: "
+            f"{type(exc).__name__}: {exc}",
+            detail={"setting": SETTING, "protocol": protocol},
+        ) from exc
+    path = fs._strip_protocol(root)
+    segments = [s for s in path.split("/") if s]
+    if not segments or any(s in (".", "..") for s in segments):
+        raise ConfigError(
+            f"{SETTING}: root {root!r} must name a folder below the filesystem's top, "
+            "without '.' or '..' segments",
+            detail={"setting": SETTING},
+        )
+    return fs, ("/" if path.startswith("/") else "") + "/".join(segments)
+
+
+class ObjectStorageStateBackend(BaseStateBackend):
+    """Stores task and asset state values as objects under ``root``; worker side only.
+
+    ``root`` is a URL (``file:///abs/path``, ``memory://bucket/prefix``,
+    ``s3://bucket/prefix``, ...) or an absolute path; by default
+    ``$TASKSTATE_HOME/objects``. ``storage_options`` go to the fsspec filesystem.
+    """
+
+    def __init__(self, root: str | None = None, **storage_options: Any) -> None:
+        self.root_url = root if root is not None else _default_root()
+        self._fs, self._root = _filesystem(self.root_url, storage_options)
+        self._local = isinstance(self._fs, LocalFileSystem)
+        self._prefix = self._url(self._root) + "/"
+        """Every reference this backend accepts starts with this."""
+
+    def __repr__(self) -> str:
+        return f"<ObjectStorageStateBackend {self._prefix[:-1]!r}>"
+
+    # -- the six hooks -----------------------------------------------------------------
+
+    def serialize_task_state_value(self, *, value: str, key: str, ti_id: str) -> str:
+        return self._store(value, "task", ti_id, key)
+
+    def deserialize_task_state_value(self, stored: str) -> str:
+        return self._load(stored, "task")
+
+    def serialize_asset_state_value(self, *, value: str, key: str, asset_name: str) -> str:
+        return self._store(value, "asset", asset_name, key)
+
+    def deserialize_asset_state_value(self, stored: str) -> str:
+        return self._load(stored, "asset")
+
+    def purge_task_state(self, stored: str) -> None:
+        self._purge(stored, "task")
+
+    def purge_asset_state(self, stored: str) -> None:
+        self._purge(stored, "asset")
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def iter_refs(self) -> Iterator[str]:
+        """The reference of every object stored under the root (for ``purge --orphans``)."""
+        try:
+            paths = self._fs.find(self._root)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            self._driver_failed("list the objects under", self._prefix, exc)
+        for path in sorted(paths):
+            ref = self._url(path)
+            if ref.startswith(self._prefix) and _LAYOUT.fullmatch(ref[len(self._prefix) :]):
+                yield ref
+
+    # -- I/O -----------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return str(self._fs.unstrip_protocol(path))
+
+    def _store(self, value: str, kind: str, owner: str, key: str) -> str:
+        relative = f"{kind}/{encode_component(owner)}/{encode_component(key)}"
+        path = f"{self._root}/{relative}"
+        ref = self._prefix + relative
+        try:
+            if self._local:
+                # Write beside the target and rename, so a reader never meets half a value.
+                # The temporary name holds a '.', so it never matches the layout.
+                self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+                try:
+                    self._write(temporary, value)
+                    self._fs.mv(temporary, path)
+                finally:
+                    if self._fs.exists(temporary):
+                        self._fs.rm_file(temporary)
+            else:
+                self._write(path, value)  # object stores publish an object whole on close
+        except Exception as exc:
+            self._driver_failed("store", ref, exc)
+        return ref
+
+    def _write(self, path: str, value: str) -> None:
+        with self._fs.open(path, "wb") as f:
+            for start in range(0, len(value), CHUNK_CHARS):
+                f.write(value[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass"))
+
+    def _load(self, stored: str, kind: str) -> str:
+        path = self._checked(stored, kind)
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        parts: list[str] = []
+        try:
+            with self._fs.open(path, "rb") as f:
+                while chunk := f.read(CHUNK_BYTES):
+                    parts.append(decoder.decode(chunk))
+            parts.append(decoder.decode(b"", final=True))
+        except FileNotFoundError as exc:
+            raise ReferenceResolutionError(
+                f"{_KINDS[kind]} reference {stored!r} names no object: it was purged, or the "
+                "storage was changed outside taskstate",
+                detail={"ref": stored},
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise ReferenceResolutionError(
+                f"{_KINDS[kind]} reference {stored!r} names an object that is not UTF-8 text",
+                detail={"ref": stored},
+            ) from exc
+        except Exception as exc:
+            self._driver_failed("read", stored, exc)
+        return "".join(parts)
+
+    def _purge(self, stored: str, kind: str) -> None:
+        path = self._checked(stored, kind)
+        try:
+            self._fs.rm_file(path)
+        except FileNotFoundError:
+            return  # purged already: purging is idempotent
+        except Exception as exc:
+            self._driver_failed("purge", stored, exc)
+
+    def _checked(self, stored: str, kind: str) -> str:
+        """The path of ``stored`` if it is a reference this backend wrote, else raise."""
+        ours = isinstance(stored, str) and stored.startswith(self._prefix)
+        relative = stored[len(self._prefix) :] if ours else ""
+        match = _LAYOUT.fullmatch(relative)
+        if match is None or match.group(1) != kind:
+            raise ReferenceResolutionError(
+                f"refusing {_KINDS[kind]} reference {stored!r}: it is not an object this "
+                f"backend stores under {self._prefix[:-1]!r}",
+                detail={"ref": stored, "root": self._prefix[:-1]},
+            )
+        path = f"{self._root}/{relative}"
+        if self._local:
+            # A symbolic link planted under the root must not lead a read or purge outside it.
+            real_root = os.path.realpath(self._root)
+            if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+                raise ReferenceResolutionError(
+                    f"refusing {_KINDS[kind]} reference {stored!r}: it leads outside "
+                    f"{self._prefix[:-1]!r} through a symbolic link",
+                    detail={"ref": stored, "root": self._prefix[:-1]},
+                )
+        return path
+
+    def _driver_failed(self, action: str, ref: str, exc: Exception) -> NoReturn:
+        if isinstance(exc, TaskStateError):
+            raise exc
+        raise BackendError(
+            f"object storage failed to {action} {ref!r}: {type(exc).__name__}: {exc}",
+            detail={"ref": ref},
+        ) from exc
+
+    # -- server side: not this backend's part -------------------------------------------
+
+    def _server_side(self) -> NoReturn:
+        raise NotImplementedError(
+            "ObjectStorageStateBackend is a worker-side backend: set it as "
+            "[workers] state_backend, not [state_store] backend"
+        )
+
+    def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        self._server_side()
+
+    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
+        self._server_side()
+
+    def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        self._server_side()
+
+    def clear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        self._server_side()
+
+    async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        self._server_side()
+
+    async def aset(
+        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
+    ) -> None:
+        self._server_side()
+
+    async def adelete(
+        self, scope: StateScope, key: str, *, session: Any = None
+    ) -> StoredValue | None:
+        self._server_side()
+
+    async def aclear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        self._server_side()
+
+    def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
+        self._server_side()
