@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 import psycopg
-import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+from taskstate.testing._services import server_unavailable
 
 __all__ = ["DEFAULT_SERVER_URL", "ENV_VAR", "server_url", "temporary_database"]
 
@@ -31,13 +32,9 @@ def server_url() -> str:
 
 
 def _unavailable(url: str, exc: Exception) -> NoReturn:
-    message = (
-        f"PostgreSQL at {make_url(url).render_as_string(hide_password=True)} does not answer "
-        f"({' '.join(str(exc).split())}); start PostgreSQL or set {ENV_VAR}"
+    server_unavailable(
+        "PostgreSQL", make_url(url).render_as_string(hide_password=True), exc, ENV_VAR
     )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: not skipping)", pytrace=False)
-    pytest.skip(message)
 
 
 @contextmanager

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
-import pytest
 import redis
 
 from taskstate.backends.redis import mask_url
+from taskstate.testing._services import server_unavailable
 
 __all__ = [
     "DEFAULT_SERVER_URL",
@@ -38,13 +38,7 @@ def server_url() -> str:
 
 
 def _unavailable(url: str, exc: Exception) -> NoReturn:
-    message = (
-        f"Redis at {mask_url(url)} does not answer ({' '.join(str(exc).split())}); "
-        f"start Redis or set {ENV_VAR}"
-    )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: not skipping)", pytrace=False)
-    pytest.skip(message)
+    server_unavailable("Redis", mask_url(url), exc, ENV_VAR)
 
 
 def available_server_url(url: str | None = None) -> str:
