@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import taskstate
+from taskstate.db.migration import HEAD_REVISION
 
 Cli = Callable[..., Any]  # tests/cli/conftest.py: run the command, get a Result
 
@@ -146,12 +147,15 @@ def test_db_migrate_creates_then_keeps_the_schema(cli: Cli, cli_home: Path) -> N
     database = cli_home / "taskstate.db"
     first = cli("db", "migrate")
     assert first.code == 0, first.stderr
-    assert first.stdout.strip() == f"sqlite:///{database} migrated from empty to 0001"
+    assert first.stdout.strip() == f"sqlite:///{database} migrated from empty to {HEAD_REVISION}"
     assert database.is_file()
 
     again = cli("db", "migrate")
     assert again.code == 0, again.stderr
-    assert again.stdout.strip() == f"sqlite:///{database} is at revision 0001; nothing to do"
+    assert (
+        again.stdout.strip()
+        == f"sqlite:///{database} is at revision {HEAD_REVISION}; nothing to do"
+    )
 
 
 def test_db_migrate_into_a_folder_that_is_a_file_is_a_settings_error(

@@ -25,6 +25,7 @@ TABLES = {
     "asset",
     "asset_state",
     "dag_run",
+    "purge_queue",
     "task_instance",
     "task_instance_asset",
     "task_state",
@@ -178,3 +179,21 @@ def test_foreign_keys_are_enforced_again_after_migrating(sqlite_database: Databa
     for _ in range(3):  # whichever pooled connection comes back
         with sqlite_database.engine.connect() as conn:
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_upgrade_from_the_previous_revision(empty_url: str) -> None:
+    from alembic import command
+
+    migrate(empty_url)
+    database = Database(empty_url)
+    try:
+        with database.engine.begin() as connection:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+    finally:
+        database.dispose()
+    assert current_revision(empty_url) == "0001"
+    assert "purge_queue" not in _tables(empty_url)
+    assert migrate(empty_url) == ("0001", HEAD_REVISION)
+    assert _tables(empty_url) == TABLES

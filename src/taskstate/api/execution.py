@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 from starlette.routing import Route
 
-from taskstate.api import runs
+from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, bearer
 from taskstate.api.wire import (
@@ -158,7 +158,8 @@ async def finish(ti_id: str, request: Request) -> Response:
         state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
     )
     if succeeded and state.settings.state_store.clear_on_success:
-        await state.state.clear(claims.scope)
+        # The task process is gone: the objects its references name wait in the purge queue.
+        await purge.enqueue(state, "task", await state.state.clear(claims.scope))
     return _json(FinishResponse(state=final))
 
 

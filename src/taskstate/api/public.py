@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taskstate.api import runs
+from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
 from taskstate.db.models import Asset
@@ -247,6 +247,7 @@ async def delete_task_state(
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
     removed = await state.state.delete(scope, key)
+    await purge.enqueue(state, "task", [removed])
     return {**_task_owner(scope), "key": key, "deleted": removed is not None}
 
 
@@ -262,6 +263,7 @@ async def clear_task_state(
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
     removed = await state.state.clear(scope, all_map_indices=all_map_indices)
+    await purge.enqueue(state, "task", removed)
     return {**_task_owner(scope), "cleared": True, "references_removed": len(removed)}
 
 
@@ -314,6 +316,7 @@ async def delete_asset_state(
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
     removed = await state.state.delete(scope, key)
+    await purge.enqueue(state, "asset", [removed])
     return {"asset": scope.name, "key": key, "deleted": removed is not None}
 
 
@@ -324,4 +327,22 @@ async def clear_asset_state(
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
     removed = await state.state.clear(scope)
+    await purge.enqueue(state, "asset", removed)
     return {"asset": scope.name, "cleared": True, "references_removed": len(removed)}
+
+
+# -- the purge queue ---------------------------------------------------------------------------
+
+
+@router.get("/purge-queue")
+async def list_purge_queue(
+    request: Request, limit: int = Query(100, ge=1, le=1000), after: int = Query(0, ge=0)
+) -> list[Json]:
+    """References whose objects still wait for ``taskstate state purge``, oldest first."""
+    return await purge.pending(app_state(request), limit, after)
+
+
+@router.delete("/purge-queue/{entry_id}")
+async def acknowledge_purge(entry_id: int, request: Request) -> Json:
+    """Drop an entry whose object has been purged."""
+    return {"id": entry_id, "deleted": await purge.acknowledge(app_state(request), entry_id)}

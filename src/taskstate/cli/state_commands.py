@@ -7,13 +7,15 @@ with ``--asset NAME`` (asset state). ``list`` also accepts a partial task select
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings, stdout
-from taskstate.errors import TaskStateError, UsageError
+from taskstate.errors import ConfigError, TaskStateError, UsageError
 
 __all__ = ["app"]
 
@@ -229,3 +231,59 @@ def clear_state(
     except TaskStateError as exc:
         fail(exc)
     print(f"cleared {what}")
+
+
+@app.command("purge")
+def purge_state(
+    path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--path", help="A folder to import the worker backend from, e.g. the DAG folder."
+        ),
+    ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Remove the objects of references deleted where no worker backend ran.
+
+    Run it where [workers] state_backend is configured: it drains the server's purge queue
+    through the backend's purge hooks. Entries written by another backend are left queued.
+    """
+    from taskstate.runtime.protocol import WorkerBackendSpec
+    from taskstate.runtime.worker_backend import load_worker_backend
+
+    purged = skipped = 0
+    try:
+        config = settings()
+        if not config.workers.state_backend:
+            raise ConfigError(
+                "state purge needs [workers] state_backend: the backend that holds the objects"
+            )
+        for folder in path or []:
+            sys.path.insert(0, str(folder.resolve()))
+        spec = WorkerBackendSpec(
+            config.workers.state_backend, dict(config.workers.state_backend_kwargs)
+        )
+        worker = load_worker_backend(spec)
+        assert worker is not None
+        with api_client(config, api_url, api_key) as (_, client):
+            after = 0
+            while entries := client.list_purge_queue(limit=_PURGE_BATCH, after=after):
+                for entry in entries:
+                    if not worker.owns(entry["backend"]):
+                        skipped += 1
+                        continue
+                    if entry["kind"] == "task":
+                        worker.backend.purge_task_state(entry["ref"])
+                    else:
+                        worker.backend.purge_asset_state(entry["ref"])
+                    client.acknowledge_purge(entry["id"])
+                    purged += 1
+                after = entries[-1]["id"]
+    except TaskStateError as exc:
+        fail(exc)
+    left = f"; {skipped} left for other backends" if skipped else ""
+    print(f"purged {purged} object{'' if purged == 1 else 's'}{left}")
+
+
+_PURGE_BATCH = 100

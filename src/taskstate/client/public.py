@@ -151,6 +151,14 @@ class PublicClient:
     def clear_asset_state(self, asset: str) -> Json:
         return self._call("DELETE", "/asset-state", params={"name": asset})
 
+    # -- the purge queue ---------------------------------------------------------------------
+
+    def list_purge_queue(self, *, limit: int = 100, after: int = 0) -> Json:
+        return self._call("GET", "/purge-queue", params={"limit": str(limit), "after": str(after)})
+
+    def acknowledge_purge(self, entry_id: int) -> Json:
+        return self._call("DELETE", f"/purge-queue/{entry_id}")
+
 
 def _value_body(value: Any) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.

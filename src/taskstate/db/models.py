@@ -37,6 +37,7 @@ __all__ = [
     "Base",
     "DagRun",
     "DagRunState",
+    "PurgeEntry",
     "TaskInstance",
     "TaskInstanceAsset",
     "TaskInstanceState",
@@ -214,3 +215,18 @@ class AssetState(Base):
     data: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PurgeEntry(Base):
+    """A reference removed where no worker-side backend runs (the public API, the server's
+    ``clear_on_success``): its object waits here until ``taskstate state purge`` removes it."""
+
+    __tablename__ = "purge_queue"
+    __table_args__ = (CheckConstraint("kind IN ('task', 'asset')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    """``task`` or ``asset``: which purge hook removes the object."""
+    ref: Mapped[str] = mapped_column(Text)
+    ref_backend: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
