@@ -108,6 +108,12 @@ def test_start_twice_and_finish_before_start_are_conflicts(run: Run, attach: Att
         queued.client.start(queued.ti_id, pid=1, hostname="h")
 
 
+def test_a_queued_try_that_never_started_can_end_as_failed(run: Run, attach: Attach) -> None:
+    """Its supervisor died before starting it: the runner ends the try with the try's token."""
+    queued = attach(run.ti_id("audit"), start=False)
+    assert queued.client.finish(queued.ti_id, "failed", "supervisor died") == "failed"
+
+
 def test_malformed_finish_body_is_a_usage_error(
     run: Run, attach: Attach, raw: httpx.Client
 ) -> None:

@@ -108,6 +108,10 @@ def test_no_op_hooks_store_inline(served) -> None:  # type: ignore[no-untyped-de
     state = AssetState(comms, WorkerBackend(DictBackend()), 1000, asset=ORDERS)
     state.set("watermark", "2026-01-01")  # DictBackend has no asset hooks: stored inline
     assert server.store[("asset:orders", "watermark")] == (b'"2026-01-01"', None)
+    small = AssetState(comms, WorkerBackend(DictBackend()), 20, asset=ORDERS)
+    with pytest.raises(ValueTooLargeError):
+        small.set("big", "x" * 50)  # inline, so the database's size limit applies
+    assert ("asset:orders", "big") not in server.store
 
 
 def test_asset_states_lookup_and_shortcut(served) -> None:  # type: ignore[no-untyped-def]

@@ -455,8 +455,9 @@ def test_a_heartbeat_that_finds_the_task_instance_gone_stops_the_task(
             # What an operator would do: end the try behind the supervisor's back.
             _set_ti_state(api_server.settings, ti_id, "failed")
             outcome, lines = running.result(timeout=30)
-    assert outcome is not Outcome.SUCCESS
+    assert outcome is Outcome.FAILED
     assert "[supervisor] task instance is failed on the server; stopping the task" in lines
+    assert lines[-1] == "[supervisor] try 1 stopped: the task instance is failed"
     assert harness.ti(ti_id)["state"] == "failed"
 
 

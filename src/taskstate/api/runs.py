@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 _QUEUEABLE = {TaskInstanceState.SCHEDULED, TaskInstanceState.UP_FOR_RETRY}
+_ENDABLE_AS_FAILED = (TaskInstanceState.RUNNING, TaskInstanceState.QUEUED)
 _DONE = {
     TaskInstanceState.SUCCESS,
     TaskInstanceState.FAILED,
@@ -274,9 +275,13 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
 
 
 def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
-    """End the running try; a failed try with retries left is ``up_for_retry``."""
+    """End the running try; a failed try with retries left is ``up_for_retry``.
+
+    A queued try may end as failed too: its supervisor died before it could start it.
+    """
     ti = get_ti(session, ti_id, for_update=True)
-    if ti.state != TaskInstanceState.RUNNING:
+    endable = (TaskInstanceState.RUNNING,) if succeeded else _ENDABLE_AS_FAILED
+    if ti.state not in endable:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not running",
             detail={"ti_id": ti_id, "state": ti.state},

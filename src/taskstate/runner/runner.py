@@ -8,8 +8,6 @@ to the terminal, prefixed with the task id.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -203,8 +201,6 @@ class DagRunner:
         self.output.line(label, f"[runner] {reason}; marking it failed")
         client = ExecutionClient(self.api_url, token)
         try:
-            if state == "queued":
-                client.start(ti_id, pid=os.getpid(), hostname=socket.gethostname())
             return client.finish(ti_id, "failed", reason)
         except TaskStateError as exc:
             self.output.line(label, f"[runner] cannot mark the try failed: {exc}")

@@ -42,7 +42,13 @@ from taskstate.runtime.protocol import (
 )
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk.asset import Asset
-from taskstate.state.codec import decode_value, encode_value, validate_key, validate_ref
+from taskstate.state.codec import (
+    check_size,
+    decode_value,
+    encode_value,
+    validate_key,
+    validate_ref,
+)
 from taskstate.state.types import JSONValue
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
@@ -104,7 +110,8 @@ class StateAccessor(abc.ABC):
             self._comms.send(self._set(key, data, None))
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
-        text = encode_value(value, max_bytes=0).decode()
+        data = encode_value(value, max_bytes=0)
+        text = data.decode()
         try:
             ref = self._serialize(worker, text, key)
         except TaskStateError:
@@ -116,8 +123,8 @@ class StateAccessor(abc.ABC):
                 detail={"key": key, "backend": worker.path},
             ) from exc
         if ref == text:  # a hook left at its no-op default: the value is stored inline
-            inline = encode_value(value, max_bytes=self._max_value_bytes)
-            self._comms.send(self._set(key, inline, None))
+            check_size(len(data), self._max_value_bytes)
+            self._comms.send(self._set(key, data, None))
             return
         self._comms.send(self._set(key, validate_ref(ref).encode(), worker.path))
 

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
     "MAX_KEY_LENGTH",
     "MAX_REF_LENGTH",
+    "check_size",
     "decode_value",
     "encode_value",
     "validate_asset_name",
@@ -135,6 +136,7 @@ def encode_value(value: Any, *, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> byt
 
 
 def check_size(size: int, max_bytes: int) -> None:
+    """Raise :class:`ValueTooLargeError` when ``size`` bytes of JSON exceed ``max_bytes`` (>0)."""
     if max_bytes > 0 and size > max_bytes:
         raise ValueTooLargeError(
             f"value is {size} bytes of JSON, over the limit of {max_bytes} "
