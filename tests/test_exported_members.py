@@ -20,6 +20,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "AssetScope",
         "BaseStateBackend",
         "JSONValue",
+        "ListableBackend",
         "StateEntry",
         "StateScope",
         "StoredValue",

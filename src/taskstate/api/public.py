@@ -329,20 +329,3 @@ async def clear_asset_state(
     removed = await state.state.clear(scope)
     await purge.enqueue(state, "asset", removed)
     return {"asset": scope.name, "cleared": True, "references_removed": len(removed)}
-
-
-# -- the purge queue ---------------------------------------------------------------------------
-
-
-@router.get("/purge-queue")
-async def list_purge_queue(
-    request: Request, limit: int = Query(100, ge=1, le=1000), after: int = Query(0, ge=0)
-) -> list[Json]:
-    """References whose objects still wait for ``taskstate state purge``, oldest first."""
-    return await purge.pending(app_state(request), limit, after)
-
-
-@router.delete("/purge-queue/{entry_id}")
-async def acknowledge_purge(entry_id: int, request: Request) -> Json:
-    """Drop an entry whose object has been purged."""
-    return {"id": entry_id, "deleted": await purge.acknowledge(app_state(request), entry_id)}

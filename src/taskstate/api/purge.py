@@ -18,7 +18,7 @@ from taskstate.api.app import AppState, in_transaction
 from taskstate.db.models import PurgeEntry, utcnow
 from taskstate.state.types import StoredValue
 
-__all__ = ["acknowledge", "enqueue", "pending"]
+__all__ = ["acknowledge", "claim", "enqueue", "pending"]
 
 Kind = Literal["task", "asset"]
 
@@ -45,10 +45,43 @@ async def pending(state: AppState, limit: int, after: int = 0) -> list[dict[str,
 
     def work(session: Session) -> list[dict[str, Any]]:
         query = select(PurgeEntry).where(PurgeEntry.id > after).order_by(PurgeEntry.id)
-        rows = session.scalars(query.limit(limit))
-        return [{"id": e.id, "kind": e.kind, "ref": e.ref, "backend": e.ref_backend} for e in rows]
+        return [_body(e) for e in session.scalars(query.limit(limit))]
 
     return await in_transaction(state, work)
+
+
+async def claim(state: AppState, ids: Sequence[int]) -> tuple[list[dict[str, Any]], int]:
+    """The entries among ``ids`` whose objects may be purged now, and how many were superseded.
+
+    References are often deterministic (a key names the same object every time it is set), so
+    a key deleted and then set again before the purge runs names its object once more. Such an
+    entry is superseded: it is dropped from the queue and its object stays. Entries of a backend
+    that cannot look references up are all returned. Asking per entry, just before its purge,
+    leaves a race only with a ``set`` of the same key that completes in the moments between.
+    """
+
+    def load(session: Session) -> list[PurgeEntry]:
+        query = select(PurgeEntry).where(PurgeEntry.id.in_(ids)).order_by(PurgeEntry.id)
+        return list(session.scalars(query))
+
+    entries = await in_transaction(state, load)
+    live: set[int] = set()
+    for backend in {e.ref_backend for e in entries}:
+        mine = [e for e in entries if e.ref_backend == backend]
+        found = await state.state.find_refs(backend, [e.ref for e in mine])
+        live.update(e.id for e in mine if found is not None and e.ref in found)
+    if live:
+
+        def drop(session: Session) -> None:
+            session.execute(delete(PurgeEntry).where(PurgeEntry.id.in_(live)))
+
+        await in_transaction(state, drop)
+    claimed = [_body(e) for e in entries if e.id not in live]
+    return claimed, len(live)
+
+
+def _body(entry: PurgeEntry) -> dict[str, Any]:
+    return {"id": entry.id, "kind": entry.kind, "ref": entry.ref, "backend": entry.ref_backend}
 
 
 async def acknowledge(state: AppState, entry_id: int) -> bool:

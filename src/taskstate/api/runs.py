@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from taskstate.db.models import (
@@ -321,6 +321,34 @@ def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun
     run.state = state
     run.ended_at = utcnow()
     return run
+
+
+def deletable_run_tasks(session: Session, dag_id: str, run_id: str, *, force: bool) -> list[str]:
+    """The task ids of a run about to be deleted; refuses a run with a try in flight.
+
+    A queued or running try could write state into a scope the deletion has just cleared;
+    ``force`` deletes anyway (for a run whose runner died and left tries marked running).
+    """
+    get_run(session, dag_id, run_id)
+    tis = list_tis(session, dag_id, run_id)
+    active = sorted({ti.task_id for ti in tis if ti.state in _ENDABLE_AS_FAILED})
+    if active and not force:
+        raise ConflictError(
+            f"DAG run {run_id!r} of {dag_id!r} has tries in flight ({', '.join(active)}); "
+            "wait for them to end, or force the deletion",
+            detail={"dag_id": dag_id, "run_id": run_id, "tasks": active},
+        )
+    return sorted({ti.task_id for ti in tis})
+
+
+def delete_run(session: Session, dag_id: str, run_id: str) -> int:
+    """Delete a run and its task instances (their state rows go with them); count the tis."""
+    run = get_run(session, dag_id, run_id)
+    removed = session.execute(
+        delete(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+    )
+    session.delete(run)
+    return int(removed.rowcount)  # type: ignore[attr-defined]
 
 
 def ti_body(ti: TaskInstance) -> dict[str, Any]:

@@ -7,6 +7,7 @@ whatever the task process already checked.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from taskstate.errors import BackendError, InvalidValueError
 from taskstate.state import BaseStateBackend, StateEntry, StateScope, StoredValue
@@ -53,3 +54,10 @@ class StateService:
             raise BackendError(
                 f"the state backend {type(self.backend).__name__} cannot list its keys"
             ) from exc
+
+    async def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str] | None:
+        """Which of ``refs`` are still stored; None if the backend cannot tell."""
+        try:
+            return await self.backend.afind_refs(ref_backend, refs)
+        except NotImplementedError:
+            return None

@@ -19,7 +19,7 @@ times faster than five.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
@@ -29,17 +29,21 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     Table,
+    Text,
     bindparam,
     case,
     delete,
+    func,
+    literal_column,
     select,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from taskstate.db.engine import Database, raise_backend_error
-from taskstate.db.models import Asset, AssetState, TaskInstance, TaskState
+from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
 from taskstate.errors import BackendError, NotFoundError, UnknownAssetError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
@@ -120,6 +124,40 @@ def _clear_refs(table: Table, where: ColumnElement[bool]) -> _Deleting:
     # RETURNING cannot filter rows, so inline values come back as NULL instead of their text.
     ref_data = case((table.c.ref_backend.is_not(None), table.c.data))
     return delete(table).where(where).returning(ref_data, table.c.ref_backend)
+
+
+def _find_refs_statement() -> Select[Any]:
+    """The references among ``:refs`` that rows of ``:ref_backend`` hold, in either table.
+
+    The prefix expression is spelled with literals, exactly as the index of migration 0003 is,
+    so that both databases match the index to it.
+    """
+
+    def holding(table: Table) -> Select[Any]:
+        prefix = func.substr(
+            table.c.data, literal_column("1"), literal_column(str(REF_PREFIX_CHARS))
+        )
+        return select(table.c.data).where(
+            table.c.ref_backend.is_not(None),
+            table.c.ref_backend == bindparam("ref_backend"),
+            prefix.in_(bindparam("prefixes", expanding=True, type_=Text())),
+            table.c.data.in_(bindparam("refs", expanding=True)),
+        )
+
+    return cast(Select[Any], union_all(holding(_task_state), holding(_asset_state)))
+
+
+_FIND_REFS = _find_refs_statement()
+
+
+def _find_refs_params(ref_backend: str, refs: Sequence[str]) -> dict[str, Any]:
+    unique = sorted(set(refs))
+    prefixes = sorted({r[:REF_PREFIX_CHARS] for r in unique})
+    return {"ref_backend": ref_backend, "prefixes": prefixes, "refs": unique}
+
+
+def _found(result: _Rows) -> frozenset[str]:
+    return frozenset(row[0] for row in result)
 
 
 @functools.cache
@@ -282,6 +320,11 @@ class MetastoreStateBackend(BaseStateBackend):
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return self._run(self._for(scope).list, _scope_params(scope), session, _entries)
 
+    def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        if not refs:
+            return frozenset()
+        return self._run(_FIND_REFS, _find_refs_params(ref_backend, refs), None, _found)
+
     # -- async --------------------------------------------------------------------------------
 
     async def _arun(
@@ -331,3 +374,8 @@ class MetastoreStateBackend(BaseStateBackend):
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return await self._arun(self._for(scope).list, _scope_params(scope), session, _entries)
+
+    async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        if not refs:
+            return frozenset()
+        return await self._arun(_FIND_REFS, _find_refs_params(ref_backend, refs), None, _found)

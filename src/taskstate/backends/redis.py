@@ -37,7 +37,7 @@ server by its URL with the password masked.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
@@ -154,6 +154,21 @@ def _entries(fields: dict[str, str]) -> list[StateEntry]:
     return entries
 
 
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def _held(values: list[str], ref_backend: str, wanted: frozenset[str]) -> set[str]:
+    """The references among ``wanted`` that raw hash ``values`` hold for ``ref_backend``."""
+    held = set()
+    for raw in values:
+        if raw[:1] == "r":
+            stored = _decode_parts(raw)[0]
+            if stored.ref_backend == ref_backend and stored.data in wanted:
+                held.add(stored.data)
+    return held
+
+
 def mask_url(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***``."""
     parts = urlsplit(url)
@@ -180,6 +195,7 @@ class RedisStateBackend(BaseStateBackend):
         if not prefix:
             raise ValueError("the key prefix of RedisStateBackend must not be empty")
         self._prefix = prefix
+        self._scan_match = f"{_glob_escape(prefix)}:*"
         self._masked_url = mask_url(url)
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
@@ -268,6 +284,18 @@ class RedisStateBackend(BaseStateBackend):
             fields = cast("dict[str, str]", self._client.hgetall(_keys(self._prefix, scope)[0]))
         return _entries(fields)
 
+    def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        """Walks every state hash (SCAN), since Redis keeps no index of references."""
+        wanted = frozenset(refs)
+        found: set[str] = set()
+        if not wanted:
+            return frozenset()
+        with self._translate():
+            for name in self._client.scan_iter(self._scan_match, count=1000, _type="hash"):
+                values = cast("list[str]", self._client.hvals(name))
+                found |= _held(values, ref_backend, wanted)
+        return frozenset(found)
+
     def close(self) -> None:
         """Close the sync client; :meth:`aclose` closes both."""
         self._client.close()
@@ -320,6 +348,19 @@ class RedisStateBackend(BaseStateBackend):
         except RedisError as exc:
             self._fail(exc)
         return _entries(fields)
+
+    async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        wanted = frozenset(refs)
+        found: set[str] = set()
+        if not wanted:
+            return frozenset()
+        try:
+            async for name in self._aclient.scan_iter(self._scan_match, count=1000, _type="hash"):
+                values = cast("list[str]", await self._aclient.hvals(name))
+                found |= _held(values, ref_backend, wanted)
+        except RedisError as exc:
+            self._fail(exc)
+        return frozenset(found)
 
     async def aclose(self) -> None:
         """Close both clients; call it on the event loop the async twins ran on."""

@@ -48,7 +48,7 @@ INSTALL_HINTS: dict[str, str] = {
     "redis": "install it with `pip install redis`",
     "fsspec": "install it with `pip install fsspec` (and the filesystem's package: "
     "`s3fs` for s3://, `gcsfs` for gs://, `adlfs` for az://)",
-    "s3fs": "install it with `pip install s3fs`",
+    "s3fs": "install it with `pip install 'taskstate[s3]'` (or `pip install s3fs`)",
     "gcsfs": "install it with `pip install gcsfs`",
     "adlfs": "install it with `pip install adlfs`",
 }

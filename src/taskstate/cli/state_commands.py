@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings, stdout
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings, stdout
 from taskstate.errors import ConfigError, TaskStateError, UsageError
+
+if TYPE_CHECKING:
+    from taskstate.cli.purge import PurgeReport
+    from taskstate.config import Settings
+    from taskstate.runtime.worker_backend import WorkerBackend
 
 __all__ = ["app"]
 
@@ -235,6 +244,26 @@ def clear_state(
 
 @app.command("purge")
 def purge_state(
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans",
+            help="Also remove objects that no stored reference names (e.g. left by a task "
+            "killed between storing a value and writing its reference).",
+        ),
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="With --orphans: only objects not modified for this long, since a running "
+            "task may be about to write the reference of a new object. Seconds, HH:MM:SS or "
+            "ISO 8601 (PT1H).",
+        ),
+    ] = "3600",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
+    ] = False,
     path: Annotated[
         list[Path] | None,
         typer.Option(
@@ -244,46 +273,105 @@ def purge_state(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Remove the objects of references deleted where no worker backend ran.
+    """Remove objects of the worker backend whose references are gone.
 
-    Run it where [workers] state_backend is configured: it drains the server's purge queue
-    through the backend's purge hooks. Entries written by another backend are left queued.
+    Run it where [workers] state_backend is configured. It drains the server's purge queue
+    (references removed where no worker backend ran: the public API, clear_on_success, a
+    deleted DAG run) through the backend's purge hooks; entries of other backends stay queued.
     """
+    from taskstate.cli import purge
+
+    def show(item: str) -> None:
+        print(f"would remove {item}")
+
+    try:
+        config = settings()
+        grace = _duration(older_than, "--older-than")
+        worker = _worker_backend(config, path or [])
+        report = purge.PurgeReport()
+        with api_client(config, api_url, api_key) as (_, client), _progress() as progress:
+            purge.drain_queue(
+                client, worker, dry_run=dry_run, report=report, progress=progress, listed=show
+            )
+            if orphans:
+                purge.sweep_orphans(
+                    client,
+                    worker,
+                    older_than=datetime.now(UTC) - grace,
+                    dry_run=dry_run,
+                    report=report,
+                    progress=progress,
+                    listed=show,
+                )
+    except TaskStateError as exc:
+        fail(exc)
+    print(_summary(report, dry_run=dry_run, orphans=orphans))
+
+
+def _duration(text: str, option: str) -> timedelta:
+    try:
+        value = TypeAdapter(timedelta).validate_python(text.strip())
+    except ValidationError as exc:
+        raise UsageError(
+            f"{option} takes a duration: seconds (3600), HH:MM:SS or ISO 8601 (PT1H), not {text!r}"
+        ) from exc
+    if value < timedelta(0):
+        raise UsageError(f"{option} cannot be negative, got {text!r}")
+    return value
+
+
+def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
     from taskstate.runtime.protocol import WorkerBackendSpec
     from taskstate.runtime.worker_backend import load_worker_backend
 
-    purged = skipped = 0
-    try:
-        config = settings()
-        if not config.workers.state_backend:
-            raise ConfigError(
-                "state purge needs [workers] state_backend: the backend that holds the objects"
-            )
-        for folder in path or []:
-            sys.path.insert(0, str(folder.resolve()))
-        spec = WorkerBackendSpec(
-            config.workers.state_backend, dict(config.workers.state_backend_kwargs)
+    if not config.workers.state_backend:
+        raise ConfigError(
+            "state purge needs [workers] state_backend: the backend that holds the objects "
+            "(set TASKSTATE__WORKERS__STATE_BACKEND as the workers do)",
+            detail={"setting": "[workers] state_backend"},
         )
-        worker = load_worker_backend(spec)
-        assert worker is not None
-        with api_client(config, api_url, api_key) as (_, client):
-            after = 0
-            while entries := client.list_purge_queue(limit=_PURGE_BATCH, after=after):
-                for entry in entries:
-                    if not worker.owns(entry["backend"]):
-                        skipped += 1
-                        continue
-                    if entry["kind"] == "task":
-                        worker.backend.purge_task_state(entry["ref"])
-                    else:
-                        worker.backend.purge_asset_state(entry["ref"])
-                    client.acknowledge_purge(entry["id"])
-                    purged += 1
-                after = entries[-1]["id"]
-    except TaskStateError as exc:
-        fail(exc)
-    left = f"; {skipped} left for other backends" if skipped else ""
-    print(f"purged {purged} object{'' if purged == 1 else 's'}{left}")
+    for folder in folders:
+        sys.path.insert(0, str(folder.resolve()))
+    spec = WorkerBackendSpec(
+        config.workers.state_backend, dict(config.workers.state_backend_kwargs)
+    )
+    worker = load_worker_backend(spec)
+    assert worker is not None
+    return worker
 
 
-_PURGE_BATCH = 100
+@contextmanager
+def _progress() -> Iterator[Callable[[PurgeReport], None] | None]:
+    """A status line on a terminal's stderr while the purge runs; nothing when piped."""
+    if not err.is_terminal:
+        yield None
+        return
+    with err.status("purging") as status:
+
+        def update(report: PurgeReport) -> None:
+            status.update(
+                f"purged {report.purged} queued, checked {report.objects_checked} objects, "
+                f"{report.orphans} orphans"
+            )
+
+        yield update
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
+    verb = "would purge" if dry_run else "purged"
+    parts = [f"{verb} {_plural(report.purged, 'queued object')}"]
+    if report.superseded:
+        parts.append(f"{report.superseded} superseded (their keys were set again)")
+    if report.left:
+        parts.append(f"{report.left} left for other backends")
+    if orphans:
+        verb = "would remove" if dry_run else "removed"
+        parts.append(
+            f"{verb} {_plural(report.orphans, 'orphan')} of "
+            f"{_plural(report.objects_checked, 'object')} checked"
+        )
+    return "; ".join(parts)

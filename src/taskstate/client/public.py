@@ -64,6 +64,11 @@ class PublicClient:
     def get_run(self, dag_id: str, run_id: str) -> Json:
         return self._call("GET", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}")
 
+    def delete_run(self, dag_id: str, run_id: str, *, force: bool = False) -> Json:
+        """Delete a run, its task instances and their state; references go to the purge queue."""
+        path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}"
+        return self._call("DELETE", path, params={"force": "true"} if force else None)
+
     def finish_run(self, dag_id: str, run_id: str, state: str) -> Json:
         return self._call(
             "PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json={"state": state}
@@ -156,8 +161,17 @@ class PublicClient:
     def list_purge_queue(self, *, limit: int = 100, after: int = 0) -> Json:
         return self._call("GET", "/purge-queue", params={"limit": str(limit), "after": str(after)})
 
+    def claim_purge(self, ids: list[int]) -> Json:
+        """``{"entries": [...], "superseded": n}``: the entries whose objects may go now."""
+        return self._call("POST", "/purge-queue/claim", json={"ids": ids})
+
     def acknowledge_purge(self, entry_id: int) -> Json:
         return self._call("DELETE", f"/purge-queue/{entry_id}")
+
+    def find_refs(self, backend: str, refs: list[str]) -> list[str]:
+        """Which of ``refs``, written by the worker backend ``backend``, are stored anywhere."""
+        answer = self._call("POST", "/references/find", json={"backend": backend, "refs": refs})
+        return list(answer["found"])
 
 
 def _value_body(value: Any) -> dict[str, Any]:

@@ -21,16 +21,19 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "REF_PREFIX_CHARS",
     "Asset",
     "AssetRole",
     "AssetState",
@@ -215,6 +218,26 @@ class AssetState(Base):
     data: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+REF_PREFIX_CHARS = 512
+"""Characters of a reference the reference indexes hold (migration 0003)."""
+
+
+def _reference_index(table: type[TaskState] | type[AssetState]) -> Index:
+    """Finds the rows that hold a given reference; rows with inline values are not indexed."""
+    is_ref = table.ref_backend.is_not(None)
+    return Index(
+        f"ix_{table.__tablename__}_ref",
+        table.ref_backend,
+        func.substr(table.data, 1, REF_PREFIX_CHARS),
+        sqlite_where=is_ref,
+        postgresql_where=is_ref,
+    )
+
+
+_reference_index(TaskState)
+_reference_index(AssetState)
 
 
 class PurgeEntry(Base):

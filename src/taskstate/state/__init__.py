@@ -4,7 +4,7 @@ This layer does no I/O and imports nothing above it; the task process, the super
 API server all build on it.
 """
 
-from taskstate.state.backend import BaseStateBackend
+from taskstate.state.backend import BaseStateBackend, ListableBackend
 from taskstate.state.types import (
     AssetScope,
     JSONValue,
@@ -18,6 +18,7 @@ __all__ = [
     "AssetScope",
     "BaseStateBackend",
     "JSONValue",
+    "ListableBackend",
     "StateEntry",
     "StateScope",
     "StoredValue",

@@ -17,11 +17,13 @@ backend implements only the hooks (its server-side methods may raise ``NotImplem
 from __future__ import annotations
 
 import abc
-from typing import Any
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from taskstate.state.types import StateEntry, StateScope, StoredValue
 
-__all__ = ["BaseStateBackend"]
+__all__ = ["BaseStateBackend", "ListableBackend"]
 
 
 class BaseStateBackend(abc.ABC):
@@ -84,6 +86,20 @@ class BaseStateBackend(abc.ABC):
         """Async twin of :meth:`list_entries`."""
         return self.list_entries(scope, session=session)
 
+    def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        """Which of ``refs`` are stored, as references written by ``ref_backend``, in any scope.
+
+        ``taskstate state purge`` asks before it removes an object, because references are
+        often deterministic: a key deleted and then set again names the same object, which must
+        then stay. A backend that cannot answer keeps this default; purging then refuses
+        ``--orphans`` and drains the queue without the check.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot look up references")
+
+    async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
+        """Async twin of :meth:`find_refs`."""
+        return self.find_refs(ref_backend, refs)
+
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release connections; called once when the API server stops."""
 
@@ -114,3 +130,24 @@ class BaseStateBackend(abc.ABC):
 
     def purge_asset_state(self, stored: str) -> None:  # noqa: B027 - a no-op default hook
         """Remove the object that the reference ``stored`` names."""
+
+
+@runtime_checkable
+class ListableBackend(Protocol):
+    """A worker-side backend that can list its objects, so that ``purge --orphans`` works.
+
+    A task killed between storing an object and writing its reference leaves an object that no
+    reference names; the sweep lists the objects, asks the API server which are named, and
+    removes the rest. Objects modified after ``older_than`` are left alone: a task may be about
+    to write their reference.
+    """
+
+    def iter_objects(self, *, older_than: datetime | None = None) -> Iterator[str]:
+        """The URL of every object last modified before ``older_than`` (all if None); the URL
+        of a stored value is exactly the reference the backend wrote for it."""
+        ...
+
+    def purge_object(self, url: str, *, older_than: datetime | None = None) -> bool:
+        """Remove the object at ``url`` if it is still older than ``older_than``; True if
+        removed."""
+        ...

@@ -24,6 +24,7 @@ Async tests run each scenario with :meth:`ServerBackendContract.run_async`, whic
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -401,3 +402,48 @@ class ServerBackendContract:
 
         self.run_async(scenario())
         assert backend.get(scope, key) == StoredValue('"v"')
+
+    # -- finding references (for the purge) --------------------------------------------------
+
+    def _find_refs(self, backend: BaseStateBackend, refs: list[str]) -> frozenset[str]:
+        try:
+            return backend.find_refs(REF_BACKEND, refs)
+        except NotImplementedError:
+            pytest.skip(f"{type(backend).__name__} cannot look up references")
+
+    def test_find_refs_names_stored_refs_only(
+        self,
+        backend: BaseStateBackend,
+        task_scope: TaskScope,
+        asset_scope: AssetScope,
+    ) -> None:
+        tag = uuid.uuid4().hex
+        held_task, held_asset, deleted, inline, other = (
+            f"mem://{tag}/{name}" for name in ("task", "asset", "deleted", "inline", "other")
+        )
+        backend.set(task_scope, "a", StoredValue(held_task, REF_BACKEND))
+        backend.set(asset_scope, "a", StoredValue(held_asset, REF_BACKEND))
+        backend.set(task_scope, "gone", StoredValue(deleted, REF_BACKEND))
+        backend.delete(task_scope, "gone")
+        # The same text stored inline, or by another backend, is not a reference of REF_BACKEND.
+        backend.set(task_scope, "inline", StoredValue(inline))
+        backend.set(asset_scope, "other", StoredValue(other, "another.Backend"))
+        asked = [held_task, held_asset, deleted, inline, other, f"mem://{tag}/never"]
+        assert self._find_refs(backend, asked) == {held_task, held_asset}
+        assert self.run_async(backend.afind_refs(REF_BACKEND, asked)) == {held_task, held_asset}
+
+    def test_find_refs_of_nothing(self, backend: BaseStateBackend) -> None:
+        assert self._find_refs(backend, []) == frozenset()
+
+    def test_find_refs_sees_overwrites_and_clears(
+        self, backend: BaseStateBackend, mapped_task_scopes: list[TaskScope]
+    ) -> None:
+        tag = uuid.uuid4().hex
+        refs = [f"s3://bucket/{tag}/{'x' * 600}/{i}" for i in range(len(mapped_task_scopes))]
+        for scope, ref in zip(mapped_task_scopes, refs, strict=True):
+            backend.set(scope, "k", StoredValue(ref, REF_BACKEND))
+        assert self._find_refs(backend, refs) == set(refs)  # long refs share their index prefix
+        backend.set(mapped_task_scopes[0], "k", StoredValue('"inline now"'))
+        assert self._find_refs(backend, refs) == set(refs[1:])
+        backend.clear(mapped_task_scopes[0], all_map_indices=True)
+        assert self._find_refs(backend, refs) == frozenset()

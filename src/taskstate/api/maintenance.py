@@ -1,0 +1,110 @@
+"""Public routes that keep storage tidy: deleting DAG runs, the purge queue, reference lookups.
+
+A worker-side backend's objects are out of the API server's reach. Whatever the server deletes
+(a DAG run's state here, state cleared through the public API elsewhere) leaves their
+references in the purge queue, and ``taskstate state purge``, run where the worker backend is
+configured, removes the objects through these routes:
+
+* ``GET /purge-queue`` pages through the queue; ``POST /purge-queue/claim`` drops the entries
+  whose reference was written again since (their object is in use) and returns the rest;
+  ``DELETE /purge-queue/{id}`` acknowledges an entry once its object is gone.
+* ``POST /references/find`` says which of a batch of references are stored anywhere, for
+  ``purge --orphans``, which removes objects that no reference names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from taskstate.api import purge, runs
+from taskstate.api.app import app_state, in_transaction
+from taskstate.api.public import require_api_key
+from taskstate.errors import BackendError
+from taskstate.state.types import TaskScope
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[Depends(require_api_key)])
+
+Json = dict[str, Any]
+
+MAX_BATCH = 1000
+"""Most entries or references one request may name."""
+
+
+class ClaimModel(BaseModel):
+    ids: list[int] = Field(max_length=MAX_BATCH)
+
+
+class FindRefsModel(BaseModel):
+    backend: str = Field(min_length=1, max_length=500)
+    refs: list[str] = Field(max_length=MAX_BATCH)
+
+
+@router.delete("/dag-runs/{dag_id}/{run_id}")
+async def delete_run(dag_id: str, run_id: str, request: Request, force: bool = False) -> Json:
+    """Delete a DAG run, its task instances and their task state.
+
+    The state goes first, through the server-side backend (which may keep it outside the
+    database), and the references it held are queued for purging; then the rows.
+    """
+    state = app_state(request)
+    task_ids = await in_transaction(
+        state, lambda session: runs.deletable_run_tasks(session, dag_id, run_id, force=force)
+    )
+    queued = 0
+    for task_id in task_ids:
+        scope = TaskScope(dag_id, run_id, task_id)
+        removed = await state.state.clear(scope, all_map_indices=True)
+        queued += await purge.enqueue(state, "task", removed)
+
+    def remove_rows(session: Session) -> int:
+        return runs.delete_run(session, dag_id, run_id)
+
+    task_instances = await in_transaction(state, remove_rows)
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "deleted": True,
+        "task_instances": task_instances,
+        "references_queued": queued,
+    }
+
+
+@router.get("/purge-queue")
+async def list_purge_queue(
+    request: Request, limit: int = Query(100, ge=1, le=MAX_BATCH), after: int = Query(0, ge=0)
+) -> list[Json]:
+    """References whose objects still wait for ``taskstate state purge``, oldest first."""
+    return await purge.pending(app_state(request), limit, after)
+
+
+@router.post("/purge-queue/claim")
+async def claim_purge(body: ClaimModel, request: Request) -> Json:
+    """The entries whose objects may be removed now; superseded entries are dropped."""
+    claimed, superseded = await purge.claim(app_state(request), body.ids)
+    return {"entries": claimed, "superseded": superseded}
+
+
+@router.delete("/purge-queue/{entry_id}")
+async def acknowledge_purge(entry_id: int, request: Request) -> Json:
+    """Drop an entry whose object has been purged."""
+    return {"id": entry_id, "deleted": await purge.acknowledge(app_state(request), entry_id)}
+
+
+@router.post("/references/find")
+async def find_references(body: FindRefsModel, request: Request) -> Json:
+    """Which of ``refs``, written by the worker backend ``backend``, are stored in any scope."""
+    state = app_state(request)
+    found = await state.state.find_refs(body.backend, body.refs)
+    if found is None:
+        raise BackendError(
+            f"the state backend {type(state.state.backend).__name__} cannot look up "
+            "references, so objects that no reference names cannot be told apart",
+            detail={"backend": type(state.state.backend).__name__},
+        )
+    return {"found": sorted(found)}

@@ -1,0 +1,138 @@
+"""``taskstate state purge``: remove objects of a worker-side backend that nothing names.
+
+Two kinds of object outlive their reference:
+
+* **queued**: deletions where the worker backend is not (the public API's delete and clear,
+  the server's ``clear_on_success``, a deleted DAG run) leave the references they removed in
+  the server's purge queue. :func:`drain_queue` claims each entry, removes its object through
+  the backend's ``purge_*`` hook, then acknowledges it, so a purge killed half way is simply run
+  again (purging is idempotent). An entry whose reference was written again since is
+  superseded: the server drops it and its object stays.
+* **orphans**: a task killed between storing an object and writing its reference, or a write
+  cut short, leaves an object no row names. :func:`sweep_orphans` lists the backend's objects
+  (a :class:`~taskstate.state.ListableBackend`) in batches, asks the server which are named, and
+  removes the rest. Only objects older than a grace period are considered, since a running task
+  may be about to write the reference of an object it has just stored.
+
+This runs where ``[workers] state_backend`` is configured: the objects, and the credentials
+that reach them, are there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from taskstate.errors import ConfigError
+from taskstate.state import ListableBackend
+
+if TYPE_CHECKING:
+    from taskstate.client.public import PublicClient
+    from taskstate.runtime.worker_backend import WorkerBackend
+
+__all__ = ["BATCH", "PurgeReport", "drain_queue", "sweep_orphans"]
+
+BATCH = 500
+"""Queue entries claimed, or objects looked up, per request."""
+
+
+@dataclass
+class PurgeReport:
+    """What a purge did (or, in a dry run, would do)."""
+
+    purged: int = 0
+    """Queued objects removed."""
+    superseded: int = 0
+    """Queue entries dropped because their reference was written again."""
+    left: int = 0
+    """Queue entries of other worker backends, left queued."""
+    objects_checked: int = 0
+    """Objects listed by the sweep."""
+    orphans: int = 0
+    """Objects that no reference named, removed (or listed, in a dry run)."""
+
+
+Progress = Callable[[PurgeReport], None]
+
+
+def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def drain_queue(
+    client: PublicClient,
+    worker: WorkerBackend,
+    *,
+    dry_run: bool = False,
+    report: PurgeReport | None = None,
+    progress: Progress | None = None,
+    listed: Callable[[str], None] | None = None,
+) -> PurgeReport:
+    """Purge the queued objects of ``worker``'s backend; other backends' entries stay queued."""
+    report = report or PurgeReport()
+    after = 0
+    while entries := client.list_purge_queue(limit=BATCH, after=after):
+        after = entries[-1]["id"]
+        mine = [e["id"] for e in entries if worker.owns(e["backend"])]
+        report.left += len(entries) - len(mine)
+        if dry_run:
+            for entry in entries:
+                if worker.owns(entry["backend"]) and listed is not None:
+                    listed(entry["ref"])
+            report.purged += len(mine)
+            continue
+        for entry_id in mine:
+            # One entry per claim: the check that its reference is gone is made just before
+            # its object is removed, which keeps the race with a new set of the key short.
+            answer = client.claim_purge([entry_id])
+            report.superseded += answer["superseded"]
+            for entry in answer["entries"]:
+                if entry["kind"] == "task":
+                    worker.backend.purge_task_state(entry["ref"])
+                else:
+                    worker.backend.purge_asset_state(entry["ref"])
+                client.acknowledge_purge(entry["id"])
+                report.purged += 1
+        if progress is not None:
+            progress(report)
+    return report
+
+
+def sweep_orphans(
+    client: PublicClient,
+    worker: WorkerBackend,
+    *,
+    older_than: datetime,
+    dry_run: bool = False,
+    report: PurgeReport | None = None,
+    progress: Progress | None = None,
+    listed: Callable[[str], None] | None = None,
+) -> PurgeReport:
+    """Remove ``worker``'s objects older than ``older_than`` that no stored reference names."""
+    backend = worker.backend
+    if not isinstance(backend, ListableBackend):
+        raise ConfigError(
+            f"purge --orphans needs a worker backend that can list its objects; "
+            f"{worker.path} has no iter_objects() and purge_object()",
+            detail={"backend": worker.path},
+        )
+    report = report or PurgeReport()
+    for batch in _batches(backend.iter_objects(older_than=older_than), BATCH):
+        report.objects_checked += len(batch)
+        named = set(client.find_refs(worker.path, batch))
+        for url in batch:
+            if url in named:
+                continue
+            if dry_run:
+                report.orphans += 1
+                if listed is not None:
+                    listed(url)
+            elif backend.purge_object(url, older_than=older_than):
+                report.orphans += 1
+        if progress is not None:
+            progress(report)
+    return report

@@ -1,0 +1,106 @@
+"""Deleting DAG runs, the purge queue's claims and reference lookups, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from taskstate.client.public import PublicClient
+from taskstate.errors import ConflictError, NotFoundError, UsageError
+
+from .conftest import Attached, Run
+
+WORKER = "tests_backend.ObjectBackend"
+
+
+def _store(attached: Attached, key: str, ref: str) -> None:
+    attached.client.set_task_state(attached.ti_id, key, ref.encode(), WORKER)
+
+
+def _queued(public: PublicClient) -> list[str]:
+    return [e["ref"] for e in public.list_purge_queue(limit=1000)]
+
+
+def _drain(public: PublicClient) -> None:
+    for entry in public.list_purge_queue(limit=1000):
+        public.acknowledge_purge(entry["id"])
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(public: PublicClient) -> None:
+    _drain(public)
+
+
+def test_delete_run_removes_state_and_queues_its_references(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    submit = attach(run.ti_id("submit"))
+    _store(submit, "job_id", "mem://run/job_id")
+    submit.client.set_task_state(submit.ti_id, "inline", b'"kept nowhere"', None)
+    submit.client.finish(submit.ti_id, "success")
+
+    answer = public.delete_run(run.dag_id, run.run_id)
+
+    assert answer["deleted"] is True
+    assert answer["task_instances"] == len(run.task_instances)
+    assert answer["references_queued"] == 1
+    assert _queued(public) == ["mem://run/job_id"]
+    with pytest.raises(NotFoundError):
+        public.get_run(run.dag_id, run.run_id)
+    assert public.list_task_state(run.dag_id, run.run_id) == []
+
+
+def test_delete_run_refuses_a_run_with_a_try_in_flight(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    load = attach(run.ti_id("load"))
+    _store(load, "k", "mem://in-flight")
+    with pytest.raises(ConflictError, match="tries in flight \\(load\\)"):
+        public.delete_run(run.dag_id, run.run_id)
+    assert public.get_run(run.dag_id, run.run_id)["run_id"] == run.run_id
+    assert [e["key"] for e in public.list_task_state(run.dag_id, run.run_id)] == ["k"]
+    assert _queued(public) == []
+
+    answer = public.delete_run(run.dag_id, run.run_id, force=True)
+    assert answer["references_queued"] == 1
+
+
+def test_delete_missing_run_is_not_found(public: PublicClient) -> None:
+    with pytest.raises(NotFoundError, match="has no run 'nope'"):
+        public.delete_run("etl", "nope")
+
+
+def test_claim_drops_entries_whose_reference_was_written_again(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    submit = attach(run.ti_id("submit"))
+    _store(submit, "a", "mem://claim/a")
+    _store(submit, "b", "mem://claim/b")
+    public.clear_task_state(run.dag_id, run.run_id, "submit")
+    # The task sets "a" again; deterministic references name the same object once more.
+    _store(submit, "a", "mem://claim/a")
+    ids = [e["id"] for e in public.list_purge_queue()]
+
+    answer = public.claim_purge(ids)
+
+    assert answer["superseded"] == 1
+    assert [e["ref"] for e in answer["entries"]] == ["mem://claim/b"]
+    assert _queued(public) == ["mem://claim/b"]  # claiming leaves it queued until acknowledged
+
+
+def test_find_refs_names_the_stored_references(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    submit = attach(run.ti_id("submit"))
+    _store(submit, "a", "mem://find/a")
+    found = public.find_refs(WORKER, ["mem://find/a", "mem://find/gone"])
+    assert found == ["mem://find/a"]
+    assert public.find_refs("other.Backend", ["mem://find/a"]) == []
+
+
+def test_batches_are_bounded(public: PublicClient) -> None:
+    with pytest.raises(UsageError, match="body.refs: List should have at most 1000 items"):
+        public.find_refs(WORKER, [f"r{i}" for i in range(1001)])
+    with pytest.raises(UsageError, match="body.ids: List should have at most 1000 items"):
+        public.claim_purge(list(range(1001)))
