@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,22 @@ def api_server(settings: Settings) -> Iterator[RunningServer]:
 
     with EmbeddedServer(settings) as server:
         yield RunningServer(server.url, settings, client_api_key(settings))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the whole session (see ``taskstate.testing.s3``)."""
+    from taskstate.testing.s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_root(s3_endpoint: str) -> str:
+    """A root in a new bucket of its own: ``s3://<bucket>/prefix``."""
+    from taskstate.testing.s3 import create_bucket
+
+    bucket = f"bucket-{uuid.uuid4().hex[:20]}"
+    create_bucket(s3_endpoint, bucket)
+    return f"s3://{bucket}/prefix"

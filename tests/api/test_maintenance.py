@@ -100,7 +100,7 @@ def test_find_refs_names_the_stored_references(
 
 
 def test_batches_are_bounded(public: PublicClient) -> None:
-    with pytest.raises(UsageError, match="body.refs: List should have at most 1000 items"):
+    with pytest.raises(UsageError, match=r"body\.refs: List should have at most 1000 items"):
         public.find_refs(WORKER, [f"r{i}" for i in range(1001)])
-    with pytest.raises(UsageError, match="body.ids: List should have at most 1000 items"):
+    with pytest.raises(UsageError, match=r"body\.ids: List should have at most 1000 items"):
         public.claim_purge(list(range(1001)))

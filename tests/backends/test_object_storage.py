@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import TaskScope
 from taskstate.testing import WorkerBackendContract
+from taskstate.testing.s3 import create_bucket, storage_options
 from taskstate.testing.worker_contract import HOSTILE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,14 @@ class TestMemoryContract(WorkerBackendContract):
     @pytest.fixture
     def backend(self, memory_root: str) -> BaseStateBackend:
         return ObjectStorageStateBackend(root=memory_root)
+
+
+class TestS3Contract(WorkerBackendContract):
+    """On S3 through s3fs, against the local moto server."""
+
+    @pytest.fixture
+    def backend(self, s3_root: str, s3_endpoint: str) -> BaseStateBackend:
+        return ObjectStorageStateBackend(root=s3_root, **storage_options(s3_endpoint))
 
 
 # -- layout and encoding ---------------------------------------------------------------
@@ -89,7 +99,7 @@ def test_hostile_names_write_only_under_the_root(tmp_path: Path) -> None:
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) == 2 * len(HOSTILE_NAMES)
     assert all(root in p.parents for p in written)
-    assert sorted(backend.iter_refs()) == sorted(
+    assert sorted(backend.iter_objects()) == sorted(
         f"{root.as_uri()}/{p.relative_to(root).as_posix()}" for p in written
     )
 
@@ -142,7 +152,53 @@ def test_tampered_references_are_refused_and_touch_nothing(
                 backend.purge_asset_state(ref)
         assert outside.read_text() == '"secret"', ref
         assert outside.stat().st_atime_ns >= before
-    assert list(backend.iter_refs()) == []
+    assert list(backend.iter_objects()) == []
+
+
+def test_tampered_s3_references_touch_nothing(s3_root: str, s3_endpoint: str) -> None:
+    import s3fs  # type: ignore[import-untyped]
+
+    options = storage_options(s3_endpoint)
+    backend = ObjectStorageStateBackend(root=s3_root, **options)
+    bucket = s3_root.removeprefix("s3://").split("/")[0]
+    other_bucket = f"{bucket}-other"
+    create_bucket(s3_endpoint, other_bucket)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **options)
+    sentinels = [
+        f"{other_bucket}/prefix/task/ti/k",  # another bucket, same layout
+        f"{bucket}/prefix2/task/ti/k",  # a sibling prefix that starts like the root
+        f"{bucket}/other/task/ti/k",  # another prefix of the same bucket
+        f"{bucket}/task/ti/k",  # the bucket's top
+    ]
+    for path in sentinels:
+        fs.pipe(path, b'"secret"')
+    mine = backend.serialize_task_state_value(value='"mine"', key="k", ti_id="ti")
+    tampered = [
+        *(f"s3://{path}" for path in sentinels),
+        f"{s3_root}/task/../../prefix2/task/ti/k",
+        f"{s3_root}/task/ti/../../../other/task/ti/k",
+        f"{s3_root}/task/ti/k/../../../../other/task/ti/k",
+        f"{s3_root.replace('s3://', 's3a://')}/task/ti/k",
+        f"{s3_root}/task/ti",
+        mine.replace("s3://", "file:///"),
+    ]
+    for ref in tampered:
+        with pytest.raises(ReferenceResolutionError, match="refusing"):
+            backend.deserialize_task_state_value(ref)
+        with pytest.raises(ReferenceResolutionError, match="refusing"):
+            backend.purge_task_state(ref)
+        with pytest.raises(ReferenceResolutionError, match="refusing"):
+            backend.purge_object(ref)
+    fs.invalidate_cache()
+    assert all(fs.cat(path) == b'"secret"' for path in sentinels)
+    assert backend.deserialize_task_state_value(mine) == '"mine"'
+    assert list(backend.iter_objects()) == [mine]
+
+
+def test_a_file_root_refuses_s3_references(tmp_path: Path, s3_root: str) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    with pytest.raises(ReferenceResolutionError, match="refusing"):
+        backend.purge_task_state(f"{s3_root}/task/ti/k")
 
 
 def test_symbolic_links_do_not_lead_outside(
@@ -205,8 +261,11 @@ def test_registry_short_name_builds_it(tmp_path: Path) -> None:
     assert isinstance(backend, ObjectStorageStateBackend)
 
 
-def test_missing_protocol_package_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"pip install s3fs") as info:
+def test_missing_protocol_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # s3fs is installed with the test extra: hide it, as on a machine without it.
+    monkeypatch.setitem(sys.modules, "s3fs", None)
+    monkeypatch.delitem(sys.modules["fsspec.registry"]._registry, "s3", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'taskstate\[s3\]'") as info:
         ObjectStorageStateBackend(root="s3://bucket/prefix", client_kwargs={})
     assert info.value.detail["package"] == "s3fs"
 
@@ -235,9 +294,9 @@ def test_driver_errors_are_backend_errors(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, OSError)
 
 
-def test_iter_refs_lists_exactly_what_is_stored(memory_root: str) -> None:
+def test_iter_objects_lists_exactly_what_is_stored(memory_root: str) -> None:
     backend = ObjectStorageStateBackend(root=memory_root)
-    assert list(backend.iter_refs()) == []
+    assert list(backend.iter_objects()) == []
     refs = {
         backend.serialize_task_state_value(value='"a"', key="a", ti_id="t1"),
         backend.serialize_task_state_value(value='"b"', key="b/c", ti_id="t1"),
@@ -245,7 +304,40 @@ def test_iter_refs_lists_exactly_what_is_stored(memory_root: str) -> None:
     }
     gone = backend.serialize_task_state_value(value='"d"', key="d", ti_id="t2")
     backend.purge_task_state(gone)
-    assert sorted(backend.iter_refs()) == sorted(refs)
+    assert sorted(backend.iter_objects()) == sorted(refs)
+
+
+def test_iter_objects_lists_interrupted_writes_and_purges_them(tmp_path: Path) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    ref = backend.serialize_task_state_value(value='"a"', key="a", ti_id="t1")
+    temporary = tmp_path / "task" / "t1" / f"b.{'0' * 32}.tmp"
+    temporary.write_text('"half a val')
+    (tmp_path / "task" / "t1" / "not-ours.txt").write_text("left alone")
+    listed = list(backend.iter_objects())
+    assert listed == [ref, temporary.as_uri()]
+    assert backend.purge_object(temporary.as_uri()) is True
+    assert not temporary.exists()
+    assert (tmp_path / "task" / "t1" / "not-ours.txt").exists()
+    with pytest.raises(ReferenceResolutionError):
+        backend.purge_object((tmp_path / "task" / "t1" / "not-ours.txt").as_uri())
+    with pytest.raises(ReferenceResolutionError):  # a temporary is not something to read
+        backend.deserialize_task_state_value(temporary.as_uri())
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_older_than_spares_new_objects(kind: str, tmp_path: Path, memory_root: str) -> None:
+    root = tmp_path.as_uri() if kind == "file" else memory_root
+    backend = ObjectStorageStateBackend(root=root)
+    old = backend.serialize_task_state_value(value='"old"', key="old", ti_id="t")
+    cutoff = datetime.now(UTC) + timedelta(seconds=5)
+    assert list(backend.iter_objects(older_than=cutoff)) == [old]
+    assert list(backend.iter_objects(older_than=cutoff - timedelta(hours=1))) == []
+    # Set again after it was listed: the re-check leaves the object in place.
+    assert backend.purge_object(old, older_than=cutoff - timedelta(hours=1)) is False
+    assert backend.deserialize_task_state_value(old) == '"old"'
+    assert backend.purge_object(old, older_than=cutoff) is True
+    assert backend.purge_object(old, older_than=cutoff) is False  # gone already
+    assert list(backend.iter_objects()) == []
 
 
 def test_large_value_round_trips_on_disk(tmp_path: Path) -> None:
@@ -310,3 +402,16 @@ def test_seed_dag_stores_its_values_as_objects(tmp_path: Path) -> None:
     assert all(entry["value"] is None for entry in entries)
     assert all(ref.startswith(objects.as_uri() + "/task/") for ref in refs)
     assert {ref.removeprefix(objects.as_uri() + "/") for ref in refs} == stored
+
+
+def test_purging_the_last_object_removes_its_folder(tmp_path: Path) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    first = backend.serialize_task_state_value(value='"a"', key="a", ti_id="ti")
+    second = backend.serialize_task_state_value(value='"b"', key="b", ti_id="ti")
+    backend.purge_task_state(first)
+    assert (tmp_path / "task" / "ti").is_dir()  # still holds b
+    backend.purge_task_state(second)
+    assert not (tmp_path / "task" / "ti").exists()
+    # The folder comes back with the next value.
+    again = backend.serialize_task_state_value(value='"c"', key="a", ti_id="ti")
+    assert again == first and backend.deserialize_task_state_value(again) == '"c"'

@@ -57,8 +57,8 @@ def test_clear_on_success_purges_worker_backend_objects(
     assert len(list(objects.iterdir())) == 3
     purge = cli.run("state", "purge", "--path", str(DAG.parent))
     assert purge.code == 0, str(purge)
-    assert "purged 2 objects" in purge.stdout
+    assert "purged 2 queued objects" in purge.stdout
     # Only the failed task's object remains.
     assert [f"file://{p}" for p in objects.iterdir()] == [kept["ref"]]
     again = cli.run("state", "purge", "--path", str(DAG.parent))
-    assert "purged 0 objects" in again.stdout
+    assert "purged 0 queued objects" in again.stdout

@@ -1,12 +1,16 @@
 import asyncio
 import math
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taskstate.errors import (
     InvalidKeyError,
     InvalidValueError,
     ReferenceResolutionError,
+    TaskStateError,
     UndeclaredAssetError,
     ValueTooLargeError,
 )
@@ -14,6 +18,7 @@ from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk import Asset
 from taskstate.state import BaseStateBackend
+from taskstate.state.codec import encode_value
 
 ORDERS = Asset(name="orders", uri="s3://lake/orders")
 
@@ -148,3 +153,39 @@ def test_async_twins(served) -> None:  # type: ignore[no-untyped-def]
         return got, missing, await ts.aget("a")
 
     assert asyncio.run(work()) == (list(range(20)), "gone", None)
+
+
+# -- the JSON text a worker hook receives, built in pieces for large values --------------------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=12)
+        | st.dictionaries(st.text(max_size=5), children, max_size=12)
+    ),
+    max_leaves=60,
+)
+
+
+def _outcome(encode: Any, value: object) -> tuple[Any, ...]:
+    try:
+        return ("ok", encode(value))
+    except TaskStateError as exc:
+        return (type(exc).__name__, exc.message, exc.detail)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=_json_values | st.lists(_json_values, max_size=30))
+def test_json_text_in_pieces_equals_the_whole_encoding(value: object) -> None:
+    import taskstate.runtime.accessors as accessors
+
+    # Tiny pieces, so that every value above is cut up; errors must be the same too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accessors, "_PIECE", 7)
+        patch.setattr(accessors, "_FIRST_ITEMS", 3)
+        whole = _outcome(lambda v: encode_value(v, max_bytes=0).decode(), value)
+        assert _outcome(accessors._json_text, value) == whole

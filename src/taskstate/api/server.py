@@ -6,9 +6,11 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from taskstate.api.app import build_state, create_app
 from taskstate.config import Settings
@@ -60,10 +62,19 @@ class EmbeddedServer:
     ``with EmbeddedServer(settings) as server:`` serves on ``server.url`` until the block ends.
     """
 
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        middleware: Callable[[ASGIApp], ASGIApp] | None = None,
+    ) -> None:
         self.settings = settings
         self.host = host
         self.port = port
+        self._middleware = middleware
+        """Wraps the app, e.g. to measure its traffic (benchmarks/large_value.py)."""
         self.url = ""
         self._server: _PromptServer | None = None
         self._thread: threading.Thread | None = None
@@ -75,8 +86,11 @@ class EmbeddedServer:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
+        app: ASGIApp = create_app(self.settings, state=state)
+        if self._middleware is not None:
+            app = self._middleware(app)
         config = uvicorn.Config(
-            create_app(self.settings, state=state),
+            app,
             log_level="warning",
             access_log=False,
             lifespan="on",

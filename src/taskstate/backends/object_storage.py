@@ -25,12 +25,14 @@ raises :class:`~taskstate.errors.ReferenceResolutionError` and touches nothing.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import os
 import posixpath
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -59,7 +61,20 @@ CHUNK_BYTES = 8 * 1024 * 1024
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _COMPONENT = r"[A-Za-z0-9_%~-]+"
 _LAYOUT = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})")
+# What an interrupted local write leaves: the target's name, a '.', 32 hex digits, '.tmp'.
+_TEMPORARY = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})\.[0-9a-f]{{32}}\.tmp")
 _KINDS = {"task": "task state", "asset": "asset state"}
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """An object's modification time (seconds since the epoch), if its filesystem says."""
+    for field in ("mtime", "LastModified", "last_modified", "created"):
+        value = info.get(field)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+    return None
 
 
 def encode_component(name: str) -> str:
@@ -164,18 +179,52 @@ class ObjectStorageStateBackend(BaseStateBackend):
 
     # -- housekeeping --------------------------------------------------------------------
 
-    def iter_refs(self) -> Iterator[str]:
-        """The reference of every object stored under the root (for ``purge --orphans``)."""
+    def iter_objects(self, *, older_than: datetime | None = None) -> Iterator[str]:
+        """The URL of every object under the root last modified before ``older_than``.
+
+        Stored values are listed by their URL, which is exactly the reference written for them;
+        on a local filesystem, temporaries left by an interrupted write are listed too. An
+        object whose modification time cannot be read counts as new. All objects are listed
+        when ``older_than`` is None.
+        """
+        cutoff = None if older_than is None else older_than.timestamp()
         try:
-            paths = self._fs.find(self._root)
+            self._fs.invalidate_cache(self._root)  # s3fs caches listings: see other writers
+            found = self._fs.find(self._root, detail=True)
         except FileNotFoundError:
             return
         except Exception as exc:
             self._driver_failed("list the objects under", self._prefix, exc)
-        for path in sorted(paths):
-            ref = self._url(path)
-            if ref.startswith(self._prefix) and _LAYOUT.fullmatch(ref[len(self._prefix) :]):
-                yield ref
+        for path in sorted(found):
+            url = self._url(path)
+            if self._match(url, allow_temporary=self._local) is None:
+                continue
+            if cutoff is not None:
+                modified = _modified(found[path])
+                if modified is None or modified >= cutoff:
+                    continue
+            yield url
+
+    def purge_object(self, url: str, *, older_than: datetime | None = None) -> bool:
+        """Remove the object at ``url`` (as listed by :meth:`iter_objects`); True if removed.
+
+        With ``older_than``, the modification time is read again first and a newer object
+        stays: references are deterministic, so a task that sets the same key again after the
+        listing has made the object live once more.
+        """
+        path = self._checked(url, None, allow_temporary=self._local)
+        try:
+            if older_than is not None:
+                self._fs.invalidate_cache(path)
+                modified = _modified(self._fs.info(path))
+                if modified is None or modified >= older_than.timestamp():
+                    return False
+            self._remove(path)
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            self._driver_failed("remove", url, exc)
+        return True
 
     # -- I/O -----------------------------------------------------------------------------
 
@@ -188,21 +237,36 @@ class ObjectStorageStateBackend(BaseStateBackend):
         ref = self._prefix + relative
         try:
             if self._local:
-                # Write beside the target and rename, so a reader never meets half a value.
-                # The temporary name holds a '.', so it never matches the layout.
-                self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
-                temporary = f"{path}.{uuid.uuid4().hex}.tmp"
                 try:
-                    self._write(temporary, value)
-                    self._fs.mv(temporary, path)
-                finally:
-                    if self._fs.exists(temporary):
-                        self._fs.rm_file(temporary)
+                    self._store_local(path, value)
+                except FileNotFoundError:
+                    # A purge removed the owner's folder, emptied, between makedirs and open.
+                    self._store_local(path, value)
             else:
                 self._write(path, value)  # object stores publish an object whole on close
         except Exception as exc:
             self._driver_failed("store", ref, exc)
         return ref
+
+    def _store_local(self, path: str, value: str) -> None:
+        # Write beside the target and rename, so a reader never meets half a value. The
+        # temporary name holds a '.', so it never matches the layout.
+        self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            self._write(temporary, value)
+            self._fs.mv(temporary, path)
+        finally:
+            if self._fs.exists(temporary):
+                self._fs.rm_file(temporary)
+
+    def _remove(self, path: str) -> None:
+        """Remove the object at ``path``, and on a local filesystem its folder once empty."""
+        self._fs.rm_file(path)
+        if self._local:
+            # A folder per task instance would otherwise outlive its state forever.
+            with contextlib.suppress(OSError):  # not empty, or removed already
+                os.rmdir(posixpath.dirname(path))
 
     def _write(self, path: str, value: str) -> None:
         with self._fs.open(path, "wb") as f:
@@ -236,30 +300,42 @@ class ObjectStorageStateBackend(BaseStateBackend):
     def _purge(self, stored: str, kind: str) -> None:
         path = self._checked(stored, kind)
         try:
-            self._fs.rm_file(path)
+            self._remove(path)
         except FileNotFoundError:
             return  # purged already: purging is idempotent
         except Exception as exc:
             self._driver_failed("purge", stored, exc)
 
-    def _checked(self, stored: str, kind: str) -> str:
-        """The path of ``stored`` if it is a reference this backend wrote, else raise."""
-        ours = isinstance(stored, str) and stored.startswith(self._prefix)
-        relative = stored[len(self._prefix) :] if ours else ""
+    def _match(self, url: object, *, allow_temporary: bool = False) -> re.Match[str] | None:
+        """The layout match of ``url`` if it names an object under this root, else None."""
+        if not isinstance(url, str) or not url.startswith(self._prefix):
+            return None
+        relative = url[len(self._prefix) :]
         match = _LAYOUT.fullmatch(relative)
-        if match is None or match.group(1) != kind:
+        if match is None and allow_temporary:
+            match = _TEMPORARY.fullmatch(relative)
+        return match
+
+    def _checked(self, stored: str, kind: str | None, *, allow_temporary: bool = False) -> str:
+        """The path of ``stored`` if it is an object this backend wrote, else raise.
+
+        ``kind`` (``task`` or ``asset``) must match the reference's, when given.
+        """
+        match = self._match(stored, allow_temporary=allow_temporary)
+        what = _KINDS[kind] if kind is not None else "object"
+        if match is None or (kind is not None and match.group(1) != kind):
             raise ReferenceResolutionError(
-                f"refusing {_KINDS[kind]} reference {stored!r}: it is not an object this "
+                f"refusing {what} reference {stored!r}: it is not an object this "
                 f"backend stores under {self._prefix[:-1]!r}",
                 detail={"ref": stored, "root": self._prefix[:-1]},
             )
-        path = f"{self._root}/{relative}"
+        path = f"{self._root}/{stored[len(self._prefix) :]}"
         if self._local:
             # A symbolic link planted under the root must not lead a read or purge outside it.
             real_root = os.path.realpath(self._root)
             if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
                 raise ReferenceResolutionError(
-                    f"refusing {_KINDS[kind]} reference {stored!r}: it leads outside "
+                    f"refusing {what} reference {stored!r}: it leads outside "
                     f"{self._prefix[:-1]!r} through a symbolic link",
                     detail={"ref": stored, "root": self._prefix[:-1]},
                 )

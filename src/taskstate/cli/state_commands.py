@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -309,14 +309,19 @@ def purge_state(
 
 
 def _duration(text: str, option: str) -> timedelta:
+    raw: str | float = text.strip()
+    with suppress(ValueError):
+        raw = float(raw)  # plain seconds, which pydantic's string parsing does not accept
     try:
-        value = TypeAdapter(timedelta).validate_python(text.strip())
+        value = TypeAdapter(timedelta).validate_python(raw)
     except ValidationError as exc:
         raise UsageError(
             f"{option} takes a duration: seconds (3600), HH:MM:SS or ISO 8601 (PT1H), not {text!r}"
         ) from exc
     if value < timedelta(0):
         raise UsageError(f"{option} cannot be negative, got {text!r}")
+    if value > datetime.now(UTC) - datetime.min.replace(tzinfo=UTC):
+        raise UsageError(f"{option} reaches back before the year 1, got {text!r}")
     return value
 
 

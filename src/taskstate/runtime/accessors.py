@@ -17,7 +17,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import islice
+from typing import cast
 
 from taskstate.errors import (
     BackendError,
@@ -52,6 +54,23 @@ from taskstate.state.codec import (
 from taskstate.state.types import JSONValue
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
+
+_PIECE = 256 * 1024
+"""Characters of a long string, or about the bytes of JSON, encoded at a time for a hook.
+
+Small enough to stay in the CPU's caches: on 200 MiB values, 256 KiB pieces took 0.18 s for a
+string and 0.43 s for a list of strings, 8 MiB pieces 0.23 s and 0.75 s."""
+
+_FIRST_ITEMS = 1024
+"""Items of a list or object encoded in its first piece; a smaller one is encoded whole."""
+
+_PUNCTUATION: dict[type, tuple[str, str, str]] = {
+    str: ('"', "", '"'),
+    list: ("[", ",", "]"),
+    tuple: ("[", ",", "]"),
+    dict: ("{", ",", "}"),
+}
+"""Opening, separator and closing of the JSON of each type :func:`_json_text` cuts up."""
 
 
 class StateAccessor(abc.ABC):
@@ -110,8 +129,7 @@ class StateAccessor(abc.ABC):
             self._comms.send(self._set(key, data, None))
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
-        data = encode_value(value, max_bytes=0)
-        text = data.decode()
+        text = _json_text(value)
         try:
             ref = self._serialize(worker, text, key)
         except TaskStateError:
@@ -123,6 +141,7 @@ class StateAccessor(abc.ABC):
                 detail={"key": key, "backend": worker.path},
             ) from exc
         if ref == text:  # a hook left at its no-op default: the value is stored inline
+            data = text.encode()
             check_size(len(data), self._max_value_bytes)
             self._comms.send(self._set(key, data, None))
             return
@@ -190,12 +209,17 @@ class StateAccessor(abc.ABC):
                 f"{type(text).__name__}, not the value's JSON text",
                 detail=detail,
             )
+        head = text[:80]
+        # The decoder reads UTF-8, which it would cache beside a non-ASCII str for as long as
+        # the str lives; encoded here instead, the text is freed before the value is built.
+        data: str | bytes = text if text.isascii() else text.encode()
+        del text
         try:
-            return decode_value(text)
+            return decode_value(data)
         except InvalidValueError as exc:
             raise ReferenceResolutionError(
                 f"{problem}resolve reference {stored!r}: its deserialize hook returned text "
-                f"that is not JSON (is the object gone?): {text[:80]!r}",
+                f"that is not JSON (is the object gone?): {head!r}",
                 detail=detail,
             ) from exc
 
@@ -378,3 +402,77 @@ class AssetStates:
 
     async def aclear(self) -> None:
         await self._only().aclear()
+
+
+def _json_text(value: JSONValue) -> str:
+    """The JSON text of ``value``, as :func:`encode_value` writes it, for a worker hook.
+
+    Encoded whole, a large value's bytes would sit beside its text while one is decoded into
+    the other: a third copy of the value. So a long string, list or object at the top is
+    encoded a piece at a time, and the pieces are appended to the text in batches. CPython
+    grows a str that has a single reference in place, so the text is not copied as it grows;
+    where it cannot (another interpreter, or the allocator must move the text), each batch,
+    at least an eighth of the text so far, bounds the copying to about nine times the text,
+    as a growing list's would be. Should a piece fail, the value is encoded whole instead, so
+    the error raised, and the path in its message, are the ones they always were.
+    """
+    pieces = _pieces(value)
+    if pieces is not None:
+        opening, separator, closing = _PUNCTUATION[type(value)]
+        text = opening
+        batch: list[str] = []
+        pending = 0
+        try:
+            for i, piece in enumerate(pieces):
+                if i and separator:
+                    batch.append(separator)
+                batch.append(str(memoryview(piece)[1:-1], "utf-8"))  # without its punctuation
+                pending += len(piece)
+                if pending > len(text) // 8:
+                    text += "".join(batch)
+                    batch.clear()
+                    pending = 0
+        except MemoryError:
+            raise
+        except Exception:
+            del text, batch  # what was built, before the value is encoded whole
+        else:
+            batch.append(closing)
+            text += "".join(batch)
+            return text
+    return encode_value(value, max_bytes=0).decode()
+
+
+def _pieces(value: JSONValue) -> Iterator[bytes] | None:
+    """The JSON of a long string, list or object in pieces of ~_PIECE bytes; else None.
+
+    Exact types only: a subclass is not JSON, and its slices (plain str or list) would pass.
+    """
+    kind = type(value)
+    if kind is str:
+        text = cast(str, value)
+        if len(text) > _PIECE:
+            return (
+                encode_value(text[start : start + _PIECE], max_bytes=0)
+                for start in range(0, len(text), _PIECE)
+            )
+    elif kind in (list, tuple):
+        items = cast("list[JSONValue]", value)
+        if len(items) > _FIRST_ITEMS:
+            return _slices(lambda start, stop: items[start:stop], len(items))
+    elif kind is dict:
+        mapping = cast("dict[str, JSONValue]", value)
+        if len(mapping) > _FIRST_ITEMS:
+            entries = iter(mapping.items())
+            return _slices(lambda start, stop: dict(islice(entries, stop - start)), len(mapping))
+    return None
+
+
+def _slices(take: Callable[[int, int], JSONValue], length: int) -> Iterator[bytes]:
+    """Each slice of a list or object, encoded; slices are sized to ~_PIECE bytes of JSON."""
+    start, count = 0, _FIRST_ITEMS
+    while start < length:
+        piece = encode_value(take(start, start + count), max_bytes=0)
+        yield piece
+        start += count
+        count = max(1, count * _PIECE // len(piece))

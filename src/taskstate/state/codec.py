@@ -89,6 +89,18 @@ def _reject(path: str, message: str) -> InvalidValueError:
     return InvalidValueError(f"{message}{where}", detail={"path": path})
 
 
+def _plain(item: object) -> bool:
+    """A scalar valid wherever it is nested, so it needs no visit (nor a path)."""
+    kind = type(item)
+    return (
+        kind is str
+        or kind is int
+        or kind is bool
+        or item is None
+        or (kind is float and math.isfinite(item))  # type: ignore[arg-type]
+    )
+
+
 def _check_json_value(value: object) -> None:
     """Raise :class:`InvalidValueError` unless ``value`` is a JSON document (null only nested)."""
     if value is None:
@@ -109,13 +121,22 @@ def _check_json_value(value: object) -> None:
             if not math.isfinite(item):  # type: ignore[arg-type]
                 raise _reject(path, f"{item!r} is not a JSON number")
         elif kind is dict:
+            deeper = depth >= MAX_DEPTH
             for k, v in cast("dict[object, object]", item).items():
                 if type(k) is not str:
                     raise _reject(path, f"object keys must be strings, not {type(k).__name__}")
-                stack.append((v, f"{path}.{k}", depth + 1))
+                if deeper or not _plain(v):
+                    stack.append((v, f"{path}.{k}", depth + 1))
         elif kind is list or kind is tuple:
             items = cast("list[object]", item)
-            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items))
+            if depth >= MAX_DEPTH:
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items))
+            else:
+                # Only an item that needs a visit gets a path: for a long list of strings,
+                # a path and a stack entry per item cost more than encoding the list.
+                stack.extend(
+                    (v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items) if not _plain(v)
+                )
         else:
             raise _reject(
                 path,

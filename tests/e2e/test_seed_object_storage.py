@@ -1,0 +1,144 @@
+"""The seed's two DAGs on ``ObjectStorageStateBackend``: over file://, over S3 (a local moto
+server), and over S3 with Redis as the server-side backend at the same time.
+
+After the runs, the references listed by the API are exactly the objects in the storage: the
+first task's two keys, nothing for the asset, no value inline.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskstate.testing.redis import available_server_url, temporary_prefix
+from taskstate.testing.s3 import create_bucket, storage_options
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+OBJECT_STORAGE = "taskstate.backends.object_storage.ObjectStorageStateBackend"
+PASS_LINES = [
+    "test_set_and_get | set + get: PASS",
+    "test_delete | delete: PASS",
+    "test_clear | clear: PASS",
+]
+
+
+@dataclass
+class Storage:
+    kind: str
+    root: str
+    list_objects: Callable[[], list[str]]
+
+
+@dataclass
+class SeedRuns:
+    kind: str
+    storage: Storage
+    cli: Any
+    runs: list[Any]
+
+
+def _file_storage(tmp: Path) -> Storage:
+    root = tmp / "objects"
+
+    def listed() -> list[str]:
+        return sorted(p.as_uri() for p in root.rglob("*") if p.is_file())
+
+    return Storage("file", root.as_uri(), listed)
+
+
+def _s3_storage(endpoint: str) -> Storage:
+    import s3fs  # type: ignore[import-untyped]
+
+    bucket = f"seed-{uuid.uuid4().hex[:20]}"
+    create_bucket(endpoint, bucket)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **storage_options(endpoint))
+
+    def listed() -> list[str]:
+        fs.invalidate_cache()
+        return sorted(f"s3://{path}" for path in fs.find(bucket))
+
+    return Storage("s3", f"s3://{bucket}/taskstate", listed)
+
+
+@pytest.fixture(scope="module", params=["file", "s3", "s3+redis"])
+def seed(
+    request: pytest.FixtureRequest,
+    make_cli: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SeedRuns]:
+    """Both seed DAGs, run once as run r1 in a home of their own."""
+    kind = str(request.param)
+    if kind == "file":
+        storage = _file_storage(tmp_path_factory.mktemp("file-storage"))
+        options: dict[str, Any] = {}
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        storage = _s3_storage(endpoint)
+        options = storage_options(endpoint)
+    env = {
+        "TASKSTATE__WORKERS__STATE_BACKEND": "object_storage",
+        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": storage.root, **options}),
+    }
+    with ExitStack() as stack:
+        if kind.endswith("+redis"):
+            url = available_server_url()
+            prefix = stack.enter_context(temporary_prefix(url))
+            env["TASKSTATE__STATE_STORE__BACKEND"] = "redis"
+            env["TASKSTATE__STATE_STORE__BACKEND_KWARGS"] = json.dumps(
+                {"url": url, "prefix": prefix}
+            )
+        cli = make_cli(f"seed-{kind.replace('+', '-')}", env)
+        runs = [
+            cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "r1"),
+            cli.dags_test(EXAMPLES / "seed_asset_state.py", "--run-id", "r1"),
+        ]
+        yield SeedRuns(kind, storage, cli, runs)
+
+
+def test_both_dags_pass(seed: SeedRuns) -> None:
+    for run in seed.runs:
+        assert run.code == 0, str(run)
+        lines = run.stdout.splitlines()
+        for expected in PASS_LINES:
+            assert expected in lines, str(run)
+
+
+def test_references_are_exactly_the_stored_objects(seed: SeedRuns) -> None:
+    entries = seed.cli.task_state("aip103_memory_backend_test", "r1")
+    assert {e["task_id"] for e in entries} == {"test_set_and_get"}
+    assert sorted(e["key"] for e in entries) == ["checkpoint", "job_id"]
+    for entry in entries:
+        assert entry["value"] is None
+        assert entry["backend"] == OBJECT_STORAGE
+        assert entry["ref"].startswith(seed.storage.root + "/task/")
+    assert seed.cli.asset_state("memory_backend_test_asset") == []
+    # Deleted and cleared keys were purged; the two references name the only objects left.
+    assert seed.storage.list_objects() == sorted(e["ref"] for e in entries)
+
+
+def test_values_went_through_the_backend(seed: SeedRuns) -> None:
+    task_run, asset_run = seed.runs
+    assert "get('job_id') = 'spark_app_001'" in task_run.lines("test_set_and_get")
+    assert "get('file_count') = '42'" in asset_run.lines("test_set_and_get")
+
+
+def test_the_sql_tables_hold_only_references_or_nothing(seed: SeedRuns) -> None:
+    with sqlite3.connect(seed.cli.home / "taskstate.db") as db:
+        rows = db.execute("SELECT data, ref_backend FROM task_state").fetchall()
+        asset_rows = db.execute("SELECT count(*) FROM asset_state").fetchone()
+    assert asset_rows == (0,)
+    if seed.kind.endswith("+redis"):
+        assert rows == []  # the references live in Redis
+    else:
+        assert sorted(ref for ref, _ in rows) == seed.storage.list_objects()
+        assert {backend for _, backend in rows} == {OBJECT_STORAGE}
