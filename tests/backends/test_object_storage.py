@@ -1,21 +1,23 @@
-"""``ObjectStorageStateBackend`` on file:// and memory://: the worker contract and its specifics."""
+"""``ObjectStorageStateBackend`` on file://, memory:// and S3 (a local moto server): the worker
+contract, untrusted references, listing for the orphan sweep, and values published whole."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import SupportsIndex
 
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from taskstate.backends.object_storage import (
+    CHUNK_CHARS,
     MAX_COMPONENT,
     ObjectStorageStateBackend,
     encode_component,
@@ -27,8 +29,6 @@ from taskstate.state.types import TaskScope
 from taskstate.testing import WorkerBackendContract
 from taskstate.testing.s3 import create_bucket, storage_options
 from taskstate.testing.worker_contract import HOSTILE_NAMES
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -195,10 +195,19 @@ def test_tampered_s3_references_touch_nothing(s3_root: str, s3_endpoint: str) ->
     assert list(backend.iter_objects()) == [mine]
 
 
-def test_a_file_root_refuses_s3_references(tmp_path: Path, s3_root: str) -> None:
+def test_a_file_root_refuses_s3_references(tmp_path: Path, s3_root: str, s3_endpoint: str) -> None:
+    s3 = ObjectStorageStateBackend(root=s3_root, **storage_options(s3_endpoint))
+    ref = s3.serialize_task_state_value(value='"on s3"', key="k", ti_id="ti")
     backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
-    with pytest.raises(ReferenceResolutionError, match="refusing"):
-        backend.purge_task_state(f"{s3_root}/task/ti/k")
+    for call in (
+        backend.deserialize_task_state_value,
+        backend.purge_task_state,
+        backend.purge_object,
+    ):
+        with pytest.raises(ReferenceResolutionError, match="refusing"):
+            call(ref)
+    assert s3.deserialize_task_state_value(ref) == '"on s3"'
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_symbolic_links_do_not_lead_outside(
@@ -212,6 +221,7 @@ def test_symbolic_links_do_not_lead_outside(
         backend.deserialize_task_state_value(ref)
     with pytest.raises(ReferenceResolutionError):
         backend.purge_task_state(ref)
+    assert list(backend.iter_objects()) == []  # the sweep never meets it either
     assert outside.read_text() == '"secret"'
 
 
@@ -324,10 +334,19 @@ def test_iter_objects_lists_interrupted_writes_and_purges_them(tmp_path: Path) -
         backend.deserialize_task_state_value(temporary.as_uri())
 
 
-@pytest.mark.parametrize("kind", ["file", "memory"])
-def test_older_than_spares_new_objects(kind: str, tmp_path: Path, memory_root: str) -> None:
-    root = tmp_path.as_uri() if kind == "file" else memory_root
-    backend = ObjectStorageStateBackend(root=root)
+@pytest.fixture(params=["file", "memory", "s3"])
+def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStorageStateBackend:
+    """The backend on each kind of filesystem, under a root of its own."""
+    if request.param == "file":
+        return ObjectStorageStateBackend(root=tmp_path.as_uri())
+    if request.param == "memory":
+        return ObjectStorageStateBackend(root=request.getfixturevalue("memory_root"))
+    options = storage_options(request.getfixturevalue("s3_endpoint"))
+    return ObjectStorageStateBackend(root=request.getfixturevalue("s3_root"), **options)
+
+
+def test_older_than_spares_new_objects(any_backend: ObjectStorageStateBackend) -> None:
+    backend = any_backend
     old = backend.serialize_task_state_value(value='"old"', key="old", ti_id="t")
     cutoff = datetime.now(UTC) + timedelta(seconds=5)
     assert list(backend.iter_objects(older_than=cutoff)) == [old]
@@ -340,68 +359,132 @@ def test_older_than_spares_new_objects(kind: str, tmp_path: Path, memory_root: s
     assert list(backend.iter_objects()) == []
 
 
+def test_older_than_must_be_timezone_aware(any_backend: ObjectStorageStateBackend) -> None:
+    ref = any_backend.serialize_task_state_value(value='"v"', key="k", ti_id="t")
+    naive = datetime.now() + timedelta(hours=1)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        list(any_backend.iter_objects(older_than=naive))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        any_backend.purge_object(ref, older_than=naive)
+    assert any_backend.deserialize_task_state_value(ref) == '"v"'
+
+
+def test_s3_listing_sees_other_writers_and_only_the_layout(s3_root: str, s3_endpoint: str) -> None:
+    import s3fs  # type: ignore[import-untyped]
+
+    options = storage_options(s3_endpoint)
+    backend = ObjectStorageStateBackend(root=s3_root, **options)
+    mine = backend.serialize_task_state_value(value='"a"', key="a", ti_id="t1")
+    assert list(backend.iter_objects()) == [mine]
+    # Another process writes into the folders this backend has just listed.
+    other = s3fs.S3FileSystem(skip_instance_cache=True, **options)
+    root = s3_root.removeprefix("s3://")
+    other.pipe(f"{root}/task/t1/b", b'"b"')
+    other.pipe(f"{root}/asset/orders/c", b'"c"')
+    temporary = f"{root}/task/t1/b.{'0' * 32}.tmp"  # a temporary only on a local filesystem
+    other.pipe(temporary, b'"half')
+    other.pipe(f"{root}/notes.txt", b"not an object of the backend")
+    assert sorted(backend.iter_objects()) == sorted(
+        [mine, f"{s3_root}/task/t1/b", f"{s3_root}/asset/orders/c"]
+    )
+    with pytest.raises(ReferenceResolutionError, match="refusing"):
+        backend.purge_object(f"s3://{temporary}")
+    # The listing left no stale entry behind: a value rewritten elsewhere reads as rewritten.
+    other.pipe(f"{root}/task/t1/a", b'"a, set again"')
+    assert backend.deserialize_task_state_value(mine) == '"a, set again"'
+    assert other.cat(temporary) == b'"half'
+
+
+class _FailsMidway(str):
+    """A value whose write fails after its first chunk: the backend slices it chunk by chunk."""
+
+    def __getitem__(self, index: SupportsIndex | slice) -> str:
+        if isinstance(index, slice) and index.start:
+            raise RuntimeError("the writer failed midway")
+        return str.__getitem__(self, index)
+
+
+def _s3_backend(root: str, endpoint: str, block_size: int | None) -> ObjectStorageStateBackend:
+    options = storage_options(endpoint)
+    if block_size is not None:
+        options["default_block_size"] = block_size
+    return ObjectStorageStateBackend(root=root, **options)
+
+
+def _uploads_in_progress(backend: ObjectStorageStateBackend, root: str) -> list[object]:
+    bucket = root.removeprefix("s3://").split("/")[0]
+    fs = backend._fs
+    return list(fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", []))
+
+
+@pytest.mark.parametrize("block_size", [None, 5 * 2**20], ids=["one-put", "multipart"])
+def test_a_failed_s3_write_publishes_nothing(
+    s3_root: str, s3_endpoint: str, block_size: int | None
+) -> None:
+    backend = _s3_backend(s3_root, s3_endpoint, block_size)
+    ref = backend.serialize_task_state_value(value='"old"', key="k", ti_id="ti")
+    value = _FailsMidway('"' + "x" * CHUNK_CHARS + '"')  # its first chunk fills a 5 MiB part
+    with pytest.raises(BackendError, match="failed midway"):
+        backend.serialize_task_state_value(value=value, key="k", ti_id="ti")
+    assert backend.deserialize_task_state_value(ref) == '"old"'
+    assert list(backend.iter_objects()) == [ref]
+    assert _uploads_in_progress(backend, s3_root) == []  # the multipart upload was aborted
+
+
+def test_a_failed_local_write_leaves_no_temporary(tmp_path: Path) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    ref = backend.serialize_task_state_value(value='"old"', key="k", ti_id="ti")
+    value = _FailsMidway('"' + "x" * CHUNK_CHARS + '"')
+    with pytest.raises(BackendError, match="failed midway"):
+        backend.serialize_task_state_value(value=value, key="k", ti_id="ti")
+    assert backend.deserialize_task_state_value(ref) == '"old"'
+    assert [p.name for p in (tmp_path / "task" / "ti").iterdir()] == ["k"]
+
+
+_KILLED_WRITER = """
+import json, sys, threading
+from taskstate.backends.object_storage import CHUNK_CHARS, ObjectStorageStateBackend
+
+class Stalls(str):
+    def __getitem__(self, index):
+        if isinstance(index, slice) and index.start:
+            print("first part sent", flush=True)
+            threading.Event().wait()
+        return str.__getitem__(self, index)
+
+backend = ObjectStorageStateBackend(root=sys.argv[1], **json.loads(sys.argv[2]))
+backend.serialize_task_state_value(value=Stalls("x" * 2 * CHUNK_CHARS), key="k", ti_id="ti")
+"""
+
+
+def test_a_killed_s3_writer_leaves_the_previous_value(s3_root: str, s3_endpoint: str) -> None:
+    # s3fs publishes an object whole on close: a writer killed after sending a part of a
+    # multipart upload leaves only that upload, incomplete and invisible.
+    backend = ObjectStorageStateBackend(root=s3_root, **storage_options(s3_endpoint))
+    ref = backend.serialize_task_state_value(value='"old"', key="k", ti_id="ti")
+    options = {**storage_options(s3_endpoint), "default_block_size": 5 * 2**20}
+    command = [sys.executable, "-c", _KILLED_WRITER, s3_root, json.dumps(options)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as writer:
+        try:
+            assert writer.stdout is not None
+            if writer.stdout.readline() != b"first part sent\n":
+                _, err = writer.communicate(timeout=10)
+                pytest.fail(f"the writer did not start its upload: {err.decode()}")
+            assert len(_uploads_in_progress(backend, s3_root)) == 1
+            assert backend.deserialize_task_state_value(ref) == '"old"'
+        finally:
+            writer.kill()  # no-op if it has ended; leaving the block waits for it
+    assert writer.returncode == -signal.SIGKILL
+    assert backend.deserialize_task_state_value(ref) == '"old"'
+    assert list(backend.iter_objects()) == [ref]
+
+
 def test_large_value_round_trips_on_disk(tmp_path: Path) -> None:
     backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
     value = json.dumps("é" * (20 * 1024 * 1024))  # over two write chunks, multi-byte
     ref = backend.serialize_task_state_value(value=value, key="big", ti_id="ti")
     assert backend.deserialize_task_state_value(ref) == value
     assert [p.name for p in (tmp_path / "task" / "ti").iterdir()] == ["big"]
-
-
-# -- end to end ------------------------------------------------------------------------
-
-
-def _taskstate() -> list[str]:
-    script = Path(sys.executable).with_name("taskstate")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "taskstate.cli"]
-
-
-@pytest.mark.e2e
-def test_seed_dag_stores_its_values_as_objects(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    objects = tmp_path / "objects"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE")},
-        "TASKSTATE_HOME": str(home),
-        "HOME": str(home),
-        "TASKSTATE__WORKERS__STATE_BACKEND": (
-            "taskstate.backends.object_storage.ObjectStorageStateBackend"
-        ),
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": objects.as_uri()}),
-    }
-    dag = tmp_path / "seed_task_state.py"
-    shutil.copy(REPO / "examples" / "seed_task_state.py", dag)
-    run = subprocess.run(
-        [*_taskstate(), "dags", "test", str(dag)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output
-    for line in ("set + get: PASS", "delete: PASS", "clear: PASS"):
-        assert line in output, output
-    stored = {p.relative_to(objects).as_posix() for p in objects.rglob("*") if p.is_file()}
-    assert stored, output
-    listed = subprocess.run(
-        [*_taskstate(), "state", "list", "--json", "--dag-id", "aip103_memory_backend_test"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert listed.returncode == 0, listed.stdout + listed.stderr
-    entries = json.loads(listed.stdout)
-    # The first task's keys are left; the others deleted or cleared theirs, objects included.
-    assert {entry["key"] for entry in entries} == {"job_id", "checkpoint"}
-    refs = {entry["ref"] for entry in entries}
-    assert all(entry["value"] is None for entry in entries)
-    assert all(ref.startswith(objects.as_uri() + "/task/") for ref in refs)
-    assert {ref.removeprefix(objects.as_uri() + "/") for ref in refs} == stored
 
 
 def test_purging_the_last_object_removes_its_folder(tmp_path: Path) -> None:

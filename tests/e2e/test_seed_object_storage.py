@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from taskstate.backends.redis import RedisStateBackend
+from taskstate.state.types import AssetScope, TaskScope
 from taskstate.testing.redis import available_server_url, temporary_prefix
 from taskstate.testing.s3 import create_bucket, storage_options
 
@@ -45,6 +47,8 @@ class SeedRuns:
     storage: Storage
     cli: Any
     runs: list[Any]
+    redis: RedisStateBackend | None = None
+    """The server-side backend of the s3+redis runs, over the same server and prefix."""
 
 
 def _file_storage(tmp: Path) -> Storage:
@@ -89,6 +93,7 @@ def seed(
         "TASKSTATE__WORKERS__STATE_BACKEND": "object_storage",
         "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": storage.root, **options}),
     }
+    redis_backend = None
     with ExitStack() as stack:
         if kind.endswith("+redis"):
             url = available_server_url()
@@ -97,12 +102,14 @@ def seed(
             env["TASKSTATE__STATE_STORE__BACKEND_KWARGS"] = json.dumps(
                 {"url": url, "prefix": prefix}
             )
+            redis_backend = RedisStateBackend(url, prefix=prefix)
+            stack.callback(redis_backend.close)
         cli = make_cli(f"seed-{kind.replace('+', '-')}", env)
         runs = [
             cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "r1"),
             cli.dags_test(EXAMPLES / "seed_asset_state.py", "--run-id", "r1"),
         ]
-        yield SeedRuns(kind, storage, cli, runs)
+        yield SeedRuns(kind, storage, cli, runs, redis_backend)
 
 
 def test_both_dags_pass(seed: SeedRuns) -> None:
@@ -137,8 +144,14 @@ def test_the_sql_tables_hold_only_references_or_nothing(seed: SeedRuns) -> None:
         rows = db.execute("SELECT data, ref_backend FROM task_state").fetchall()
         asset_rows = db.execute("SELECT count(*) FROM asset_state").fetchone()
     assert asset_rows == (0,)
-    if seed.kind.endswith("+redis"):
-        assert rows == []  # the references live in Redis
+    if seed.redis is not None:
+        assert rows == []  # the references live in Redis, read here without the API server
+        scope = TaskScope("aip103_memory_backend_test", "r1", "test_set_and_get")
+        stored = {e.key: e.stored for e in seed.redis.list_entries(scope)}
+        assert sorted(stored) == ["checkpoint", "job_id"]
+        assert {v.ref_backend for v in stored.values()} == {OBJECT_STORAGE}
+        assert sorted(v.data for v in stored.values()) == seed.storage.list_objects()
+        assert seed.redis.list_entries(AssetScope("memory_backend_test_asset")) == []
     else:
         assert sorted(ref for ref, _ in rows) == seed.storage.list_objects()
         assert {backend for _, backend in rows} == {OBJECT_STORAGE}

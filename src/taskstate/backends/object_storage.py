@@ -20,6 +20,16 @@ a character the short form never holds.
 **References from the database are untrusted.** Before any read or purge, a reference must be
 this root's URL followed by exactly the layout above, in the encoding's alphabet; anything else
 raises :class:`~taskstate.errors.ReferenceResolutionError` and touches nothing.
+
+**A value is published whole.** A reader meets the previous value or the new one, never part of
+one, and a writer that fails or is killed midway leaves the previous value. On a local
+filesystem a value is written beside its target as ``<name>.<32 hex digits>.tmp`` and renamed
+over it; a killed writer leaves that temporary, which ``iter_objects`` lists for the orphan
+sweep. An object store needs no temporary: it publishes an object in one step when the file is
+closed (one PUT, or the completion of a multipart upload), so a failed write is abandoned, not
+closed. On S3 a writer killed during a multipart upload (a value over s3fs's block size, 50 MiB
+by default) leaves an incomplete upload, invisible and not listed; a bucket lifecycle rule
+(``AbortIncompleteMultipartUpload``) removes those. A ``memory://`` value is stored in one step.
 """
 
 from __future__ import annotations
@@ -32,13 +42,15 @@ import posixpath
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
+from fsspec.implementations.memory import MemoryFileSystem  # type: ignore[import-untyped]
 from fsspec.registry import known_implementations  # type: ignore[import-untyped]
+from fsspec.spec import AbstractBufferedFile  # type: ignore[import-untyped]
 
 from taskstate.backends.registry import INSTALL_HINTS
 from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError, TaskStateError
@@ -67,14 +79,44 @@ _KINDS = {"task": "task state", "asset": "asset state"}
 
 
 def _modified(info: dict[str, Any]) -> float | None:
-    """An object's modification time (seconds since the epoch), if its filesystem says."""
+    """An object's modification time (seconds since the epoch), if its filesystem says.
+
+    Local files have ``mtime`` (a float), s3fs objects ``LastModified`` (an aware datetime),
+    memory files ``created`` (a float from ``find``, a datetime from ``info``; a memory file is
+    created anew by every write).
+    """
     for field in ("mtime", "LastModified", "last_modified", "created"):
         value = info.get(field)
         if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, int | float):
+            # fsspec's filesystems report UTC; a naive time is read as such, not as local time.
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def _cutoff(older_than: datetime | None) -> float | None:
+    if older_than is None:
+        return None
+    if older_than.tzinfo is None or older_than.utcoffset() is None:
+        raise ValueError(f"older_than must be timezone-aware, not {older_than!r}")
+    return older_than.timestamp()
+
+
+def _abandon(f: Any) -> None:
+    """Close ``f``, open for writing, without publishing what was written to it.
+
+    fsspec's buffered files publish on close even when the write failed midway, which would
+    replace the previous value with part of the new one.
+    """
+    if not isinstance(f, AbstractBufferedFile):
+        f.close()  # a file type this cannot stop from publishing: at least release it
+        return
+    # Cancel the multipart upload, if one was started. An upload left behind is invisible and
+    # the error that brought us here matters more than one from the abort.
+    with contextlib.suppress(Exception):
+        f.discard()
+    f.closed = True  # neither close() nor the finaliser may commit it now
 
 
 def encode_component(name: str) -> str:
@@ -151,6 +193,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
         self.root_url = root if root is not None else _default_root()
         self._fs, self._root = _filesystem(self.root_url, storage_options)
         self._local = isinstance(self._fs, LocalFileSystem)
+        self._memory = isinstance(self._fs, MemoryFileSystem)
         self._prefix = self._url(self._root) + "/"
         """Every reference this backend accepts starts with this."""
 
@@ -180,44 +223,57 @@ class ObjectStorageStateBackend(BaseStateBackend):
     # -- housekeeping --------------------------------------------------------------------
 
     def iter_objects(self, *, older_than: datetime | None = None) -> Iterator[str]:
-        """The URL of every object under the root last modified before ``older_than``.
+        """The URL of every object under the root last modified before ``older_than`` (all if
+        None): stored values (URLs in the reference layout, i.e. exactly the references this
+        backend writes) and, on a local filesystem, temporaries left by a write that was
+        interrupted.
 
-        Stored values are listed by their URL, which is exactly the reference written for them;
-        on a local filesystem, temporaries left by an interrupted write are listed too. An
-        object whose modification time cannot be read counts as new. All objects are listed
-        when ``older_than`` is None.
+        ``older_than`` must be timezone-aware. An object whose modification time cannot be read
+        counts as new: it is not listed when ``older_than`` is given. Anything else under the
+        root, and anything :meth:`purge_object` would refuse, is left out. The listing is read
+        afresh, so objects that other processes wrote are seen.
         """
-        cutoff = None if older_than is None else older_than.timestamp()
+        cutoff = _cutoff(older_than)
         try:
-            self._fs.invalidate_cache(self._root)  # s3fs caches listings: see other writers
+            self._forget_listings()
             found = self._fs.find(self._root, detail=True)
+            # find() also caches a listing per folder it walked: a second copy, stale soon.
+            self._forget_listings()
         except FileNotFoundError:
             return
         except Exception as exc:
             self._driver_failed("list the objects under", self._prefix, exc)
-        for path in sorted(found):
+        for path, info in found.items():
             url = self._url(path)
-            if self._match(url, allow_temporary=self._local) is None:
-                continue
+            try:
+                self._checked(url, None, allow_temporary=self._local)
+            except ReferenceResolutionError:
+                continue  # not in the layout, or reached through a symbolic link leading out
             if cutoff is not None:
-                modified = _modified(found[path])
+                modified = _modified(info)
                 if modified is None or modified >= cutoff:
                     continue
             yield url
 
     def purge_object(self, url: str, *, older_than: datetime | None = None) -> bool:
-        """Remove the object at ``url`` (as listed by :meth:`iter_objects`); True if removed.
+        """Remove the object at ``url`` (a URL that :meth:`iter_objects` yields) if it is still
+        last modified before ``older_than``; return whether it was removed.
 
-        With ``older_than``, the modification time is read again first and a newer object
-        stays: references are deterministic, so a task that sets the same key again after the
-        listing has made the object live once more.
+        Refuses (:class:`~taskstate.errors.ReferenceResolutionError`) any URL that is not a
+        value or temporary under the root, exactly like the checks of a purge.
+
+        References are deterministic, so a task may set the same key again, making the object
+        live once more, between the listing and this call. Reading the modification time again
+        here narrows that race to the moment between this read and the removal; it does not
+        close it, which is why the sweep only considers objects older than a grace period.
         """
+        cutoff = _cutoff(older_than)
         path = self._checked(url, None, allow_temporary=self._local)
         try:
-            if older_than is not None:
-                self._fs.invalidate_cache(path)
+            if cutoff is not None:
+                self._fs.invalidate_cache(path)  # s3fs answers info() from a cached listing
                 modified = _modified(self._fs.info(path))
-                if modified is None or modified >= older_than.timestamp():
+                if modified is None or modified >= cutoff:
                     return False
             self._remove(path)
         except FileNotFoundError:
@@ -225,6 +281,15 @@ class ObjectStorageStateBackend(BaseStateBackend):
         except Exception as exc:
             self._driver_failed("remove", url, exc)
         return True
+
+    def _forget_listings(self) -> None:
+        """Drop cached listings of the root, its parents and every folder below it (s3fs)."""
+        self._fs.invalidate_cache(self._root)  # the root and its parents
+        cache = getattr(self._fs, "dircache", None)
+        if cache:
+            below = self._root + "/"
+            for path in [p for p in cache if p.startswith(below)]:
+                cache.pop(path, None)
 
     # -- I/O -----------------------------------------------------------------------------
 
@@ -242,8 +307,13 @@ class ObjectStorageStateBackend(BaseStateBackend):
                 except FileNotFoundError:
                     # A purge removed the owner's folder, emptied, between makedirs and open.
                     self._store_local(path, value)
+            elif self._memory:
+                # One assignment publishes it; the bytes are kept in memory whole anyway.
+                self._fs.pipe_file(path, value.encode("utf-8", "surrogatepass"))
             else:
-                self._write(path, value)  # object stores publish an object whole on close
+                # No temporary and no exists() call: an object store publishes the object in
+                # one step when the file is closed, and only then (see the module docstring).
+                self._write(path, value)
         except Exception as exc:
             self._driver_failed("store", ref, exc)
         return ref
@@ -256,9 +326,22 @@ class ObjectStorageStateBackend(BaseStateBackend):
         try:
             self._write(temporary, value)
             self._fs.mv(temporary, path)
-        finally:
-            if self._fs.exists(temporary):
+        except BaseException:
+            with contextlib.suppress(OSError):  # never created, if the folder was gone
                 self._fs.rm_file(temporary)
+            raise
+
+    def _write(self, path: str, value: str) -> None:
+        """Write ``value`` to ``path`` in chunks. A write that fails is abandoned: an object
+        store publishes none of it (a local temporary is removed by the caller)."""
+        f = self._fs.open(path, "wb")
+        try:
+            for start in range(0, len(value), CHUNK_CHARS):
+                f.write(value[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass"))
+        except BaseException:
+            _abandon(f)
+            raise
+        f.close()
 
     def _remove(self, path: str) -> None:
         """Remove the object at ``path``, and on a local filesystem its folder once empty."""
@@ -267,11 +350,6 @@ class ObjectStorageStateBackend(BaseStateBackend):
             # A folder per task instance would otherwise outlive its state forever.
             with contextlib.suppress(OSError):  # not empty, or removed already
                 os.rmdir(posixpath.dirname(path))
-
-    def _write(self, path: str, value: str) -> None:
-        with self._fs.open(path, "wb") as f:
-            for start in range(0, len(value), CHUNK_CHARS):
-                f.write(value[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass"))
 
     def _load(self, stored: str, kind: str) -> str:
         path = self._checked(stored, kind)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,46 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Run first in the child on Linux: the kernel sends the server SIGTERM when the test process
+# dies, however it dies (SIGKILL included), so the server never outlives it. The process then
+# becomes the server itself (same pid) by exec.
+_DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the test process that started moto_server is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 def _command(port: int) -> list[str]:
     script = Path(sys.executable).with_name("moto_server")
     args = ["-H", "127.0.0.1", "-p", str(port)]
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "moto.server", *args]
+    command = (
+        [str(script), *args] if script.exists() else [sys.executable, "-m", "moto.server", *args]
+    )
+    if platform.system() == "Linux":
+        return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+    return command
 
 
 def _unavailable(reason: str) -> None:
+    # The rule of taskstate.testing._services (skip, but fail under CI=true), for a package
+    # that is missing rather than a server that does not answer.
     message = f"{reason}; install the test extra: pip install -e '.[test]'"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: not skipping)", pytrace=False)
     pytest.skip(message)
 
 
+# The server is on loopback: a proxy from the environment must not stand in for it.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _answers(endpoint: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1.0):
+        with _DIRECT.open(f"{endpoint}/moto-api/", timeout=1.0):
             return True
     except urllib.error.HTTPError:
         return True  # it answered, if not with 200
@@ -66,8 +89,13 @@ def _answers(endpoint: str) -> bool:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Run a moto S3 server on a free loopback port; yield its endpoint URL."""
-    for module in ("moto", "s3fs", "flask"):
+    """Run a moto S3 server on a free loopback port; yield its endpoint URL.
+
+    The server is stopped on leaving, and on Linux also when the calling process dies without
+    leaving (the kernel ends it with the thread that started it: start it from the main
+    thread, or one that outlives its use).
+    """
+    for module in ("moto", "s3fs", "flask", "flask_cors"):
         if importlib.util.find_spec(module) is None:
             _unavailable(f"the S3 tests need the {module!r} package")
     port = _free_port()
@@ -87,7 +115,9 @@ def moto_server() -> Iterator[str]:
                     raise RuntimeError(f"moto_server exited with {process.returncode}: {output}")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"moto_server did not answer on {endpoint}")
-                time.sleep(0.05)  # polling a process we started: there is no event to wait on
+                # Between two requests, wait on the process itself: its exit ends the wait.
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=0.05)
             yield endpoint
         finally:
             process.terminate()
