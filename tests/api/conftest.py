@@ -116,3 +116,14 @@ def raw(api_server: Any) -> Iterator[httpx.Client]:
 @pytest.fixture
 def api_headers(api_server: Any) -> dict[str, str]:
     return {"authorization": f"Bearer {api_server.api_key}"}
+
+
+def error_of(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error body of ``answer``, checked to be ``{code, message, detail}`` with this status."""
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"code", "message", "detail"}
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["detail"], dict)
+    return body  # type: ignore[no-any-return]

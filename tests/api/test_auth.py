@@ -28,20 +28,9 @@ from taskstate.errors import (
 )
 from taskstate.state.types import TaskScope
 
-# The fixtures' types live in tests/api/conftest.py, which test modules cannot import.
-Run = Any
-Attached = Any
-Attach = Callable[..., Any]
+from .conftest import Attached, Run, error_of
 
-
-def error_of(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert set(body) == {"code", "message", "detail"}
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["detail"], dict)
-    return body  # type: ignore[no-any-return]
+Attach = Callable[..., Attached]
 
 
 def stored(client: ExecutionClient, ti_id: str, key: str) -> Any:

@@ -26,13 +26,9 @@ from taskstate.errors import (
     ValueTooLargeError,
 )
 
-# The fixtures' types live in tests/api/conftest.py, which test modules cannot import.
-Run = Any
-Attached = Any
-Attach = Callable[..., Any]
+from .conftest import EVENTS, ORDERS, Attached, Run, error_of
 
-ORDERS = {"name": "orders", "uri": "s3://lake/orders"}
-EVENTS = {"name": "events", "uri": "s3://lake/events"}
+Attach = Callable[..., Attached]
 
 
 def value_of(body: StateBody) -> Any:
@@ -362,15 +358,6 @@ def seeded(run: Run, attach: Attach) -> Attached:
 
 def assert_unchanged(ti: Attached) -> None:
     assert value_of(ti.client.get_task_state(ti.ti_id, "k")) == 1
-
-
-def error_of(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert set(body) == {"code", "message", "detail"}
-    assert body["code"] == code
-    assert body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])

@@ -27,20 +27,9 @@ from taskstate.errors import (
     ValueTooLargeError,
 )
 
-# The fixtures' types live in tests/api/conftest.py, which test modules cannot import.
-Run = Any
-Attach = Callable[..., Any]
+from .conftest import ORDERS, Attached, Run, error_of
 
-ORDERS = {"name": "orders", "uri": "s3://lake/orders"}
-
-
-def error_of(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert set(body) == {"code", "message", "detail"}
-    assert body["code"] == code
-    assert body["message"]
-    return body  # type: ignore[no-any-return]
+Attach = Callable[..., Attached]
 
 
 def keys_of(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -421,6 +410,14 @@ def assert_unchanged(public: PublicClient, args: tuple[str, str, str]) -> None:
     assert keys_of(public.list_asset_state("orders")) == {"k": 1}
 
 
+def _scope_params(where: str, seeded: tuple[str, str, str]) -> dict[str, str]:
+    """The query parameters naming the seeded task instance, or the orders asset."""
+    if where == "task-state":
+        dag_id, run_id, task_id = seeded
+        return {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
+    return {"name": "orders"}
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize("where", ["task-state", "asset-state"])
 def test_an_empty_key_is_an_invalid_key_not_a_clear(
@@ -431,12 +428,7 @@ def test_an_empty_key_is_an_invalid_key_not_a_clear(
     api_headers: dict[str, str],
     public: PublicClient,
 ) -> None:
-    dag_id, run_id, task_id = seeded
-    params = (
-        {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
-        if where == "task-state"
-        else {"name": "orders"}
-    )
+    params = _scope_params(where, seeded)
     answer = raw.request(
         method, f"/api/v1/{where}/", params=params, headers=api_headers, json={"value": 2}
     )
@@ -479,12 +471,7 @@ def test_bad_bodies(
     api_headers: dict[str, str],
     public: PublicClient,
 ) -> None:
-    dag_id, run_id, task_id = seeded
-    params = (
-        {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
-        if where == "task-state"
-        else {"name": "orders"}
-    )
+    params = _scope_params(where, seeded)
     answer = raw.put(
         f"/api/v1/{where}/k",
         params=params,

@@ -26,6 +26,16 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 DAGS = Path(__file__).resolve().parent / "dags"
 
+MEMORY = "memory_state_backend.MemoryStateBackend"
+"""The seed's worker backend, beside the seed's DAGs in examples/."""
+OBJECT_STORAGE = "taskstate.backends.object_storage.ObjectStorageStateBackend"
+SEED_PASS_LINES = [
+    "test_set_and_get | set + get: PASS",
+    "test_delete | delete: PASS",
+    "test_clear | clear: PASS",
+]
+"""What the seed's task-state and asset-state DAGs print when every check passes."""
+
 # Generous: a run of a few tasks takes 1-3 s; this only bounds a hang.
 RUN_TIMEOUT_SECONDS = 45.0
 

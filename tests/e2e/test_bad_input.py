@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAGS = Path(__file__).resolve().parent / "dags"
 
 # The cases tests/e2e/dags/bad_input.py checks, each with the error class it must raise.
 CASES = [

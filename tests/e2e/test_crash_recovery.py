@@ -20,9 +20,10 @@ import pytest
 
 from taskstate.backends.object_storage import encode_component
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAGS = Path(__file__).resolve().parent / "dags"
 DAG = DAGS / "crash_dag.py"
 BACKEND = "crash_backend.CrashingBackend"
 KWARGS = "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS"

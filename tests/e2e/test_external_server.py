@@ -5,14 +5,13 @@ embedded one."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from .conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+pytestmark = pytest.mark.e2e
 
 
 def test_a_run_against_a_running_api_server(make_cli: Callable[..., Any], api_server: Any) -> None:

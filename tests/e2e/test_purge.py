@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import DAGS, EXAMPLES, OBJECT_STORAGE
+
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-OBJECT_STORAGE = "taskstate.backends.object_storage.ObjectStorageStateBackend"
-DAGS = Path(__file__).resolve().parent / "dags"
 CRASH_DAG = DAGS / "crash_dag.py"  # also its e2e_crash_assets, which sets and reads asset keys
 SEED_DAG = "aip103_memory_backend_test"
 

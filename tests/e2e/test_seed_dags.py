@@ -5,20 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from .conftest import EXAMPLES, MEMORY, SEED_PASS_LINES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-MEMORY = "memory_state_backend.MemoryStateBackend"
-PASS_LINES = [
-    "test_set_and_get | set + get: PASS",
-    "test_delete | delete: PASS",
-    "test_clear | clear: PASS",
-]
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
@@ -43,7 +36,7 @@ def test_both_dags_pass(seed: SeedRuns) -> None:
     for run in (seed.task_run, seed.asset_run):
         assert run.code == 0, str(run)
         lines = run.stdout.splitlines()
-        for expected in PASS_LINES:
+        for expected in SEED_PASS_LINES:
             assert expected in lines, str(run)
         assert run.summary() == {
             task: ("success", 1) for task in ("test_set_and_get", "test_delete", "test_clear")

@@ -23,15 +23,9 @@ from taskstate.state.types import AssetScope, TaskScope
 from taskstate.testing.redis import available_server_url, temporary_prefix
 from taskstate.testing.s3 import create_bucket, storage_options
 
-pytestmark = pytest.mark.e2e
+from .conftest import EXAMPLES, OBJECT_STORAGE, SEED_PASS_LINES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-OBJECT_STORAGE = "taskstate.backends.object_storage.ObjectStorageStateBackend"
-PASS_LINES = [
-    "test_set_and_get | set + get: PASS",
-    "test_delete | delete: PASS",
-    "test_clear | clear: PASS",
-]
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
@@ -116,7 +110,7 @@ def test_both_dags_pass(seed: SeedRuns) -> None:
     for run in seed.runs:
         assert run.code == 0, str(run)
         lines = run.stdout.splitlines()
-        for expected in PASS_LINES:
+        for expected in SEED_PASS_LINES:
             assert expected in lines, str(run)
 
 

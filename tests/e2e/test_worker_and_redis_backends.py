@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from taskstate.testing.redis import available_server_url, temporary_prefix
 
-pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+from .conftest import EXAMPLES, MEMORY
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-MEMORY = "memory_state_backend.MemoryStateBackend"
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 
 def test_seed_dag_with_memory_worker_backend_and_redis_server_backend(cli) -> None:  # type: ignore[no-untyped-def]
