@@ -402,7 +402,7 @@ def test_a_key_over_512_characters(seeded: Attached) -> None:
 
 @pytest.mark.parametrize("key", ["a\nb", "a\tb", "\x00", "a\x7f"])
 def test_a_key_with_control_characters(key: str, seeded: Attached) -> None:
-    # "\n" matches no route at all; the answer must still name the key as the problem.
+    # "\n" too reaches the key check: the state routes match it (see api.app).
     with pytest.raises(InvalidKeyError, match="control characters"):
         seeded.client.set_task_state(seeded.ti_id, key, b"2", None)
     with pytest.raises(InvalidKeyError):
@@ -517,3 +517,17 @@ def test_queueing_a_running_task_instance_is_a_conflict(
 def test_an_unknown_task_instance_cannot_be_queued(public: PublicClient) -> None:
     with pytest.raises(NotFoundError):
         public.queue_task_instance("00000000-0000-0000-0000-000000000000")
+
+
+def test_head_of_a_key_answers_like_get_without_a_body(seeded: Attached, raw: httpx.Client) -> None:
+    path = f"/execution/state/ti/{seeded.ti_id}/k"
+    head = raw.head(path, headers=seeded.headers)
+    get = raw.get(path, headers=seeded.headers)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and get.content
+    # The connection is still good for the next request.
+    assert raw.get(path, headers=seeded.headers).status_code == 200
+
+
+def test_a_newline_outside_a_state_key_is_just_an_unknown_route(raw: httpx.Client) -> None:
+    error_of(raw.get("/nope/a%0Ab"), 404, "not_found")

@@ -104,3 +104,14 @@ def test_batches_are_bounded(public: PublicClient) -> None:
         public.find_refs(WORKER, [f"r{i}" for i in range(1001)])
     with pytest.raises(UsageError, match=r"body\.ids: List should have at most 1000 items"):
         public.claim_purge(list(range(1001)))
+
+
+def test_a_public_delete_queues_the_removed_reference(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    load = attach(run.ti_id("load"))
+    _store(load, "k", "mem://delete/task")
+    load.client.set_asset_state("orders", "k", b"mem://delete/asset", WORKER)
+    public.delete_task_state(run.dag_id, run.run_id, "load", "k")
+    public.delete_asset_state("orders", "k")
+    assert _queued(public) == ["mem://delete/task", "mem://delete/asset"]

@@ -14,6 +14,7 @@ from typing import TypeVar
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskstate import __version__
@@ -27,6 +28,21 @@ from taskstate.db.engine import Database, translate_errors
 from taskstate.db.migration import ensure_schema
 
 __all__ = ["AppState", "app_state", "create_app", "in_transaction"]
+
+
+class _StateKeyConvertor(PathConvertor):
+    """``{key:state_key}``: the rest of the path, newlines included.
+
+    Starlette's ``path`` convertor stops at a newline, so a key holding one would match no route
+    and answer 404; matched, it reaches the key check and gets its ``InvalidKeyError``.
+    """
+
+    regex = "(?s:.*)"
+
+
+# Starlette keeps convertors in one registry, read when a route's path is compiled: the route
+# modules import this one first.
+register_url_convertor("state_key", _StateKeyConvertor())
 
 T = TypeVar("T")
 

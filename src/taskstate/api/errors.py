@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 
 from fastapi import Request
@@ -13,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from taskstate.errors import (
-    InvalidKeyError,
     InvalidValueError,
     NotFoundError,
     RuntimeFailure,
@@ -24,8 +22,6 @@ from taskstate.errors import (
 __all__ = ["install_error_handlers"]
 
 log = logging.getLogger("taskstate.api")
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _respond(
@@ -57,14 +53,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     path: str = request.scope["path"]
     if exc.status_code == 404:
-        if _CONTROL.search(path):
-            # Only a state key can put one there, and no route matches it: say what is wrong.
-            return _respond(
-                InvalidKeyError(
-                    f"a state key must not contain control characters: {path!r}",
-                    detail={"path": path},
-                )
-            )
         return _respond(NotFoundError(f"no route {request.method} {path}"))
     if exc.status_code == 405:
         # The Allow header names the methods of one matching route only, so it is not repeated

@@ -229,17 +229,20 @@ def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
 
 
 def _route(path: str, handlers: dict[str, Endpoint]) -> Route:
+    if "GET" in handlers:
+        # Starlette allows HEAD wherever GET is; uvicorn sends the headers only.
+        handlers = {**handlers, "HEAD": handlers["GET"]}
     return Route(router.prefix + path, _by_method(handlers), methods=list(handlers))
 
 
 STATE_ROUTES = [
     _route(
-        "/state/ti/{ti_id}/{key:path}",
+        "/state/ti/{ti_id}/{key:state_key}",
         {"GET": get_task_state, "PUT": set_task_state, "DELETE": delete_task_state},
     ),
     _route("/state/ti/{ti_id}", {"DELETE": clear_task_state}),
     _route(
-        "/state/asset/{key:path}",
+        "/state/asset/{key:state_key}",
         {"GET": get_asset_state, "PUT": set_asset_state, "DELETE": delete_asset_state},
     ),
     _route("/state/asset", {"DELETE": clear_asset_state}),

@@ -210,7 +210,7 @@ async def list_task_state(
     return listed
 
 
-@router.get("/task-state/{key:path}")
+@router.get("/task-state/{key:state_key}")
 async def get_task_state(
     key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
 ) -> Json:
@@ -222,7 +222,7 @@ async def get_task_state(
     return {**_task_owner(scope), "key": key, **_stored_fields(stored)}
 
 
-@router.put("/task-state/{key:path}")
+@router.put("/task-state/{key:state_key}")
 async def set_task_state(
     key: str,
     body: ValueModel,
@@ -240,7 +240,7 @@ async def set_task_state(
     return {**_task_owner(scope), "key": key, "value": body.value, "ref": None, "backend": None}
 
 
-@router.delete("/task-state/{key:path}")
+@router.delete("/task-state/{key:state_key}")
 async def delete_task_state(
     key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
 ) -> Json:
@@ -285,7 +285,7 @@ async def list_asset_state(
     return [_entry(e, owner) for e in await state.state.list_entries(scope)]
 
 
-@router.get("/asset-state/{key:path}")
+@router.get("/asset-state/{key:state_key}")
 async def get_asset_state(
     key: str, request: Request, name: str | None = None, uri: str | None = None
 ) -> Json:
@@ -297,7 +297,7 @@ async def get_asset_state(
     return {"asset": scope.name, "key": key, **_stored_fields(stored)}
 
 
-@router.put("/asset-state/{key:path}")
+@router.put("/asset-state/{key:state_key}")
 async def set_asset_state(
     key: str, body: ValueModel, request: Request, name: str | None = None, uri: str | None = None
 ) -> Json:
@@ -309,7 +309,7 @@ async def set_asset_state(
     return {"asset": scope.name, "key": key, "value": body.value, "ref": None, "backend": None}
 
 
-@router.delete("/asset-state/{key:path}")
+@router.delete("/asset-state/{key:state_key}")
 async def delete_asset_state(
     key: str, request: Request, name: str | None = None, uri: str | None = None
 ) -> Json:

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 _QUEUEABLE = {TaskInstanceState.SCHEDULED, TaskInstanceState.UP_FOR_RETRY}
-_ENDABLE_AS_FAILED = (TaskInstanceState.RUNNING, TaskInstanceState.QUEUED)
+_IN_FLIGHT = (TaskInstanceState.RUNNING, TaskInstanceState.QUEUED)
 _DONE = {
     TaskInstanceState.SUCCESS,
     TaskInstanceState.FAILED,
@@ -280,7 +280,7 @@ def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
     A queued try may end as failed too: its supervisor died before it could start it.
     """
     ti = get_ti(session, ti_id, for_update=True)
-    endable = (TaskInstanceState.RUNNING,) if succeeded else _ENDABLE_AS_FAILED
+    endable = (TaskInstanceState.RUNNING,) if succeeded else _IN_FLIGHT
     if ti.state not in endable:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not running",
@@ -331,7 +331,7 @@ def deletable_run_tasks(session: Session, dag_id: str, run_id: str, *, force: bo
     """
     get_run(session, dag_id, run_id)
     tis = list_tis(session, dag_id, run_id)
-    active = sorted({ti.task_id for ti in tis if ti.state in _ENDABLE_AS_FAILED})
+    active = sorted({ti.task_id for ti in tis if ti.state in _IN_FLIGHT})
     if active and not force:
         raise ConflictError(
             f"DAG run {run_id!r} of {dag_id!r} has tries in flight ({', '.join(active)}); "

@@ -40,18 +40,18 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, cast
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, cast
 
 import redis
 import redis.asyncio
 from redis.exceptions import RedisError
 
+from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
 
-__all__ = ["DEFAULT_URL", "RedisStateBackend", "mask_url"]
+__all__ = ["DEFAULT_URL", "RedisStateBackend"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
@@ -169,16 +169,6 @@ def _held(values: list[str], ref_backend: str, wanted: frozenset[str]) -> set[st
     return held
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username or ''}:***"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
 # -- the backend ---------------------------------------------------------------------------------
 
 
@@ -196,7 +186,7 @@ class RedisStateBackend(BaseStateBackend):
             raise ValueError("the key prefix of RedisStateBackend must not be empty")
         self._prefix = prefix
         self._scan_match = f"{_glob_escape(prefix)}:*"
-        self._masked_url = mask_url(url)
+        self._masked_url = mask_url_password(url)
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
             self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
@@ -216,33 +206,20 @@ class RedisStateBackend(BaseStateBackend):
         self._aclear = self._aclient.register_script(_CLEAR)
         self._aclear_task = self._aclient.register_script(_CLEAR_TASK)
 
-    @classmethod
-    def from_settings(
-        cls,
-        *,
-        database: Any = None,
-        url: str = DEFAULT_URL,
-        prefix: str = "taskstate",
-    ) -> RedisStateBackend:
-        """Build the backend from ``[state_store] backend_kwargs``; ``database`` is not used."""
-        return cls(url, prefix=prefix)
-
     def __repr__(self) -> str:
         return f"RedisStateBackend({self._masked_url!r}, prefix={self._prefix!r})"
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
+        """Redis errors of the block, sync or async, as :class:`BackendError`."""
         try:
             yield
         except RedisError as exc:
-            self._fail(exc)
-
-    def _fail(self, exc: RedisError) -> NoReturn:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise BackendError(
-            f"Redis at {self._masked_url} failed: {reason}",
-            detail={"url": self._masked_url, "error": type(exc).__name__},
-        ) from exc
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BackendError(
+                f"Redis at {self._masked_url} failed: {reason}",
+                detail={"url": self._masked_url, "error": type(exc).__name__},
+            ) from exc
 
     def _clear_call(self, scope: StateScope, all_map_indices: bool) -> tuple[bool, list[str]]:
         """(whether to clear the whole task, the keys to pass)."""
@@ -303,50 +280,40 @@ class RedisStateBackend(BaseStateBackend):
     # -- async --------------------------------------------------------------------------------
 
     async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
-        try:
+        with self._translate():
             raw = cast("str | None", await self._aclient.hget(_keys(self._prefix, scope)[0], key))
-        except RedisError as exc:
-            self._fail(exc)
         return _decode(raw)
 
     async def aset(
         self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
     ) -> None:
         keys = _keys(self._prefix, scope)
-        try:
+        with self._translate():
             if len(keys) == 2:
                 await self._aset_task(keys=keys, args=[key, _encode(value)])
             else:
                 await self._aclient.hset(keys[0], key, _encode(value))
-        except RedisError as exc:
-            self._fail(exc)
 
     async def adelete(
         self, scope: StateScope, key: str, *, session: Any = None
     ) -> StoredValue | None:
-        try:
+        with self._translate():
             raw = await self._adelete(keys=_keys(self._prefix, scope), args=[key])
-        except RedisError as exc:
-            self._fail(exc)
         return _decode(raw)
 
     async def aclear(
         self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
     ) -> list[StoredValue]:
         whole_task, keys = self._clear_call(scope, all_map_indices)
-        try:
+        with self._translate():
             raws = await (self._aclear_task if whole_task else self._aclear)(keys=keys)
-        except RedisError as exc:
-            self._fail(exc)
         return _refs(raws)
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
-        try:
+        with self._translate():
             fields = cast(
                 "dict[str, str]", await self._aclient.hgetall(_keys(self._prefix, scope)[0])
             )
-        except RedisError as exc:
-            self._fail(exc)
         return _entries(fields)
 
     async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
@@ -354,12 +321,10 @@ class RedisStateBackend(BaseStateBackend):
         found: set[str] = set()
         if not wanted:
             return frozenset()
-        try:
+        with self._translate():
             async for name in self._aclient.scan_iter(self._scan_match, count=1000, _type="hash"):
                 values = cast("list[str]", await self._aclient.hvals(name))
                 found |= _held(values, ref_backend, wanted)
-        except RedisError as exc:
-            self._fail(exc)
         return frozenset(found)
 
     async def aclose(self) -> None:

@@ -68,10 +68,6 @@ class Task:
         return inspect.iscoroutinefunction(self.python_callable)
 
     @property
-    def is_mapped(self) -> bool:
-        return self.expand_kwargs is not None
-
-    @property
     def map_indices(self) -> list[int]:
         """The ``map_index`` of each of the task's instances: ``[-1]`` unless it is mapped."""
         if self.expand_kwargs is None:

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import redis
 
-from taskstate.backends.redis import mask_url
+from taskstate.config.display import mask_url_password
 from taskstate.testing._services import server_unavailable
 
 __all__ = [
@@ -38,7 +38,7 @@ def server_url() -> str:
 
 
 def _unavailable(url: str, exc: Exception) -> NoReturn:
-    server_unavailable("Redis", mask_url(url), exc, ENV_VAR)
+    server_unavailable("Redis", mask_url_password(url), exc, ENV_VAR)
 
 
 def available_server_url(url: str | None = None) -> str:
