@@ -101,3 +101,10 @@ def test_a_value_that_contains_itself_is_refused() -> None:
         deep = [deep]
     with pytest.raises(InvalidValueError, match="deeper than"):
         encode_value(deep)
+
+
+@pytest.mark.parametrize("value", ["\ud83d", ["ok", {"k": "a\udc00b"}]])
+def test_a_lone_surrogate_is_an_invalid_value(value: object) -> None:
+    # json.loads on the command line and Python strings can hold one; UTF-8 cannot.
+    with pytest.raises(InvalidValueError, match="cannot be encoded as JSON"):
+        encode_value(value)

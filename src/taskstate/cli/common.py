@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,9 +15,20 @@ from taskstate.errors import ConfigError, TaskStateError, UsageError
 
 if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
-    from taskstate.config import Settings
+    from taskstate.config import Settings, WorkersSettings
+    from taskstate.runtime.protocol import WorkerBackendSpec
 
-__all__ = ["ApiKey", "ApiUrl", "api_client", "err", "fail", "settings", "stdout"]
+__all__ = [
+    "ApiKey",
+    "ApiUrl",
+    "api_client",
+    "err",
+    "fail",
+    "print_json",
+    "settings",
+    "stdout",
+    "worker_backend_spec",
+]
 
 # soft_wrap: a message stays on one line (rich would break it at 80 columns when stderr is not a
 # terminal, splitting paths and setting names that scripts and people search for).
@@ -61,6 +73,20 @@ def stdout() -> Console:
     if not console.is_terminal:
         console = Console(highlight=False, markup=False, width=_UNBOUNDED_WIDTH)
     return console
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout, for scripts (``--json``)."""
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def worker_backend_spec(workers: WorkersSettings) -> WorkerBackendSpec | None:
+    """``[workers] state_backend`` and its kwargs, or None when it is unset."""
+    from taskstate.runtime.protocol import WorkerBackendSpec
+
+    if not workers.state_backend:
+        return None
+    return WorkerBackendSpec(workers.state_backend, dict(workers.state_backend_kwargs))
 
 
 def settings() -> Settings:

@@ -18,7 +18,16 @@ import typer
 
 from taskstate import __version__
 from taskstate.cli import run_commands, state_commands
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings, stdout
+from taskstate.cli.common import (
+    ApiKey,
+    ApiUrl,
+    api_client,
+    err,
+    fail,
+    settings,
+    stdout,
+    worker_backend_spec,
+)
 from taskstate.errors import TaskStateError
 
 __all__ = ["app", "main"]
@@ -67,18 +76,13 @@ def dags_test(
     """Run one DAG run of PATH, each task in its own supervised process, and report it."""
     from taskstate.runner import DagRunner, default_run_id
     from taskstate.runner.output import RunOutput
-    from taskstate.runtime.protocol import WorkerBackendSpec
     from taskstate.sdk.loader import load_dag
 
     try:
         config = settings()
         dag = load_dag(path, dag_id)
         workers = config.workers
-        backend = (
-            WorkerBackendSpec(workers.state_backend, dict(workers.state_backend_kwargs))
-            if workers.state_backend
-            else None
-        )
+        backend = worker_backend_spec(workers)
         output = RunOutput()
         with api_client(config, api_url, api_key) as (url, client):
             result = DagRunner(

@@ -21,12 +21,12 @@ that reach them, are there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from taskstate.errors import ConfigError
+from taskstate.errors import BackendError, ConfigError
 from taskstate.state import ListableBackend
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class PurgeReport:
     """Objects listed by the sweep."""
     orphans: int = 0
     """Objects that no reference named, removed (or listed, in a dry run)."""
+    failed: list[str] = field(default_factory=list)
+    """Objects whose removal failed, with the reason; queued ones stay queued."""
+    queued: set[str] = field(default_factory=set)
+    """In a dry run, the queued references counted as to be purged (the sweep skips them)."""
 
 
 Progress = Callable[[PurgeReport], None]
@@ -72,34 +76,65 @@ def drain_queue(
     progress: Progress | None = None,
     listed: Callable[[str], None] | None = None,
 ) -> PurgeReport:
-    """Purge the queued objects of ``worker``'s backend; other backends' entries stay queued."""
+    """Purge the queued objects of ``worker``'s backend; other backends' entries stay queued.
+
+    An object whose purge fails stays queued and is recorded in ``report.failed``; the rest of
+    the queue is still drained.
+    """
     report = report or PurgeReport()
     after = 0
     while entries := client.list_purge_queue(limit=BATCH, after=after):
         after = entries[-1]["id"]
-        mine = [e["id"] for e in entries if worker.owns(e["backend"])]
+        mine = [e for e in entries if worker.owns(e["backend"])]
         report.left += len(entries) - len(mine)
         if dry_run:
-            for entry in entries:
-                if worker.owns(entry["backend"]) and listed is not None:
-                    listed(entry["ref"])
-            report.purged += len(mine)
-            continue
-        for entry_id in mine:
-            # One entry per claim: the check that its reference is gone is made just before
-            # its object is removed, which keeps the race with a new set of the key short.
-            answer = client.claim_purge([entry_id])
-            report.superseded += answer["superseded"]
-            for entry in answer["entries"]:
-                if entry["kind"] == "task":
-                    worker.backend.purge_task_state(entry["ref"])
-                else:
-                    worker.backend.purge_asset_state(entry["ref"])
-                client.acknowledge_purge(entry["id"])
-                report.purged += 1
+            _dry_drain(client, worker, mine, report, listed)
+        else:
+            for entry in mine:
+                _drain_one(client, worker, entry["id"], report)
         if progress is not None:
             progress(report)
     return report
+
+
+def _drain_one(
+    client: PublicClient, worker: WorkerBackend, entry_id: int, report: PurgeReport
+) -> None:
+    # One entry per claim: the check that its reference is gone is made just before its object
+    # is removed, which keeps the race with a new set of the key short.
+    answer = client.claim_purge([entry_id])
+    report.superseded += answer["superseded"]
+    for entry in answer["entries"]:
+        try:
+            worker.purge(entry["kind"], entry["ref"])
+        except Exception as exc:
+            report.failed.append(f"{entry['ref']!r} ({type(exc).__name__}: {exc})")
+            continue  # left queued, for the next run
+        client.acknowledge_purge(entry["id"])
+        report.purged += 1
+
+
+def _dry_drain(
+    client: PublicClient,
+    worker: WorkerBackend,
+    entries: list[dict[str, Any]],
+    report: PurgeReport,
+    listed: Callable[[str], None] | None,
+) -> None:
+    """Count what a drain would do: entries whose key was set again since would be dropped."""
+    refs = [e["ref"] for e in entries]
+    try:
+        named = set(client.find_refs(worker.path, refs)) if refs else set()
+    except BackendError:
+        named = set()  # the server cannot tell: a real drain purges them all too
+    for ref in refs:
+        if ref in named:
+            report.superseded += 1
+            continue
+        report.purged += 1
+        report.queued.add(ref)
+        if listed is not None:
+            listed(ref)
 
 
 def sweep_orphans(
@@ -125,14 +160,18 @@ def sweep_orphans(
         report.objects_checked += len(batch)
         named = set(client.find_refs(worker.path, batch))
         for url in batch:
-            if url in named:
-                continue
+            if url in named or url in report.queued:
+                continue  # named, or counted already as queued by a dry run
             if dry_run:
                 report.orphans += 1
                 if listed is not None:
                     listed(url)
-            elif backend.purge_object(url, older_than=older_than):
-                report.orphans += 1
+                continue
+            try:
+                if backend.purge_object(url, older_than=older_than):
+                    report.orphans += 1
+            except Exception as exc:
+                report.failed.append(f"{url!r} ({type(exc).__name__}: {exc})")
         if progress is not None:
             progress(report)
     return report

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, settings, stdout
+from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, print_json, settings, stdout
 from taskstate.errors import TaskStateError
 
 __all__ = ["app"]
@@ -30,7 +29,7 @@ def list_runs(
     except TaskStateError as exc:
         fail(exc)
     if as_json:
-        print(json.dumps(listed, indent=2, ensure_ascii=False))
+        print_json(listed)
         return
     console = stdout()
     if not listed:

@@ -18,8 +18,18 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, err, fail, settings, stdout
-from taskstate.errors import ConfigError, TaskStateError, UsageError
+from taskstate.cli.common import (
+    ApiKey,
+    ApiUrl,
+    api_client,
+    err,
+    fail,
+    print_json,
+    settings,
+    stdout,
+    worker_backend_spec,
+)
+from taskstate.errors import BackendError, ConfigError, TaskStateError, UsageError
 
 if TYPE_CHECKING:
     from taskstate.cli.purge import PurgeReport
@@ -74,10 +84,6 @@ class _Scope:
         return self.dag_id, self.run_id, self.task_id, map_index
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
 def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
     owner_columns = ["asset"] if asset else ["dag_id", "run_id", "task_id", "map_index"]
     table = Table(show_lines=False)
@@ -118,7 +124,7 @@ def list_state(
     except TaskStateError as exc:
         fail(exc)
     if as_json:
-        _print_json(entries)
+        print_json(entries)
     else:
         _print_entries(entries, scope.asset is not None)
 
@@ -147,7 +153,7 @@ def get_state(
     except TaskStateError as exc:
         fail(exc)
     if as_json:
-        _print_json(entry)
+        print_json(entry)
     elif entry["ref"] is not None:
         print(f"reference {entry['ref']} (stored by {entry['backend']})")
     else:
@@ -306,6 +312,16 @@ def purge_state(
     except TaskStateError as exc:
         fail(exc)
     print(_summary(report, dry_run=dry_run, orphans=orphans))
+    if report.failed:
+        shown = "; ".join(report.failed[:5])
+        more = f" and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
+        fail(
+            BackendError(
+                f"{len(report.failed)} object(s) could not be removed (queued ones stay queued "
+                f"for the next purge): {shown}{more}",
+                detail={"failed": report.failed},
+            )
+        )
 
 
 def _duration(text: str, option: str) -> timedelta:
@@ -326,10 +342,10 @@ def _duration(text: str, option: str) -> timedelta:
 
 
 def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
-    from taskstate.runtime.protocol import WorkerBackendSpec
     from taskstate.runtime.worker_backend import load_worker_backend
 
-    if not config.workers.state_backend:
+    spec = worker_backend_spec(config.workers)
+    if spec is None:
         raise ConfigError(
             "state purge needs [workers] state_backend: the backend that holds the objects "
             "(set TASKSTATE__WORKERS__STATE_BACKEND as the workers do)",
@@ -337,11 +353,8 @@ def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
         )
     for folder in folders:
         sys.path.insert(0, str(folder.resolve()))
-    spec = WorkerBackendSpec(
-        config.workers.state_backend, dict(config.workers.state_backend_kwargs)
-    )
     worker = load_worker_backend(spec)
-    assert worker is not None
+    assert worker is not None  # a spec always gives a backend
     return worker
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import cast
+from typing import Any, cast
 
 from taskstate.errors import (
     BackendError,
@@ -459,20 +459,19 @@ def _pieces(value: JSONValue) -> Iterator[bytes] | None:
     elif kind in (list, tuple):
         items = cast("list[JSONValue]", value)
         if len(items) > _FIRST_ITEMS:
-            return _slices(lambda start, stop: items[start:stop], len(items))
+            return _slices(iter(items), list)
     elif kind is dict:
         mapping = cast("dict[str, JSONValue]", value)
         if len(mapping) > _FIRST_ITEMS:
-            entries = iter(mapping.items())
-            return _slices(lambda start, stop: dict(islice(entries, stop - start)), len(mapping))
+            return _slices(iter(mapping.items()), dict)
     return None
 
 
-def _slices(take: Callable[[int, int], JSONValue], length: int) -> Iterator[bytes]:
-    """Each slice of a list or object, encoded; slices are sized to ~_PIECE bytes of JSON."""
-    start, count = 0, _FIRST_ITEMS
-    while start < length:
-        piece = encode_value(take(start, start + count), max_bytes=0)
+def _slices(items: Iterator[Any], build: Callable[[Iterable[Any]], JSONValue]) -> Iterator[bytes]:
+    """Each slice of a list (or of an object's items), built back up by ``build`` and encoded;
+    slices are sized to ~_PIECE bytes of JSON."""
+    count = _FIRST_ITEMS
+    while chunk := build(islice(items, count)):
+        piece = encode_value(chunk, max_bytes=0)
         yield piece
-        start += count
         count = max(1, count * _PIECE // len(piece))

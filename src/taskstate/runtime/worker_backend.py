@@ -26,6 +26,13 @@ class WorkerBackend:
     def owns(self, ref_backend: str) -> bool:
         return ref_backend == self.path
 
+    def purge(self, kind: str, stored: str) -> None:
+        """Remove the object ``stored`` names, through the purge hook of ``kind`` (task/asset)."""
+        if kind == "task":
+            self.backend.purge_task_state(stored)
+        else:
+            self.backend.purge_asset_state(stored)
+
 
 def load_worker_backend(spec: WorkerBackendSpec | None) -> WorkerBackend | None:
     """Instantiate the configured backend once; raises BackendImportError naming the setting."""

@@ -150,7 +150,8 @@ def encode_value(value: Any, *, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> byt
     _check_json_value(value)
     try:
         data = _encoder.encode(value)
-    except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+    except (OverflowError, TypeError, UnicodeEncodeError, msgspec.EncodeError) as exc:
+        # UnicodeEncodeError: a lone surrogate, which UTF-8 (and so JSON text) cannot hold.
         raise InvalidValueError(f"value cannot be encoded as JSON: {exc}") from exc
     check_size(len(data), max_bytes)
     return data

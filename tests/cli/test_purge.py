@@ -1,0 +1,127 @@
+"""``taskstate.cli.purge`` against a real API server: failures, superseded entries, dry runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from taskstate.cli.purge import drain_queue, sweep_orphans
+from taskstate.client.execution import ExecutionClient
+from taskstate.client.public import PublicClient
+from taskstate.runtime.worker_backend import WorkerBackend
+from taskstate.state import BaseStateBackend
+
+WORKER = f"{__name__}.RecordingBackend"
+
+
+class RecordingBackend(BaseStateBackend):
+    """Purges by recording; a reference ending in ``/boom`` makes its purge hook raise."""
+
+    def __init__(self) -> None:
+        self.purged: list[str] = []
+
+    def purge_task_state(self, stored: str) -> None:
+        if stored.endswith("/boom"):
+            raise RuntimeError("the storage said no")
+        self.purged.append(stored)
+
+    purge_asset_state = purge_task_state
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    set = delete = clear = aget = aset = adelete = aclear = get
+
+
+class Task:
+    """One started task instance of a fresh run, storing references as its supervisor would."""
+
+    def __init__(self, public: PublicClient, url: str, run_id: str) -> None:
+        self.public = public
+        self.run_id = run_id
+        body = public.create_run(
+            {"dag_id": "purging", "run_id": run_id, "tasks": [{"task_id": "t"}]}
+        )
+        self.ti_id = body["task_instances"][0]["id"]
+        token = public.queue_task_instance(self.ti_id)["token"]
+        self.client = ExecutionClient(url, token)
+        self.client.start(self.ti_id, pid=os.getpid(), hostname="test-host")
+
+    def store(self, key: str, ref: str) -> None:
+        self.client.set_task_state(self.ti_id, key, ref.encode(), WORKER)
+
+    def clear_through_the_public_api(self) -> None:
+        self.public.clear_task_state("purging", self.run_id, "t")
+
+
+@pytest.fixture
+def public(api_server: Any) -> Iterator[PublicClient]:
+    with api_server.public() as client:
+        yield client
+
+
+@pytest.fixture
+def task(public: PublicClient, api_server: Any, request: pytest.FixtureRequest) -> Iterator[Task]:
+    made = Task(public, api_server.url, request.node.name[:200])
+    yield made
+    made.client.close()
+
+
+@pytest.fixture
+def worker() -> WorkerBackend:
+    return WorkerBackend(RecordingBackend())
+
+
+def _backend(worker: WorkerBackend) -> RecordingBackend:
+    assert isinstance(worker.backend, RecordingBackend)
+    return worker.backend
+
+
+def test_a_failing_hook_leaves_its_entry_queued_and_the_rest_purged(
+    public: PublicClient, task: Task, worker: WorkerBackend
+) -> None:
+    for key in ("a", "boom", "c"):
+        task.store(key, f"mem://{task.ti_id}/{key}")
+    task.clear_through_the_public_api()
+
+    report = drain_queue(public, worker)
+
+    assert sorted(_backend(worker).purged) == [f"mem://{task.ti_id}/a", f"mem://{task.ti_id}/c"]
+    assert report.purged == 2
+    assert len(report.failed) == 1 and "RuntimeError: the storage said no" in report.failed[0]
+    assert [e["ref"] for e in public.list_purge_queue()] == [f"mem://{task.ti_id}/boom"]
+
+
+def test_a_dry_run_counts_superseded_entries_and_lists_only_the_rest(
+    public: PublicClient, task: Task, worker: WorkerBackend
+) -> None:
+    for key in ("again", "gone"):
+        task.store(key, f"mem://{task.ti_id}/{key}")
+    task.clear_through_the_public_api()
+    task.store("again", f"mem://{task.ti_id}/again")  # set again: its object is live
+    listed: list[str] = []
+
+    report = drain_queue(public, worker, dry_run=True, listed=listed.append)
+
+    assert listed == [f"mem://{task.ti_id}/gone"]
+    assert (report.purged, report.superseded) == (1, 1)
+    assert _backend(worker).purged == []
+    assert len(public.list_purge_queue()) == 2  # a dry run changes nothing
+    # A real drain agrees with it.
+    report = drain_queue(public, worker)
+    assert (report.purged, report.superseded) == (1, 1)
+    assert _backend(worker).purged == [f"mem://{task.ti_id}/gone"]
+
+
+def test_orphans_need_a_backend_that_lists_its_objects(
+    public: PublicClient, worker: WorkerBackend
+) -> None:
+    from datetime import UTC, datetime
+
+    from taskstate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="iter_objects"):
+        sweep_orphans(public, worker, older_than=datetime.now(UTC))
