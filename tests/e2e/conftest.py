@@ -36,6 +36,15 @@ SEED_PASS_LINES = [
 ]
 """What the seed's task-state and asset-state DAGs print when every check passes."""
 
+
+def worker_backend_env(backend: str, **kwargs: Any) -> dict[str, str]:
+    """The environment that sets ``[workers] state_backend`` and its kwargs."""
+    return {
+        "TASKSTATE__WORKERS__STATE_BACKEND": backend,
+        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps(kwargs),
+    }
+
+
 # Generous: a run of a few tasks takes 1-3 s; this only bounds a hang.
 RUN_TIMEOUT_SECONDS = 45.0
 

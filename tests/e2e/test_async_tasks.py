@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parent / "dags" / "async_tasks.py"
+DAG = DAGS / "async_tasks.py"
 
 
 def test_async_tasks_use_aget_aset_adelete_aclear(cli: Any) -> None:

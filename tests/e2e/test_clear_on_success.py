@@ -3,17 +3,17 @@ that fails keeps its state for the next try or for a person to look at. Off by d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import DAGS, worker_backend_env
+
 pytestmark = pytest.mark.e2e
 
-HERE = Path(__file__).resolve().parent
-DAG = HERE / "dags" / "clear_on_success.py"
+DAG = DAGS / "clear_on_success.py"
 ON = {"TASKSTATE__STATE_STORE__CLEAR_ON_SUCCESS": "true"}
 
 
@@ -44,8 +44,7 @@ def test_clear_on_success_purges_worker_backend_objects(
     objects.mkdir()
     env = {
         **ON,
-        "TASKSTATE__WORKERS__STATE_BACKEND": "file_state_backend.FileStateBackend",
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": str(objects)}),
+        **worker_backend_env("file_state_backend.FileStateBackend", root=str(objects)),
     }
     cli = make_cli("clear-on-success-worker", env)
     run = cli.dags_test(DAG, "--run-id", "r1")

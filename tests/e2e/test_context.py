@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parent / "dags" / "context_dag.py"
+DAG = DAGS / "context_dag.py"
 CONTEXT_KEYS = [
     "asset_state",
     "dag",

@@ -20,7 +20,7 @@ import pytest
 
 from taskstate.backends.object_storage import encode_component
 
-from .conftest import DAGS
+from .conftest import DAGS, worker_backend_env
 
 pytestmark = pytest.mark.e2e
 
@@ -218,13 +218,7 @@ class CrashLab:
 @pytest.fixture(scope="module")
 def lab(make_cli: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory) -> CrashLab:
     root = tmp_path_factory.mktemp("crash") / "objects"
-    cli = make_cli(
-        "crash-home",
-        {
-            "TASKSTATE__WORKERS__STATE_BACKEND": BACKEND,
-            KWARGS: json.dumps({"root": f"file://{root}"}),
-        },
-    )
+    cli = make_cli("crash-home", worker_backend_env(BACKEND, root=f"file://{root}"))
     return CrashLab(cli, root)
 
 

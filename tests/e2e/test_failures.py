@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parent / "dags" / "failures.py"
+DAG = DAGS / "failures.py"
 
 EXPECTED = {
     "flaky": ("success", 2),

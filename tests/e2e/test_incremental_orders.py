@@ -6,14 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import EXAMPLES
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parents[2] / "examples" / "incremental_orders.py"
+DAG = EXAMPLES / "incremental_orders.py"
 SUBMITTED = re.compile(r"^submitted remote job (job-[0-9a-f]{8}) \(this costs money\)$")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,9 @@ import pytest
 from taskstate.errors import DagDefinitionError
 from taskstate.sdk import DAG, task
 
-DAG_FILE = Path(__file__).resolve().parent / "dags" / "mapped.py"
+from .conftest import DAGS
+
+DAG_FILE = DAGS / "mapped.py"
 
 
 @dataclass

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from .conftest import DAGS
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parent / "dags" / "parallel.py"
+DAG = DAGS / "parallel.py"
 
 
 def test_independent_tasks_overlap_and_dependencies_order_them(cli: Any, tmp_path: Path) -> None:

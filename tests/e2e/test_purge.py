@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DAGS, EXAMPLES, OBJECT_STORAGE
+from .conftest import DAGS, EXAMPLES, OBJECT_STORAGE, worker_backend_env
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +24,7 @@ def _files(root: Path) -> list[Path]:
 
 def test_public_clear_queues_objects_and_purge_removes_them(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "objects"
-    env = {
-        "TASKSTATE__WORKERS__STATE_BACKEND": OBJECT_STORAGE,
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": f"file://{root}"}),
-    }
+    env = _object_storage(root)
     run = cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "r1", env=env)
     assert run.code == 0, str(run)
     assert len(_files(root)) == 2  # job_id and checkpoint of the first task
@@ -52,10 +49,7 @@ def test_purge_needs_a_worker_backend(cli) -> None:  # type: ignore[no-untyped-d
 
 
 def _object_storage(root: Path) -> dict[str, str]:
-    return {
-        "TASKSTATE__WORKERS__STATE_BACKEND": OBJECT_STORAGE,
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": f"file://{root}"}),
-    }
+    return worker_backend_env(OBJECT_STORAGE, root=f"file://{root}")
 
 
 def _assets(cli, run_id: str, *, write=None, read=None):  # type: ignore[no-untyped-def]
@@ -137,12 +131,7 @@ def test_a_deleted_run_queues_its_objects_for_purge(cli, tmp_path: Path) -> None
 
 def test_orphans_younger_than_the_grace_period_are_left(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "objects"
-    cli.env.update(
-        {
-            "TASKSTATE__WORKERS__STATE_BACKEND": "crash_backend.CrashingBackend",
-            "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": f"file://{root}"}),
-        }
-    )
+    cli.env.update(worker_backend_env("crash_backend.CrashingBackend", root=f"file://{root}"))
     # A task killed between storing the object of key "fresh" and writing its reference.
     crash = {"root": f"file://{root}", "crash_at": "stored"}
     run = cli.dags_test(

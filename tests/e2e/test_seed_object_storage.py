@@ -23,21 +23,19 @@ from taskstate.state.types import AssetScope, TaskScope
 from taskstate.testing.redis import available_server_url, temporary_prefix
 from taskstate.testing.s3 import create_bucket, storage_options
 
-from .conftest import EXAMPLES, OBJECT_STORAGE, SEED_PASS_LINES
+from .conftest import EXAMPLES, OBJECT_STORAGE, SEED_PASS_LINES, worker_backend_env
 
 pytestmark = pytest.mark.e2e
 
 
 @dataclass
 class Storage:
-    kind: str
     root: str
     list_objects: Callable[[], list[str]]
 
 
 @dataclass
 class SeedRuns:
-    kind: str
     storage: Storage
     cli: Any
     runs: list[Any]
@@ -51,7 +49,7 @@ def _file_storage(tmp: Path) -> Storage:
     def listed() -> list[str]:
         return sorted(p.as_uri() for p in root.rglob("*") if p.is_file())
 
-    return Storage("file", root.as_uri(), listed)
+    return Storage(root.as_uri(), listed)
 
 
 def _s3_storage(endpoint: str) -> Storage:
@@ -65,7 +63,7 @@ def _s3_storage(endpoint: str) -> Storage:
         fs.invalidate_cache()
         return sorted(f"s3://{path}" for path in fs.find(bucket))
 
-    return Storage("s3", f"s3://{bucket}/taskstate", listed)
+    return Storage(f"s3://{bucket}/taskstate", listed)
 
 
 @pytest.fixture(scope="module", params=["file", "s3", "s3+redis"])
@@ -84,8 +82,7 @@ def seed(
         storage = _s3_storage(endpoint)
         options = storage_options(endpoint)
     env = {
-        "TASKSTATE__WORKERS__STATE_BACKEND": "object_storage",
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": storage.root, **options}),
+        **worker_backend_env("object_storage", root=storage.root, **options),
     }
     redis_backend = None
     with ExitStack() as stack:
@@ -103,7 +100,7 @@ def seed(
             cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "r1"),
             cli.dags_test(EXAMPLES / "seed_asset_state.py", "--run-id", "r1"),
         ]
-        yield SeedRuns(kind, storage, cli, runs, redis_backend)
+        yield SeedRuns(storage, cli, runs, redis_backend)
 
 
 def test_both_dags_pass(seed: SeedRuns) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from .conftest import DAGS, worker_backend_env
+
 pytestmark = pytest.mark.e2e
 
-DAG = Path(__file__).resolve().parent / "dags" / "worker_backend.py"
+DAG = DAGS / "worker_backend.py"
 BACKEND = "file_state_backend.FileStateBackend"
 
 
@@ -31,8 +33,7 @@ def worker_run(
 ) -> WorkerBackendRun:
     objects = tmp_path_factory.mktemp("objects")
     env = {
-        "TASKSTATE__WORKERS__STATE_BACKEND": BACKEND,
-        "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": json.dumps({"root": str(objects)}),
+        **worker_backend_env(BACKEND, root=str(objects)),
         "TASKSTATE__STATE_STORE__MAX_VALUE_BYTES": "1000",
         "E2E_OBJECTS": str(objects),
     }

@@ -53,7 +53,7 @@ from fsspec.registry import known_implementations  # type: ignore[import-untyped
 from fsspec.spec import AbstractBufferedFile  # type: ignore[import-untyped]
 
 from taskstate.backends.registry import INSTALL_HINTS
-from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError, TaskStateError
+from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import StateEntry, StateScope, StoredValue
 
@@ -161,7 +161,8 @@ def _filesystem(root: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
             detail={"setting": SETTING, "protocol": protocol},
         ) from exc
     try:
-        fs = cls(**storage_options)
+        # No listings cache: objects other processes write or purge must be seen at once.
+        fs = cls(**{"use_listings_cache": False, **storage_options})
     except TypeError:
         raise  # options the filesystem does not take: the registry names the kwargs setting
     except Exception as exc:
@@ -194,6 +195,8 @@ class ObjectStorageStateBackend(BaseStateBackend):
         self._fs, self._root = _filesystem(self.root_url, storage_options)
         self._local = isinstance(self._fs, LocalFileSystem)
         self._memory = isinstance(self._fs, MemoryFileSystem)
+        self._real_root = os.path.realpath(self._root) if self._local else ""
+        """The root with its symbolic links resolved, to check local paths against."""
         self._prefix = self._url(self._root) + "/"
         """Every reference this backend accepts starts with this."""
 
@@ -235,10 +238,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
         """
         cutoff = _cutoff(older_than)
         try:
-            self._forget_listings()
             found = self._fs.find(self._root, detail=True)
-            # find() also caches a listing per folder it walked: a second copy, stale soon.
-            self._forget_listings()
         except FileNotFoundError:
             return
         except Exception as exc:
@@ -271,7 +271,6 @@ class ObjectStorageStateBackend(BaseStateBackend):
         path = self._checked(url, None, allow_temporary=self._local)
         try:
             if cutoff is not None:
-                self._fs.invalidate_cache(path)  # s3fs answers info() from a cached listing
                 modified = _modified(self._fs.info(path))
                 if modified is None or modified >= cutoff:
                     return False
@@ -281,15 +280,6 @@ class ObjectStorageStateBackend(BaseStateBackend):
         except Exception as exc:
             self._driver_failed("remove", url, exc)
         return True
-
-    def _forget_listings(self) -> None:
-        """Drop cached listings of the root, its parents and every folder below it (s3fs)."""
-        self._fs.invalidate_cache(self._root)  # the root and its parents
-        cache = getattr(self._fs, "dircache", None)
-        if cache:
-            below = self._root + "/"
-            for path in [p for p in cache if p.startswith(below)]:
-                cache.pop(path, None)
 
     # -- I/O -----------------------------------------------------------------------------
 
@@ -410,7 +400,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
         path = f"{self._root}/{stored[len(self._prefix) :]}"
         if self._local:
             # A symbolic link planted under the root must not lead a read or purge outside it.
-            real_root = os.path.realpath(self._root)
+            real_root = self._real_root
             if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
                 raise ReferenceResolutionError(
                     f"refusing {what} reference {stored!r}: it leads outside "
@@ -420,8 +410,6 @@ class ObjectStorageStateBackend(BaseStateBackend):
         return path
 
     def _driver_failed(self, action: str, ref: str, exc: Exception) -> NoReturn:
-        if isinstance(exc, TaskStateError):
-            raise exc
         raise BackendError(
             f"object storage failed to {action} {ref!r}: {type(exc).__name__}: {exc}",
             detail={"ref": ref},
