@@ -30,6 +30,7 @@ TABLES = {
     "purge_queue",
     "task_instance",
     "task_instance_asset",
+    "task_output",
     "task_state",
 }
 

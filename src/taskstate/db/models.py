@@ -44,6 +44,7 @@ __all__ = [
     "TaskInstance",
     "TaskInstanceAsset",
     "TaskInstanceState",
+    "TaskOutput",
     "TaskState",
     "UtcDateTime",
     "metadata",
@@ -204,10 +205,14 @@ class TaskState(Base):
     data: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None]
+    """When the key stops being visible; NULL: never."""
+    written_by: Mapped[str | None] = mapped_column(Text)
+    """Who wrote the key last (a task instance's try, or the public API), as JSON text."""
 
 
 class AssetState(Base):
-    """One key of an asset's state; ``data`` and ``ref_backend`` as in :class:`TaskState`."""
+    """One key of an asset's state; the columns but the owner's as in :class:`TaskState`."""
 
     __tablename__ = "asset_state"
 
@@ -218,6 +223,8 @@ class AssetState(Base):
     data: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None]
+    written_by: Mapped[str | None] = mapped_column(Text)
 
 
 REF_PREFIX_CHARS = 512
@@ -238,6 +245,33 @@ def _reference_index(table: type[TaskState] | type[AssetState]) -> Index:
 
 _reference_index(TaskState)
 _reference_index(AssetState)
+
+
+def _expiry_index(table: type[TaskState] | type[AssetState]) -> Index:
+    """Finds the expired rows in expiry order; rows that never expire are not indexed."""
+    expiring = table.expires_at.is_not(None)
+    return Index(
+        f"ix_{table.__tablename__}_expires_at",
+        table.expires_at,
+        sqlite_where=expiring,
+        postgresql_where=expiring,
+    )
+
+
+_expiry_index(TaskState)
+_expiry_index(AssetState)
+
+
+class TaskOutput(Base):
+    """The JSON return value of a task instance, passed to the tasks that take it."""
+
+    __tablename__ = "task_output"
+
+    ti_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class PurgeEntry(Base):
