@@ -42,24 +42,18 @@ import posixpath
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any, NoReturn
 
-import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 from fsspec.implementations.memory import MemoryFileSystem  # type: ignore[import-untyped]
-from fsspec.registry import known_implementations  # type: ignore[import-untyped]
-from fsspec.spec import AbstractBufferedFile  # type: ignore[import-untyped]
 
-from taskstate.backends.registry import INSTALL_HINTS
-from taskstate.errors import BackendError, ConfigError, ReferenceResolutionError
+from taskstate.backends import _fsspec
+from taskstate.errors import BackendError, ReferenceResolutionError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import StateEntry, StateScope, StoredValue
 
 __all__ = ["MAX_COMPONENT", "ObjectStorageStateBackend", "encode_component"]
-
-SETTING = "[workers] state_backend"
 
 MAX_COMPONENT = 200
 """Longest encoded path component kept as is; longer ones are shortened with a hash."""
@@ -78,47 +72,6 @@ _TEMPORARY = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})\.[0-9a-f]{
 _KINDS = {"task": "task state", "asset": "asset state"}
 
 
-def _modified(info: dict[str, Any]) -> float | None:
-    """An object's modification time (seconds since the epoch), if its filesystem says.
-
-    Local files have ``mtime`` (a float), s3fs objects ``LastModified`` (an aware datetime),
-    memory files ``created`` (a float from ``find``, a datetime from ``info``; a memory file is
-    created anew by every write).
-    """
-    for field in ("mtime", "LastModified", "last_modified", "created"):
-        value = info.get(field)
-        if isinstance(value, datetime):
-            # fsspec's filesystems report UTC; a naive time is read as such, not as local time.
-            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
-def _cutoff(older_than: datetime | None) -> float | None:
-    if older_than is None:
-        return None
-    if older_than.tzinfo is None or older_than.utcoffset() is None:
-        raise ValueError(f"older_than must be timezone-aware, not {older_than!r}")
-    return older_than.timestamp()
-
-
-def _abandon(f: Any) -> None:
-    """Close ``f``, open for writing, without publishing what was written to it.
-
-    fsspec's buffered files publish on close even when the write failed midway, which would
-    replace the previous value with part of the new one.
-    """
-    if not isinstance(f, AbstractBufferedFile):
-        f.close()  # a file type this cannot stop from publishing: at least release it
-        return
-    # Cancel the multipart upload, if one was started. An upload left behind is invisible and
-    # the error that brought us here matters more than one from the abort.
-    with contextlib.suppress(Exception):
-        f.discard()
-    f.closed = True  # neither close() nor the finaliser may commit it now
-
-
 def encode_component(name: str) -> str:
     """``name`` as one path component: injective, in ``[A-Za-z0-9_%~-]``, never ``.``/``..``."""
     raw = name.encode("utf-8", "surrogatepass")
@@ -130,58 +83,6 @@ def encode_component(name: str) -> str:
     return f"{encoded[: MAX_COMPONENT - 65]}~{hashlib.sha256(raw).hexdigest()}"
 
 
-def _default_root() -> str:
-    home = os.environ.get("TASKSTATE_HOME") or str(Path.home() / ".taskstate")
-    return Path(home, "objects").expanduser().resolve().as_uri()
-
-
-def _filesystem(root: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    """The filesystem ``root`` lives on and its canonical path there."""
-    protocol, _ = fsspec.core.split_protocol(root)
-    if protocol is None and not os.path.isabs(root):
-        raise ConfigError(
-            f"{SETTING}: root {root!r} must be an absolute path or a URL such as file:///abs/path",
-            detail={"setting": SETTING},
-        )
-    protocol = protocol or "file"
-    try:
-        cls = fsspec.get_filesystem_class(protocol)
-    except ImportError as exc:
-        known = known_implementations.get(protocol, {})
-        package = str(known.get("class", protocol)).partition(".")[0]
-        hint = INSTALL_HINTS.get(package, f"install it with `pip install {package}`")
-        raise ConfigError(
-            f"{SETTING}: root {root!r} uses {protocol}://, which needs the {package!r} package; "
-            f"{hint}",
-            detail={"setting": SETTING, "protocol": protocol, "package": package},
-        ) from exc
-    except ValueError as exc:
-        raise ConfigError(
-            f"{SETTING}: root {root!r} uses an unknown protocol {protocol!r}",
-            detail={"setting": SETTING, "protocol": protocol},
-        ) from exc
-    try:
-        # No listings cache: objects other processes write or purge must be seen at once.
-        fs = cls(**{"use_listings_cache": False, **storage_options})
-    except TypeError:
-        raise  # options the filesystem does not take: the registry names the kwargs setting
-    except Exception as exc:
-        raise ConfigError(
-            f"{SETTING}: cannot open the {protocol}:// filesystem of root {root!r}: "
-            f"{type(exc).__name__}: {exc}",
-            detail={"setting": SETTING, "protocol": protocol},
-        ) from exc
-    path = fs._strip_protocol(root)
-    segments = [s for s in path.split("/") if s]
-    if not segments or any(s in (".", "..") for s in segments):
-        raise ConfigError(
-            f"{SETTING}: root {root!r} must name a folder below the filesystem's top, "
-            "without '.' or '..' segments",
-            detail={"setting": SETTING},
-        )
-    return fs, ("/" if path.startswith("/") else "") + "/".join(segments)
-
-
 class ObjectStorageStateBackend(BaseStateBackend):
     """Stores task and asset state values as objects under ``root``; worker side only.
 
@@ -191,8 +92,8 @@ class ObjectStorageStateBackend(BaseStateBackend):
     """
 
     def __init__(self, root: str | None = None, **storage_options: Any) -> None:
-        self.root_url = root if root is not None else _default_root()
-        self._fs, self._root = _filesystem(self.root_url, storage_options)
+        self.root_url = root if root is not None else _fsspec.default_root()
+        self._fs, self._root = _fsspec.filesystem(self.root_url, storage_options)
         self._local = isinstance(self._fs, LocalFileSystem)
         self._memory = isinstance(self._fs, MemoryFileSystem)
         self._real_root = os.path.realpath(self._root) if self._local else ""
@@ -236,7 +137,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
         root, and anything :meth:`purge_object` would refuse, is left out. The listing is read
         afresh, so objects that other processes wrote are seen.
         """
-        cutoff = _cutoff(older_than)
+        cutoff = _fsspec.cutoff(older_than)
         try:
             found = self._fs.find(self._root, detail=True)
         except FileNotFoundError:
@@ -250,7 +151,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
             except ReferenceResolutionError:
                 continue  # not in the layout, or reached through a symbolic link leading out
             if cutoff is not None:
-                modified = _modified(info)
+                modified = _fsspec.modified(info)
                 if modified is None or modified >= cutoff:
                     continue
             yield url
@@ -267,11 +168,11 @@ class ObjectStorageStateBackend(BaseStateBackend):
         here narrows that race to the moment between this read and the removal; it does not
         close it, which is why the sweep only considers objects older than a grace period.
         """
-        cutoff = _cutoff(older_than)
+        cutoff = _fsspec.cutoff(older_than)
         path = self._checked(url, None, allow_temporary=self._local)
         try:
             if cutoff is not None:
-                modified = _modified(self._fs.info(path))
+                modified = _fsspec.modified(self._fs.info(path))
                 if modified is None or modified >= cutoff:
                     return False
             self._remove(path)
@@ -329,7 +230,7 @@ class ObjectStorageStateBackend(BaseStateBackend):
             for start in range(0, len(value), CHUNK_CHARS):
                 f.write(value[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass"))
         except BaseException:
-            _abandon(f)
+            _fsspec.abandon(f)
             raise
         f.close()
 
