@@ -93,7 +93,9 @@ def test_expand_refuses_what_it_cannot_map() -> None:
 
         with pytest.raises(DagDefinitionError, match="at least one value"):
             f.expand(x=[])
-        with pytest.raises(DagDefinitionError, match="needs a list of values or a task's output, not str"):
+        with pytest.raises(
+            DagDefinitionError, match="needs a list of values or a task's output, not str"
+        ):
             f.expand(x="abc")
         with pytest.raises(DagDefinitionError, match="at least one argument"):
             f.expand()
