@@ -26,7 +26,8 @@ from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.errors import TaskStateError
 from taskstate.runner import mapping
-from taskstate.runner.instances import Instances, TiKey, label
+from taskstate.runner.instances import Instances, TiKey
+from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
@@ -156,7 +157,7 @@ class DagRunner:
             key = (task.task_id, map_index)
             if tis.states[key] != "scheduled":
                 continue
-            name = label(*key)
+            name = ti_label(*key)
             if any(s in _FAILED for s in upstream):
                 tis.states[key] = self.client.mark_upstream_failed(tis.ids[key])["state"]
                 self.output.line(name, "[runner] skipped: an upstream task failed")

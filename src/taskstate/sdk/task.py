@@ -128,7 +128,7 @@ class Task:
         count = math.prod(len(values) for values in lists.values())
         if not 0 <= map_index < count:
             raise DagDefinitionError(
-                f"{self!r} has {count} mapped instances; it has no map index {map_index}"
+                f"task {self.task_id!r} has no map index {map_index} (it has {count} instances)"
             )
         # The cross product in order: the last argument varies fastest.
         rest = map_index
