@@ -48,6 +48,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "TaskStateError",
         "UndeclaredAssetError",
         "UnknownAssetError",
+        "UnmappableOutputError",
         "UsageError",
         "ValueTooLargeError",
         "error_class",

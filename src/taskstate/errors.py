@@ -8,7 +8,8 @@ far side as the same class, found by its ``code``::
     ├── UsageError                       the caller asked for something invalid; nothing changed
     │   ├── InvalidKeyError              empty, over-long or malformed key          400
     │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
-    │   │   └── ValueTooLargeError       over [state_store] max_value_bytes         413
+    │   │   ├── ValueTooLargeError       over [state_store] max_value_bytes         413
+    │   │   └── UnmappableOutputError    a task output mapped over is not a list    400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
     │   ├── NotFoundError                no such DAG run or task instance           404
     │   │   └── UnknownAssetError        no asset of that name or uri               404
@@ -57,6 +58,7 @@ __all__ = [
     "TaskStateError",
     "UndeclaredAssetError",
     "UnknownAssetError",
+    "UnmappableOutputError",
     "UsageError",
     "ValueTooLargeError",
     "error_class",
@@ -109,6 +111,12 @@ class InvalidValueError(UsageError):
 class ValueTooLargeError(InvalidValueError):
     code = "value_too_large"
     status = 413
+
+
+class UnmappableOutputError(InvalidValueError):
+    """``task.expand(x=upstream())`` where the upstream output is not a list."""
+
+    code = "unmappable_output"
 
 
 class InvalidIdentifierError(UsageError):

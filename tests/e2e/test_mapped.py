@@ -93,7 +93,9 @@ def test_expand_refuses_what_it_cannot_map() -> None:
 
         with pytest.raises(DagDefinitionError, match="at least one value"):
             f.expand(x=[])
-        with pytest.raises(DagDefinitionError, match="needs a list of values, not str"):
+        with pytest.raises(
+            DagDefinitionError, match="needs a list of values or a task's output, not str"
+        ):
             f.expand(x="abc")
         with pytest.raises(DagDefinitionError, match="at least one argument"):
             f.expand()
@@ -101,6 +103,6 @@ def test_expand_refuses_what_it_cannot_map() -> None:
             f.partial(x=1).expand(x=[2])
         mapped = f.partial(y=5).expand(x=range(3))
     assert mapped.map_indices == [0, 1, 2]
-    assert mapped.kwargs_for(2) == {"y": 5, "x": 2}
+    assert mapped.arguments_for(2, {}) == ((), {"y": 5, "x": 2})
     with pytest.raises(DagDefinitionError, match="no map index 3"):
-        mapped.kwargs_for(3)
+        mapped.arguments_for(3, {})

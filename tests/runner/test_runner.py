@@ -286,3 +286,106 @@ def test_a_supervisor_that_dies_fails_its_try_and_the_run_still_finishes(
     [report] = [line for line in run.lines("lost") if line.startswith("[runner] ")]
     assert "supervisor ended with code -9" in report, run.lines("lost")
     assert run.client.get_run("runner_orphans", "r1")["state"] == "failed"
+
+
+def test_a_task_mapped_over_an_output_gets_one_instance_per_item(
+    make_run: Callable[..., Run],
+) -> None:
+    run = make_run(
+        """
+        @task
+        def letters():
+            return ["a", "b", "c"]
+
+        @task
+        def shout(letter, map_index):
+            print(f"{map_index}: {letter}")
+            return letter.upper()
+
+        @task
+        def join(shouted):
+            print("joined " + "".join(shouted))
+
+        join(shout.expand(letter=letters()))
+        """,
+        "runner_mapped_output",
+    )
+    result = run.run()
+    assert result.succeeded, run.buffer.getvalue()
+    assert [(ti["task_id"], ti["map_index"]) for ti in result.task_instances] == [
+        ("letters", -1),
+        ("shout", 0),
+        ("shout", 1),
+        ("shout", 2),
+        ("join", -1),
+    ]
+    assert run.lines("shout") == ["[runner] mapped into 3 task instances"]
+    assert "1: b" in run.lines("shout[1]")
+    assert "joined ABC" in run.lines("join")
+    assert run.client.get_task_output("runner_mapped_output", "r1", "shout") == ["A", "B", "C"]
+
+
+def test_an_empty_mapping_skips_the_task_and_what_follows_and_the_run_succeeds(
+    make_run: Callable[..., Run],
+) -> None:
+    run = make_run(
+        """
+        @task
+        def nothing():
+            return []
+
+        @task
+        def each(item):
+            print("each ran")
+
+        @task
+        def after():
+            print("after ran")
+
+        each.expand(item=nothing()) >> after()
+        """,
+        "runner_empty_mapping",
+    )
+    result = run.run()
+    assert result.succeeded and result.state == "success", run.buffer.getvalue()
+    assert _states(result) == {
+        "nothing": ("success", 1),
+        "each": ("skipped", 0),
+        "after": ("skipped", 0),
+    }
+    assert run.lines("each") == ["[runner] skipped: it maps over an empty list"]
+    assert run.lines("after") == ["[runner] skipped: an upstream task was skipped"]
+
+
+def test_an_output_that_is_not_a_list_fails_the_mapped_task_without_a_try(
+    make_run: Callable[..., Run],
+) -> None:
+    run = make_run(
+        """
+        @task
+        def settings():
+            return {"tables": ["a"]}
+
+        @task
+        def each(item):
+            print("each ran")
+
+        @task
+        def after():
+            print("after ran")
+
+        each.expand(item=settings()) >> after()
+        """,
+        "runner_unmappable",
+    )
+    result = run.run()
+    assert result.state == "failed"
+    assert _states(result) == {
+        "settings": ("success", 1),
+        "each": ("failed", 0),
+        "after": ("upstream_failed", 0),
+    }
+    assert run.lines("each") == [
+        "[runner] failed: UnmappableOutputError: each.expand(item=...) maps over the output of "
+        "settings(), which is dict, not a list"
+    ]

@@ -19,9 +19,12 @@ from taskstate.runtime.protocol import (
     Frame,
     FrameSocket,
     GetAssetState,
+    GetTaskOutput,
     GetTaskState,
+    OutputReply,
     RemovedRefs,
     SetAssetState,
+    SetTaskOutput,
     SetTaskState,
     StateReply,
 )
@@ -32,6 +35,7 @@ class FrameServer:
         self.frames = FrameSocket(sock)
         self.assets = assets
         self.store: dict[tuple[str, str], tuple[bytes, str | None]] = {}
+        self.outputs: dict[tuple[str, str, str], bytes] = {}  # (dag_id, run_id, task_id)
         self.requests: list[object] = []
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
@@ -45,6 +49,11 @@ class FrameServer:
 
     def handle(self, req: object) -> object:
         self.requests.append(req)
+        if isinstance(req, SetTaskOutput):
+            self.outputs[("d", "r", "own")] = req.data
+            return None
+        if isinstance(req, GetTaskOutput):
+            return OutputReply(data=self.outputs.get((req.dag_id, req.run_id, req.task_id)))
         scope = self.scope(req)
         if isinstance(req, GetTaskState | GetAssetState):
             data, ref = self.store.get((scope, req.key), (None, None))

@@ -7,8 +7,11 @@ from taskstate.errors import CommsError
 from taskstate.runtime.protocol import (
     Frame,
     FrameSocket,
+    GetTaskOutput,
     GetTaskState,
+    OutputReply,
     SetAssetState,
+    SetTaskOutput,
     StartTask,
     StateReply,
     TaskInstanceInfo,
@@ -34,6 +37,10 @@ def test_frames_round_trip_over_a_socket() -> None:
         Frame(2, SetAssetState("orders", "k", b'{"v":1}', "m.C")),
         Frame(3, StateReply(data=b"1")),
         Frame(4, error={"code": "invalid_key", "message": "m", "detail": {}}),
+        Frame(5, SetTaskOutput(b"[1]")),
+        Frame(6, GetTaskOutput("d", "r", "t")),
+        Frame(7, OutputReply(data=b'{"a":1}')),
+        Frame(8, OutputReply()),
     ]
     for frame in frames:
         left.send(frame)
@@ -46,6 +53,8 @@ def test_frames_round_trip_over_a_socket() -> None:
 def test_reply_type_is_named_by_the_request() -> None:
     assert GetTaskState.reply_type is StateReply
     assert SetAssetState.reply_type is None
+    assert GetTaskOutput.reply_type is OutputReply
+    assert SetTaskOutput.reply_type is None
 
 
 def test_truncated_and_oversized_frames_are_comms_errors() -> None:

@@ -163,7 +163,9 @@ def test_a_map_index_the_task_does_not_have_fails_the_setup(
     ti_id = harness.register(map_index=5)
     outcome, lines = harness.supervise(ti_id)
     assert outcome is Outcome.FAILED
-    assert "error: task 't' has no map index 5 (it has 2 instances)" in lines
+    assert "error: DagDefinitionError: task 't' has no map index 5 (it has 2 instances)" in lines, (
+        lines
+    )
 
 
 def test_a_task_that_raises_fails_and_keeps_its_retry(

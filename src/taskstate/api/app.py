@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     A ``state`` built beforehand (by :func:`build_state`, so that start-up errors surface as
     taskstate errors in the caller) is used, and closed when the app stops.
     """
-    from taskstate.api import execution, maintenance, public
+    from taskstate.api import execution, maintenance, mapping, outputs, public
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -153,6 +153,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     install_error_handlers(state_app)
     app.include_router(public.router)
     app.include_router(maintenance.router)
+    app.include_router(outputs.router)
+    app.include_router(mapping.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -23,7 +23,7 @@ import msgspec
 from taskstate.errors import NotAuthenticatedError, PermissionDeniedError, UndeclaredAssetError
 from taskstate.state.types import AssetScope, TaskScope
 
-__all__ = ["ApiKeys", "TokenClaims", "TokenSigner", "bearer"]
+__all__ = ["ApiKeys", "TokenClaims", "TokenSigner", "bearer", "token_claims"]
 
 _ALGORITHM = "HS256"
 _AUDIENCE = "taskstate:execution"
@@ -150,3 +150,13 @@ def bearer(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not credential.strip():
         return None
     return credential.strip()
+
+
+def token_claims(authorization: str | None, signer: TokenSigner) -> TokenClaims:
+    """What the task-instance token of an ``Authorization`` header grants."""
+    credential = bearer(authorization)
+    if credential is None:
+        raise NotAuthenticatedError(
+            "the execution API needs a task-instance token: 'Authorization: Bearer <token>'"
+        )
+    return signer.verify(credential)

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
-from taskstate.api.auth import TokenClaims, bearer
+from taskstate.api.auth import TokenClaims, token_claims
 from taskstate.api.wire import (
     AssetBody,
     FinishRequest,
@@ -33,7 +33,7 @@ from taskstate.api.wire import (
     StateBody,
     TaskInstanceBody,
 )
-from taskstate.errors import InvalidValueError, NotAuthenticatedError, UsageError
+from taskstate.errors import InvalidValueError, UsageError
 from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 
 __all__ = ["router"]
@@ -53,12 +53,7 @@ def _json(body: object) -> Response:
 
 
 def _claims(request: Request, state: AppState) -> TokenClaims:
-    credential = bearer(request.headers.get("authorization"))
-    if credential is None:
-        raise NotAuthenticatedError(
-            "the execution API needs a task-instance token: 'Authorization: Bearer <token>'"
-        )
-    return state.signer.verify(credential)
+    return token_claims(request.headers.get("authorization"), state.signer)
 
 
 def _decode(

@@ -188,6 +188,18 @@ async def _task_scope(
     return scope
 
 
+async def _task_of_run(
+    state: AppState, dag_id: str, run_id: str, task_id: str, map_index: int
+) -> TaskScope:
+    tis = await in_transaction(state, lambda s: runs.list_tis(s, dag_id, run_id, task_id))
+    if not tis:
+        raise NotFoundError(
+            f"run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}",
+            detail={"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
+        )
+    return TaskScope(dag_id, run_id, task_id, map_index)
+
+
 @router.get("/task-state")
 async def list_task_state(
     request: Request,
@@ -261,7 +273,12 @@ async def clear_task_state(
     all_map_indices: bool = Query(False),
 ) -> Json:
     state = app_state(request)
-    scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
+    if all_map_indices:
+        # Every index of the task: any of its instances will do, its map index is not needed
+        # (a mapped task has no instance -1; one mapped over an output has only that one).
+        scope = await _task_of_run(state, dag_id, run_id, task_id, map_index)
+    else:
+        scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
     removed = await state.state.clear(scope, all_map_indices=all_map_indices)
     await purge.enqueue(state, "task", removed)
     return {**_task_owner(scope), "cleared": True, "references_removed": len(removed)}

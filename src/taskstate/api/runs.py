@@ -2,7 +2,9 @@
 
 Each function takes a SQLAlchemy session and leaves committing to the caller. A task instance
 moves through ``scheduled → queued → running → success | failed | up_for_retry``; an up-for-retry
-instance is queued again for its next try, keeping its id (and so its state).
+instance is queued again for its next try, keeping its id (and so its state). A scheduled
+instance that will never run ends without a try: ``upstream_failed``, ``skipped``, or ``failed``
+(its mapping failed).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from taskstate.db.models import (
     TaskInstance,
     TaskInstanceAsset,
     TaskInstanceState,
+    TaskOutput,
     utcnow,
 )
 from taskstate.errors import ConflictError, NotFoundError, UnknownAssetError, UsageError
@@ -40,6 +43,7 @@ __all__ = [
     "TaskSpec",
     "assets_of",
     "create_run",
+    "end_without_try",
     "find_ti",
     "finish_run",
     "finish_ti",
@@ -62,6 +66,12 @@ _DONE = {
     TaskInstanceState.SUCCESS,
     TaskInstanceState.FAILED,
     TaskInstanceState.UPSTREAM_FAILED,
+    TaskInstanceState.SKIPPED,
+}
+_UNTRIED_ENDS = {
+    TaskInstanceState.UPSTREAM_FAILED,
+    TaskInstanceState.SKIPPED,
+    TaskInstanceState.FAILED,
 }
 
 
@@ -246,7 +256,10 @@ def resolve_asset(session: Session, name: str | None, uri: str | None) -> str:
 
 
 def queue_ti(session: Session, ti_id: str) -> TaskInstance:
-    """Start the next try: ``scheduled`` or ``up_for_retry`` → ``queued``, try_number + 1."""
+    """Start the next try: ``scheduled`` or ``up_for_retry`` → ``queued``, try_number + 1.
+
+    The output of an earlier try goes: the new try's return value (or None) replaces it.
+    """
     ti = get_ti(session, ti_id, for_update=True)
     if ti.state not in _QUEUEABLE:
         raise ConflictError(
@@ -256,6 +269,7 @@ def queue_ti(session: Session, ti_id: str) -> TaskInstance:
         )
     ti.state = TaskInstanceState.QUEUED
     ti.try_number += 1
+    session.execute(delete(TaskOutput).where(TaskOutput.ti_id == ti_id))
     return ti
 
 
@@ -297,13 +311,20 @@ def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
 
 
 def mark_upstream_failed(session: Session, ti_id: str) -> TaskInstance:
+    return end_without_try(session, ti_id, TaskInstanceState.UPSTREAM_FAILED)
+
+
+def end_without_try(session: Session, ti_id: str, state: TaskInstanceState) -> TaskInstance:
+    """End a scheduled instance that will never run, in ``state``."""
+    if state not in _UNTRIED_ENDS:
+        raise UsageError(f"a task instance cannot end as {state!r} without a try")
     ti = get_ti(session, ti_id, for_update=True)
     if ti.state != TaskInstanceState.SCHEDULED:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not scheduled",
             detail={"ti_id": ti_id, "state": ti.state},
         )
-    ti.state = TaskInstanceState.UPSTREAM_FAILED
+    ti.state = state
     ti.ended_at = utcnow()
     return ti
 

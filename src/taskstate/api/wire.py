@@ -16,6 +16,7 @@ __all__ = [
     "FinishRequest",
     "FinishResponse",
     "HeartbeatResponse",
+    "OutputBody",
     "RefBody",
     "RemovedRefsBody",
     "StartRequest",
@@ -89,3 +90,9 @@ class HeartbeatResponse(msgspec.Struct):
 
     token: str
     state: str
+
+
+class OutputBody(msgspec.Struct, omit_defaults=True):
+    """A task's output: its JSON text, passed through raw; absent when the task returned None."""
+
+    value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET

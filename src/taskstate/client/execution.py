@@ -11,6 +11,7 @@ from taskstate.api.wire import (
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
+    OutputBody,
     RemovedRefsBody,
     StartRequest,
     StartResponse,
@@ -88,6 +89,18 @@ class ExecutionClient:
 
     def clear_asset_state(self, asset: str) -> RemovedRefsBody:
         return self._removed_body.decode(self._send("DELETE", f"/state/asset?name={_q(asset)}"))
+
+    # -- task outputs ----------------------------------------------------------------------
+
+    def set_task_output(self, ti_id: str, data: bytes) -> None:
+        """Store the task instance's output (JSON text); a later try overwrites it."""
+        body = msgspec.json.encode(OutputBody(value=msgspec.Raw(data)))
+        self._send("PUT", f"/outputs/ti/{ti_id}", body)
+
+    def get_task_output(self, dag_id: str, run_id: str, task_id: str) -> OutputBody:
+        """The output of a task of the token's own run; the server refuses other runs."""
+        path = f"/outputs/{key_path(dag_id)}/{key_path(run_id)}/{key_path(task_id)}"
+        return msgspec.json.decode(self._send("GET", path), type=OutputBody)
 
 
 def _q(value: str) -> str:

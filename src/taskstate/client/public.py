@@ -84,6 +84,27 @@ class PublicClient:
     def get_task_instance(self, ti_id: str) -> Json:
         return self._call("GET", f"/task-instances/{key_path(ti_id)}")
 
+    # -- outputs and mapping -----------------------------------------------------------------
+
+    def get_task_output(self, dag_id: str, run_id: str, task_id: str) -> Json:
+        """The task's output (a list of its instances' outputs if it is mapped); None if it
+        returned nothing."""
+        path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}/outputs/{key_path(task_id)}"
+        return self._call("GET", path)["value"]
+
+    def expand_task_instance(self, ti_id: str, count: int) -> Json:
+        """Replace a mapped task's placeholder with ``count`` instances (0: end it skipped);
+        the answer lists the task's instances."""
+        path = f"/task-instances/{key_path(ti_id)}/expand"
+        return self._call("POST", path, json={"count": count})["task_instances"]
+
+    def skip_task_instance(self, ti_id: str) -> Json:
+        return self._call("POST", f"/task-instances/{key_path(ti_id)}/skip")
+
+    def fail_task_instance(self, ti_id: str) -> Json:
+        """End a scheduled instance as failed without a try (its mapping failed)."""
+        return self._call("POST", f"/task-instances/{key_path(ti_id)}/fail")
+
     # -- task state ------------------------------------------------------------------------
 
     def list_task_state(

@@ -12,7 +12,12 @@ from rich.text import Text
 __all__ = ["RunOutput"]
 
 _COLORS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
-_STATE_STYLES = {"success": "green", "failed": "red", "upstream_failed": "yellow"}
+_STATE_STYLES = {
+    "success": "green",
+    "failed": "red",
+    "upstream_failed": "yellow",
+    "skipped": "bright_black",
+}
 
 
 class RunOutput:

@@ -4,6 +4,10 @@ The runner decides *when* a task instance runs (its upstream tasks succeeded, a 
 its retry delay has passed); the API server decides *what state* it is in. Each try runs in a
 supervisor process of its own (:mod:`taskstate.supervisor`), whose output the runner streams
 to the terminal, prefixed with the task id.
+
+A task whose upstream task failed ends ``upstream_failed``; one whose upstream task was skipped
+ends ``skipped``, as does a task mapped over an empty list (:mod:`taskstate.runner.mapping`).
+A run with skipped tasks and no failed ones succeeds.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import msgspec
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.errors import TaskStateError
+from taskstate.runner import mapping
+from taskstate.runner.instances import Instances, TiKey
+from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
@@ -29,17 +36,11 @@ from taskstate.supervisor.job import SupervisorJob
 
 __all__ = ["DagRunner", "RunResult", "default_run_id"]
 
-_FINAL = {"success", "failed", "upstream_failed"}
+_FINAL = {"success", "failed", "upstream_failed", "skipped"}
+_FAILED = {"failed", "upstream_failed"}
+_SUCCEEDED = {"success", "skipped"}
 # States a try is left in when its supervisor ends without reporting it.
 _UNREPORTED = {"queued", "running"}
-
-
-# A task instance: its task id and map index (-1 unless the task is mapped).
-TiKey = tuple[str, int]
-
-
-def _label(task_id: str, map_index: int) -> str:
-    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
 def default_run_id() -> str:
@@ -85,8 +86,8 @@ class DagRunner:
         self.output = output
         self._stopping = threading.Event()
 
-    def _register(self, order: list[Task]) -> dict[TiKey, str]:
-        """Create the run; return the id of each task instance, by task id and map index."""
+    def _register(self, order: list[Task]) -> Instances:
+        """Create the run, with one instance per task and map index known so far."""
         body = {
             "dag_id": self.dag.dag_id,
             "run_id": self.run_id,
@@ -104,58 +105,69 @@ class DagRunner:
                 for map_index in t.map_indices
             ],
         }
-        run = self.client.create_run(body)
-        return {(ti["task_id"], ti["map_index"]): ti["id"] for ti in run["task_instances"]}
+        return Instances(self.client.create_run(body)["task_instances"])
 
     def run(self) -> RunResult:
         order = self.dag.topological_order()
-        ti_ids = self._register(order)
+        tis = self._register(order)
         self.output.run_started(self.dag.dag_id, self.run_id, len(order))
-        states = dict.fromkeys(ti_ids, "scheduled")
         running: dict[Future[str], TiKey] = {}
         with ThreadPoolExecutor(self.parallelism, thread_name_prefix="taskstate-ti") as pool:
             try:
                 while True:
                     for task in order:
-                        # A task instance waits for every instance of its upstream tasks.
-                        upstream = [
-                            states[(up, index)]
-                            for up in task.upstream_task_ids
-                            for index in self.dag.tasks[up].map_indices
-                        ]
-                        for map_index in task.map_indices:
-                            key = (task.task_id, map_index)
-                            if states[key] != "scheduled":
-                                continue
-                            label = _label(task.task_id, map_index)
-                            if any(s in ("failed", "upstream_failed") for s in upstream):
-                                self.client.mark_upstream_failed(ti_ids[key])
-                                states[key] = "upstream_failed"
-                                self.output.line(label, "[runner] skipped: an upstream task failed")
-                            elif all(s == "success" for s in upstream) and (
-                                len(running) < self.parallelism
-                            ):
-                                states[key] = "running"
-                                future = pool.submit(
-                                    self._run_task_instance, task, ti_ids[key], label
-                                )
-                                running[future] = key
+                        self._schedule(task, tis, pool, running)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        states[running.pop(future)] = future.result()
+                        tis.states[running.pop(future)] = future.result()
             except BaseException:
                 self._stopping.set()
                 raise
-        final = "success" if all(s == "success" for s in states.values()) else "failed"
+        final = "success" if all(s in _SUCCEEDED for s in tis.states.values()) else "failed"
         self.client.finish_run(self.dag.dag_id, self.run_id, final)
         run = self.client.get_run(self.dag.dag_id, self.run_id)
         position = {t.task_id: i for i, t in enumerate(order)}
-        tis = sorted(
+        ordered = sorted(
             run["task_instances"], key=lambda ti: (position[ti["task_id"]], ti["map_index"])
         )
-        return RunResult(self.dag.dag_id, self.run_id, final, tis)
+        return RunResult(self.dag.dag_id, self.run_id, final, ordered)
+
+    def _schedule(
+        self,
+        task: Task,
+        tis: Instances,
+        pool: ThreadPoolExecutor,
+        running: dict[Future[str], TiKey],
+    ) -> None:
+        """Start, skip or fail what can be of the task's scheduled instances.
+
+        A task instance waits for every instance of its upstream tasks; a task mapped over
+        their outputs is expanded first.
+        """
+        upstream = tis.states_of(task.upstream_task_ids)
+        ready = all(s == "success" for s in upstream)
+        placeholder = (task.task_id, -1)
+        if ready and task.maps_over_outputs and tis.states.get(placeholder) == "scheduled":
+            placeholder_id = tis.ids[placeholder]
+            expanded = mapping.expand(self.client, self.output, self.run_id, task, placeholder_id)
+            tis.replace(task.task_id, expanded)
+        for map_index in tis.indices(task.task_id):
+            key = (task.task_id, map_index)
+            if tis.states[key] != "scheduled":
+                continue
+            name = ti_label(*key)
+            if any(s in _FAILED for s in upstream):
+                tis.states[key] = self.client.mark_upstream_failed(tis.ids[key])["state"]
+                self.output.line(name, "[runner] skipped: an upstream task failed")
+            elif "skipped" in upstream:
+                tis.states[key] = self.client.skip_task_instance(tis.ids[key])["state"]
+                self.output.line(name, "[runner] skipped: an upstream task was skipped")
+            elif ready and len(running) < self.parallelism:
+                tis.states[key] = "running"
+                future = pool.submit(self._run_task_instance, task, tis.ids[key], name)
+                running[future] = key
 
     def _run_task_instance(self, task: Task, ti_id: str, label: str) -> str:
         """Run tries of one task instance until it succeeds or fails for good.

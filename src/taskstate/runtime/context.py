@@ -69,16 +69,19 @@ def build_context(
     }
 
 
-def call_task(task: Task, context: dict[str, Any]) -> Any:
-    """Call the task's function with its arguments and the context it asks for.
+def call_task(
+    task: Task, context: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call the task's function with its arguments and the context it asks for; return what
+    it returns.
 
     A function with ``**kwargs`` receives the whole context; otherwise each parameter named like
     a context key (``task_state``, ``ti``, ...) receives that entry.
     """
     function = task.python_callable
-    kwargs = task.kwargs_for(context["map_index"])
+    kwargs = dict(kwargs)
     parameters = inspect.signature(function).parameters
-    positional = list(parameters)[: len(task.op_args)]
+    positional = list(parameters)[: len(args)]
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     for name, value in context.items():
         if name in kwargs or name in positional:
@@ -86,5 +89,5 @@ def call_task(task: Task, context: dict[str, Any]) -> Any:
         if takes_all or name in parameters:
             kwargs[name] = value
     if task.is_async:
-        return asyncio.run(function(*task.op_args, **kwargs))
-    return function(*task.op_args, **kwargs)
+        return asyncio.run(function(*args, **kwargs))
+    return function(*args, **kwargs)

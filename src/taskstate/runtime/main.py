@@ -9,10 +9,12 @@ from __future__ import annotations
 import socket
 import sys
 import traceback
+from typing import Any
 
 from taskstate.errors import TaskStateError
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.context import build_context, call_task
+from taskstate.runtime.outputs import fetch_outputs, send_output
 from taskstate.runtime.protocol import (
     EXIT_SETUP_FAILED,
     EXIT_SUCCESS,
@@ -38,20 +40,17 @@ def main(argv: list[str] | None = None) -> int:
         if task is None:
             print(f"error: DAG {dag.dag_id!r} has no task {start.ti.task_id!r}", file=sys.stderr)
             return EXIT_SETUP_FAILED
-        if start.ti.map_index not in task.map_indices:
-            print(
-                f"error: task {task.task_id!r} has no map index {start.ti.map_index} "
-                f"(it has {len(task.map_indices)} instances)",
-                file=sys.stderr,
-            )
-            return EXIT_SETUP_FAILED
         worker = load_worker_backend(start.worker_backend)
+        # The upstream outputs the arguments take; a mapped instance picks its own item.
+        outputs = fetch_outputs(comms, start.ti, task.output_task_ids)
+        task_args, task_kwargs = task.arguments_for(start.ti.map_index, outputs)
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED
     context = build_context(start, dag, task, comms, worker)
+    result: Any = None
     try:
-        call_task(task, context)
+        result = call_task(task, context, task_args, task_kwargs)
     except SystemExit as exc:
         if exc.code not in (0, None):
             print(f"task exited with sys.exit({exc.code!r})", file=sys.stderr)
@@ -62,4 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+    try:
+        send_output(comms, result, max_bytes=start.max_value_bytes)
+    except TaskStateError as exc:
+        print(
+            f"error: the return value of {task.task_id!r} cannot be stored as its output: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_TASK_FAILED
     return EXIT_SUCCESS

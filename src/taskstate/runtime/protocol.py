@@ -33,11 +33,14 @@ __all__ = [
     "Frame",
     "FrameSocket",
     "GetAssetState",
+    "GetTaskOutput",
     "GetTaskState",
+    "OutputReply",
     "RemovedRefs",
     "Reply",
     "Request",
     "SetAssetState",
+    "SetTaskOutput",
     "SetTaskState",
     "StartTask",
     "StateReply",
@@ -134,6 +137,31 @@ class ClearAssetState(Request[RemovedRefs]):
     asset: str
 
 
+# -- task outputs -------------------------------------------------------------------------------
+
+
+class OutputReply(Reply):
+    """A task's output as JSON text; None when it returned nothing (or has not run yet)."""
+
+    data: bytes | None = None
+
+
+class SetTaskOutput(Request[None]):
+    """The JSON text of what the task function returned (sent only when it is not None)."""
+
+    data: bytes
+
+
+class GetTaskOutput(Request[OutputReply]):
+    """The output of a task of the task process's own DAG run (the list of its instances'
+    outputs, in map_index order, if it is mapped)."""
+
+    reply_type = OutputReply
+    dag_id: str
+    run_id: str
+    task_id: str
+
+
 # -- start-up -----------------------------------------------------------------------------------
 
 
@@ -182,6 +210,9 @@ Body = (
     | StateReply
     | RemovedRefs
     | StartTask
+    | SetTaskOutput
+    | GetTaskOutput
+    | OutputReply
 )
 
 

@@ -1,26 +1,31 @@
 """``@task``: turn a function into a task of the DAG being defined.
 
 Calling a decorated function inside a ``with DAG(...)`` block adds a :class:`Task` to that DAG
-and returns it; ``>>`` and ``<<`` between tasks (or lists of tasks) set the order.
+and returns it; ``>>`` and ``<<`` between tasks (or lists of tasks) set the order. Passing the
+returned task to another task (``load(extract())``) passes its output, and makes it upstream
+(see :mod:`taskstate.sdk.outputs`).
 
 ``f.expand(x=[1, 2, 3])`` adds a *mapped* task instead: one task instance per value, numbered by
 ``map_index`` from 0, each with a state namespace of its own. Several expanded arguments give
 one instance per combination (their cross product, in order); ``f.partial(y=1).expand(...)``
-fixes the arguments every instance shares.
+fixes the arguments every instance shares. ``f.expand(x=upstream())`` maps over a list that an
+upstream task returns: the task has one placeholder instance (map index -1) until the upstream
+succeeds, when the runner has it replaced by one instance per item.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import itertools
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from taskstate.errors import DagDefinitionError
+from taskstate.errors import DagDefinitionError, UnmappableOutputError
 from taskstate.sdk.asset import Asset
 from taskstate.sdk.dag import DAG, current_dag
+from taskstate.sdk.outputs import OutputRef, find_refs, not_iterable, resolve_refs
 from taskstate.state.codec import validate_task_id
 
 __all__ = ["PartialTask", "Task", "TaskDecorator", "task"]
@@ -44,7 +49,7 @@ class Task:
         outlets: Sequence[Asset] = (),
         op_args: tuple[Any, ...] = (),
         op_kwargs: dict[str, Any] | None = None,
-        expand_kwargs: dict[str, tuple[Any, ...]] | None = None,
+        expand_kwargs: dict[str, tuple[Any, ...] | OutputRef] | None = None,
     ) -> None:
         self.dag = dag
         self.task_id = validate_task_id(task_id)
@@ -55,7 +60,7 @@ class Task:
         self.outlets = tuple(outlets)
         self.op_args = op_args
         self.op_kwargs = dict(op_kwargs or {})
-        # Mapped tasks only: the values of each expanded argument.
+        # Mapped tasks only: the values of each expanded argument, or the output that holds them.
         self.expand_kwargs = dict(expand_kwargs) if expand_kwargs is not None else None
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
@@ -67,32 +72,88 @@ class Task:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.python_callable)
 
+    def __getitem__(self, key: str | int) -> OutputRef:
+        """``extract()["rows"]``: an item of the task's output, to pass to another task."""
+        return OutputRef(self)[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        # Without this, __getitem__ would make a task iterable, endlessly.
+        not_iterable(repr(self))
+
+    @property
+    def is_mapped(self) -> bool:
+        return self.expand_kwargs is not None
+
+    @property
+    def maps_over_outputs(self) -> bool:
+        """Whether the number of instances depends on an upstream output."""
+        return any(isinstance(v, OutputRef) for v in (self.expand_kwargs or {}).values())
+
     @property
     def map_indices(self) -> list[int]:
-        """The ``map_index`` of each of the task's instances: ``[-1]`` unless it is mapped."""
-        if self.expand_kwargs is None:
+        """The ``map_index`` of each instance registered with the run: ``[-1]`` unless mapped,
+        and ``[-1]`` (a placeholder) for a task mapped over an output, until it is expanded."""
+        if self.expand_kwargs is None or self.maps_over_outputs:
             return [-1]
-        count = 1
-        for values in self.expand_kwargs.values():
-            count *= len(values)
-        return list(range(count))
+        return list(range(self.map_count({})))
 
-    def kwargs_for(self, map_index: int) -> dict[str, Any]:
-        """The keyword arguments of the instance ``map_index``."""
+    @property
+    def output_task_ids(self) -> set[str]:
+        """The tasks whose outputs the arguments take."""
+        found = find_refs((self.op_args, self.op_kwargs, self.expand_kwargs))
+        return {ref.task_id for ref in found}
+
+    @property
+    def mapped_output_task_ids(self) -> set[str]:
+        """The tasks whose outputs decide how many instances the task has."""
+        values = (self.expand_kwargs or {}).values()
+        return {v.task_id for v in values if isinstance(v, OutputRef)}
+
+    def map_count(self, outputs: Mapping[str, Any]) -> int:
+        """How many instances the mapped task has, given the outputs it maps over by task id."""
+        return math.prod(len(values) for values in self._expand_lists(outputs).values())
+
+    def arguments_for(
+        self, map_index: int, outputs: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The positional and keyword arguments of the instance ``map_index``, given the
+        outputs of :attr:`output_task_ids` by task id."""
+        args = resolve_refs(self.op_args, outputs)
+        kwargs = resolve_refs(self.op_kwargs, outputs)
         if self.expand_kwargs is None:
             if map_index != -1:
                 raise DagDefinitionError(f"{self!r} is not mapped; it has no map index {map_index}")
-            return dict(self.op_kwargs)
-        if map_index not in self.map_indices:
+            return args, kwargs
+        lists = self._expand_lists(outputs)
+        count = math.prod(len(values) for values in lists.values())
+        if not 0 <= map_index < count:
             raise DagDefinitionError(
-                f"{self!r} has {len(self.map_indices)} mapped instances; "
-                f"it has no map index {map_index}"
+                f"task {self.task_id!r} has no map index {map_index} (it has {count} instances)"
             )
-        names = list(self.expand_kwargs)
-        combination = next(
-            itertools.islice(itertools.product(*self.expand_kwargs.values()), map_index, None)
-        )
-        return {**self.op_kwargs, **dict(zip(names, combination, strict=True))}
+        # The cross product in order: the last argument varies fastest.
+        rest = map_index
+        chosen: dict[str, Any] = {}
+        for name, values in reversed(lists.items()):
+            rest, position = divmod(rest, len(values))
+            chosen[name] = resolve_refs(values[position], outputs)
+        return args, {**kwargs, **dict(reversed(chosen.items()))}
+
+    def _expand_lists(self, outputs: Mapping[str, Any]) -> dict[str, Sequence[Any]]:
+        lists: dict[str, Sequence[Any]] = {}
+        for name, values in (self.expand_kwargs or {}).items():
+            if not isinstance(values, OutputRef):
+                lists[name] = values
+                continue
+            value = values.resolve(outputs)
+            if not isinstance(value, list):
+                kind = "None (it returned nothing)" if value is None else type(value).__name__
+                raise UnmappableOutputError(
+                    f"{self.task_id}.expand({name}=...) maps over the output of "
+                    f"{values!r}, which is {kind}, not a list",
+                    detail={"task_id": self.task_id, "upstream": values.task_id, "type": kind},
+                )
+            lists[name] = value
+        return lists
 
     @property
     def assets(self) -> tuple[Asset, ...]:
@@ -201,13 +262,12 @@ class TaskDecorator(Generic[P, R]):
             raise DagDefinitionError(
                 f"task {self.function.__name__!r} was called outside a `with DAG(...)` block"
             )
-        for arg in (*args, *kwargs.values(), *(expand or {}).values()):
-            if isinstance(arg, Task):
-                raise DagDefinitionError(
-                    f"passing the output of {arg!r} as an argument is not supported yet; "
-                    "set the order with >> and share data through state instead"
-                )
-        expand_kwargs = None if expand is None else _expand_kwargs(self.function, kwargs, expand)
+        upstream: dict[str, Task] = {}
+        args = tuple(_capture(a, dag, upstream) for a in args)
+        kwargs = {k: _capture(v, dag, upstream) for k, v in kwargs.items()}
+        expand_kwargs = (
+            None if expand is None else _expand_kwargs(self.function, kwargs, expand, dag, upstream)
+        )
         options = {**_dag_defaults(dag), **self.options}
         task_id = options.get("task_id") or dag.unique_task_id(self.function.__name__)
         retries = options.get("retries", 0)
@@ -221,11 +281,13 @@ class TaskDecorator(Generic[P, R]):
             retry_delay=_retry_delay(options.get("retry_delay")),
             inlets=_assets("inlets", options.get("inlets")),
             outlets=_assets("outlets", options.get("outlets")),
-            op_args=tuple(args),
-            op_kwargs=dict(kwargs),
+            op_args=args,
+            op_kwargs=kwargs,
             expand_kwargs=expand_kwargs,
         )
         dag.add_task(new)
+        for up in upstream.values():
+            up.set_downstream(new)
         return new
 
 
@@ -241,24 +303,54 @@ class PartialTask:
         return self._decorator._add((), self._kwargs, kwargs)
 
 
+def _capture(value: Any, dag: DAG, upstream: dict[str, Task]) -> Any:
+    """``value`` with every task in it replaced by a reference to its output (recorded in
+    ``upstream``), looking inside lists, tuples and dicts."""
+    if isinstance(value, Task):
+        value = OutputRef(value)
+    if isinstance(value, OutputRef):
+        if value.task.dag is not dag:
+            raise DagDefinitionError(
+                f"{value!r} is the output of a task of DAG {value.task.dag.dag_id!r}; a task "
+                f"can take outputs of its own DAG ({dag.dag_id!r}) only",
+                detail={"task_id": value.task_id},
+            )
+        upstream[value.task_id] = value.task
+        return value
+    if type(value) in (list, tuple):
+        return type(value)(_capture(item, dag, upstream) for item in value)
+    if type(value) is dict:
+        return {key: _capture(item, dag, upstream) for key, item in value.items()}
+    return value
+
+
 def _expand_kwargs(
-    function: Callable[..., Any], fixed: dict[str, Any], expand: dict[str, Iterable[Any]]
-) -> dict[str, tuple[Any, ...]]:
+    function: Callable[..., Any],
+    fixed: dict[str, Any],
+    expand: dict[str, Iterable[Any]],
+    dag: DAG,
+    upstream: dict[str, Task],
+) -> dict[str, tuple[Any, ...] | OutputRef]:
     name = getattr(function, "__name__", repr(function))
     if not expand:
         raise DagDefinitionError(f"{name}.expand() needs at least one argument to map over")
     both = sorted(set(fixed) & set(expand))
     if both:
         raise DagDefinitionError(f"{name}: {both} given to both partial() and expand()")
-    found: dict[str, tuple[Any, ...]] = {}
+    found: dict[str, tuple[Any, ...] | OutputRef] = {}
     for arg, values in expand.items():
+        if isinstance(values, Task | OutputRef):
+            found[arg] = _capture(values, dag, upstream)
+            continue
         if isinstance(values, str | bytes | dict) or not isinstance(values, Iterable):
             raise DagDefinitionError(
-                f"{name}.expand({arg}=...) needs a list of values, not {type(values).__name__}"
+                f"{name}.expand({arg}=...) needs a list of values or a task's output, "
+                f"not {type(values).__name__}"
             )
-        found[arg] = tuple(values)
-        if not found[arg]:
+        literal = tuple(_capture(v, dag, upstream) for v in values)
+        if not literal:
             raise DagDefinitionError(f"{name}.expand({arg}=...) needs at least one value")
+        found[arg] = literal
     return found
 
 

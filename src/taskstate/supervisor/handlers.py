@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from taskstate.api.wire import RemovedRefsBody, StateBody
+from taskstate.api.wire import OutputBody, RemovedRefsBody, StateBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.runtime.protocol import (
     ClearAssetState,
@@ -15,10 +15,13 @@ from taskstate.runtime.protocol import (
     DeleteAssetState,
     DeleteTaskState,
     GetAssetState,
+    GetTaskOutput,
     GetTaskState,
+    OutputReply,
     RemovedRefs,
     Reply,
     SetAssetState,
+    SetTaskOutput,
     SetTaskState,
     StateReply,
 )
@@ -72,6 +75,15 @@ def clear_asset_state(client: ExecutionClient, ti_id: str, req: ClearAssetState)
     return _removed(client.clear_asset_state(req.asset))
 
 
+def set_task_output(client: ExecutionClient, ti_id: str, req: SetTaskOutput) -> None:
+    client.set_task_output(ti_id, req.data)
+
+
+def get_task_output(client: ExecutionClient, ti_id: str, req: GetTaskOutput) -> OutputReply:
+    body: OutputBody = client.get_task_output(req.dag_id, req.run_id, req.task_id)
+    return OutputReply(data=None if body.value is msgspec.UNSET else bytes(body.value))
+
+
 HANDLERS: dict[type, Handler] = {
     GetTaskState: get_task_state,
     SetTaskState: set_task_state,
@@ -81,4 +93,6 @@ HANDLERS: dict[type, Handler] = {
     SetAssetState: set_asset_state,
     DeleteAssetState: delete_asset_state,
     ClearAssetState: clear_asset_state,
+    SetTaskOutput: set_task_output,
+    GetTaskOutput: get_task_output,
 }
