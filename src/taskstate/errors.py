@@ -9,6 +9,7 @@ far side as the same class, found by its ``code``::
     │   ├── InvalidKeyError              empty, over-long or malformed key          400
     │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
     │   │   └── ValueTooLargeError       over [state_store] max_value_bytes         413
+    │   ├── InvalidRetentionError        a retention that is not a positive duration 400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
     │   ├── NotFoundError                no such DAG run or task instance           404
     │   │   └── UnknownAssetError        no asset of that name or uri               404
@@ -47,6 +48,7 @@ __all__ = [
     "DagDefinitionError",
     "InvalidIdentifierError",
     "InvalidKeyError",
+    "InvalidRetentionError",
     "InvalidValueError",
     "NotAuthenticatedError",
     "NotFoundError",
@@ -109,6 +111,12 @@ class InvalidValueError(UsageError):
 class ValueTooLargeError(InvalidValueError):
     code = "value_too_large"
     status = 413
+
+
+class InvalidRetentionError(UsageError):
+    """A retention that is neither a positive ``timedelta`` nor ``NEVER_EXPIRE``."""
+
+    code = "invalid_retention"
 
 
 class InvalidIdentifierError(UsageError):
