@@ -94,16 +94,18 @@ async def clean_expired(
 ) -> Json:
     """Remove one batch of expired keys and queue their references for purging.
 
-    ``batch_size`` defaults to ``[state_store] cleanup_batch_size``. A dry run removes nothing
-    and answers how many keys a clean-up would remove.
+    ``batch_size`` defaults to ``[state_store] cleanup_batch_size``; the answer says which was
+    used, so a caller knows that a batch shorter than it was the last. A dry run removes
+    nothing and answers how many keys a clean-up would remove.
     """
     state = app_state(request)
+    limit = batch_size or state.settings.state_store.cleanup_batch_size
+    answer: Json = {"dry_run": dry_run, "batch_size": limit}
     if dry_run:
         expired = await cleanup.count_expired(state)
-        return {"dry_run": True, "expired": expired, "removed": 0, "references_queued": 0}
-    limit = batch_size or state.settings.state_store.cleanup_batch_size
+        return {**answer, "expired": expired, "removed": 0, "references_queued": 0}
     report = await cleanup.clean_batch(state, limit=limit)
-    return {"dry_run": False, "removed": report.removed, "references_queued": report.queued}
+    return {**answer, "removed": report.removed, "references_queued": report.queued}
 
 
 @router.get("/purge-queue")
