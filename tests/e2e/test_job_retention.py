@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, OBJECT_STORAGE, worker_backend_env
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +87,26 @@ def test_state_clean_removes_the_expired_key(retained: Retained) -> None:
         "batches": 1,
     }
     assert retained.after["expired"] == 0
+
+
+def test_with_a_worker_backend_the_expired_object_is_purged(
+    make_cli: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("retention-objects")
+    env = {**SHORT_DEFAULT, **worker_backend_env("object_storage", root=root.as_uri())}
+    cli = make_cli("job-retention-objects", env)
+    run = cli.dags_test(DAG, "--run-id", "r1")
+    assert run.code == 0, str(run)
+    assert "2 s later: progress = None" in run.lines("scratch")
+    objects = sorted(p.as_uri() for p in root.rglob("*") if p.is_file())
+    assert len(objects) == 2  # the job id's and the expired progress marker's
+
+    cleaned = cli.run("state", "clean", "--json").json()
+    assert (cleaned["removed"], cleaned["references_queued"]) == (1, 1)
+    purged = cli.run("state", "purge")
+    assert purged.code == 0, str(purged)
+    assert purged.stdout.startswith("purged 1 queued object"), str(purged)
+
+    (job,) = cli.task_state("job_retention")
+    assert job["key"] == "job_id" and job["backend"] == OBJECT_STORAGE
+    assert sorted(p.as_uri() for p in root.rglob("*") if p.is_file()) == [job["ref"]]

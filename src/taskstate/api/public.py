@@ -107,6 +107,16 @@ def _task_owner(scope: TaskScope) -> Json:
     }
 
 
+async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel) -> Json:
+    """Store ``body`` for ``key``; the answer's fields after the owner's."""
+    validate_key(key)
+    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
+    stored = await state.state.set_value(
+        scope, key, data, retention=body.retention, written_by=API_WRITER
+    )
+    return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
+
+
 # -- runs and task instances ------------------------------------------------------------------
 
 
@@ -199,16 +209,6 @@ async def list_assets(request: Request) -> list[Json]:
 # -- task state -------------------------------------------------------------------------------
 
 
-async def _set(state: AppState, scope: StateScope, key: str, body: ValueModel) -> Json:
-    """Store ``body`` for ``key``; the answer's fields after the owner's."""
-    validate_key(key)
-    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
-    stored = await state.state.set_value(
-        scope, key, data, retention=body.retention, written_by=API_WRITER
-    )
-    return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
-
-
 async def _task_scope(
     state: AppState, dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> TaskScope:
@@ -263,7 +263,7 @@ async def set_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    return {**_task_owner(scope), **await _set(state, scope, key, body)}
+    return {**_task_owner(scope), **await _store(state, scope, key, body)}
 
 
 @router.delete("/task-state/{key:state_key}")
@@ -329,7 +329,7 @@ async def set_asset_state(
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    return {"asset": scope.name, **await _set(state, scope, key, body)}
+    return {"asset": scope.name, **await _store(state, scope, key, body)}
 
 
 @router.delete("/asset-state/{key:state_key}")
