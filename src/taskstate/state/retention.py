@@ -78,8 +78,10 @@ def retention_to_wire(retention: object) -> WireRetention:
 
 def retention_from_wire(value: object) -> WireRetention:
     """Check a retention received on the wire (seconds, ``"never"`` or None): trust no caller."""
-    if value is None or value == NEVER:
-        return value
+    if value is None:
+        return None
+    if value == NEVER:
+        return NEVER
     # bool is an int, and True seconds is certainly a mistake.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRetentionError(
