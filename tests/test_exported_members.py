@@ -19,6 +19,7 @@ SURFACE: dict[ModuleType, list[str]] = {
     taskstate.state: [
         "AssetScope",
         "BaseStateBackend",
+        "ExpiredBatch",
         "JSONValue",
         "ListableBackend",
         "StateEntry",
@@ -26,7 +27,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "StoredValue",
         "TaskScope",
     ],
-    taskstate.sdk: ["DAG", "Asset", "Task", "task"],
+    taskstate.sdk: ["DAG", "NEVER_EXPIRE", "Asset", "Task", "task"],
     taskstate.errors: [
         "APIConnectionError",
         "AuthError",
@@ -38,6 +39,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "DagDefinitionError",
         "InvalidIdentifierError",
         "InvalidKeyError",
+        "InvalidRetentionError",
         "InvalidValueError",
         "NotAuthenticatedError",
         "NotFoundError",

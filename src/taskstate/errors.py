@@ -10,6 +10,7 @@ far side as the same class, found by its ``code``::
     │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
     │   │   ├── ValueTooLargeError       over [state_store] max_value_bytes         413
     │   │   └── UnmappableOutputError    a task output mapped over is not a list    400
+    │   ├── InvalidRetentionError        a retention that is not a positive duration 400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
     │   ├── NotFoundError                no such DAG run or task instance           404
     │   │   └── UnknownAssetError        no asset of that name or uri               404
@@ -48,6 +49,7 @@ __all__ = [
     "DagDefinitionError",
     "InvalidIdentifierError",
     "InvalidKeyError",
+    "InvalidRetentionError",
     "InvalidValueError",
     "NotAuthenticatedError",
     "NotFoundError",
@@ -117,6 +119,12 @@ class UnmappableOutputError(InvalidValueError):
     """``task.expand(x=upstream())`` where the upstream output is not a list."""
 
     code = "unmappable_output"
+
+
+class InvalidRetentionError(UsageError):
+    """A retention that is neither a positive ``timedelta`` nor ``NEVER_EXPIRE``."""
+
+    code = "invalid_retention"
 
 
 class InvalidIdentifierError(UsageError):

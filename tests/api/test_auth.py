@@ -208,7 +208,7 @@ def test_an_expired_token_is_401(short_ttl_server: EmbeddedServer) -> None:
         valid = ExecutionClient(short_ttl_server.url, public.queue_task_instance(ti_id)["token"])
     # Signed with the server's own key, but its exp lies in the past: no sleeping needed.
     expired_signer = TokenSigner(server_secret_key(settings), ttl_seconds=-10)
-    expired = expired_signer.issue(ti_id, TaskScope("d", "r", "t", -1), {})
+    expired = expired_signer.issue(ti_id, TaskScope("d", "r", "t", -1), {}, try_number=1)
     assert jwt.decode(expired, options={"verify_signature": False})["exp"] < time.time()
     client = ExecutionClient(short_ttl_server.url, expired)
     try:
@@ -236,7 +236,7 @@ def test_a_token_signed_with_another_secret_is_401(
     seeded_ti: Attached, run: Run, api_server: Any
 ) -> None:
     forged = TokenSigner("another-secret-" + "x" * 32, ttl_seconds=600).issue(
-        seeded_ti.ti_id, _scope_of(run, "submit"), {}
+        seeded_ti.ti_id, _scope_of(run, "submit"), {}, try_number=1
     )
     client = ExecutionClient(api_server.url, forged)
     try:
@@ -252,7 +252,7 @@ def test_a_token_cannot_widen_its_own_assets(
 ) -> None:
     # Claims come from the signed payload only; a token the server signed grants what it says.
     signer = TokenSigner(server_secret_key(api_server.settings), ttl_seconds=600)
-    token = signer.issue(seeded_ti.ti_id, _scope_of(run, "submit"), {})
+    token = signer.issue(seeded_ti.ti_id, _scope_of(run, "submit"), {}, try_number=1)
     client = ExecutionClient(api_server.url, token)
     try:
         assert stored(client, seeded_ti.ti_id, "k") == 1
@@ -315,7 +315,7 @@ def test_an_expired_token_on_the_public_api_is_just_a_wrong_key(
     api_server: Any, seeded_ti: Attached, run: Run, raw: httpx.Client
 ) -> None:
     expired = TokenSigner(server_secret_key(api_server.settings), ttl_seconds=-10).issue(
-        seeded_ti.ti_id, _scope_of(run, "submit"), {}
+        seeded_ti.ti_id, _scope_of(run, "submit"), {}, try_number=1
     )
     answer = raw.get("/api/v1/dag-runs", headers={"authorization": f"Bearer {expired}"})
     error_of(answer, 401, "not_authenticated")

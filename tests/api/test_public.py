@@ -246,6 +246,8 @@ def test_a_listed_entry_has_every_field(stored: list[Run], public: PublicClient)
         "ref",
         "backend",
         "updated_at",
+        "expires_at",
+        "written_by",
     }
     assert entry["map_index"] == -1 and entry["ref"] is None and entry["backend"] is None
     datetime.fromisoformat(entry["updated_at"])
@@ -263,6 +265,8 @@ def test_task_state_get_set_delete_clear(run: Run, attach: Attach, public: Publi
         "value": value,
         "ref": None,
         "backend": None,
+        "expires_at": None,
+        "written_by": "api",
     }
     got = public.get_task_state(*args, "doc")
     assert got["value"] == value and got["ref"] is None
@@ -313,7 +317,20 @@ def test_a_reference_is_listed_with_value_null(
     assert {k: listed[k] for k in ref_fields} == ref_fields
 
     asset_entry = public.get_asset_state("orders", "blob")
-    assert asset_entry == {"asset": "orders", "key": "blob", **ref_fields}
+    writer = {
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "task_id": "load",
+        "map_index": -1,
+        "try_number": 1,
+    }
+    assert asset_entry == {
+        "asset": "orders",
+        "key": "blob",
+        **ref_fields,
+        "expires_at": None,
+        "written_by": writer,
+    }
     (asset_listed,) = public.list_asset_state("orders")
     assert {k: asset_listed[k] for k in ref_fields} == ref_fields
 
@@ -333,12 +350,23 @@ def test_asset_state_get_set_delete_clear(run: Run, public: PublicClient) -> Non
         "value": "2026-01-01",
         "ref": None,
         "backend": None,
+        "expires_at": None,
+        "written_by": "api",
     }
     public.set_asset_state("orders", "rows", 10)
     public.set_asset_state("events", "rows", 20)
     assert keys_of(public.list_asset_state("orders")) == {"watermark": "2026-01-01", "rows": 10}
     (entry,) = [e for e in public.list_asset_state("orders") if e["key"] == "rows"]
-    assert set(entry) == {"asset", "key", "value", "ref", "backend", "updated_at"}
+    assert set(entry) == {
+        "asset",
+        "key",
+        "value",
+        "ref",
+        "backend",
+        "updated_at",
+        "expires_at",
+        "written_by",
+    }
     assert public.get_asset_state("orders", "rows")["value"] == 10
 
     assert public.delete_asset_state("orders", "rows") == {

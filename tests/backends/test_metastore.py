@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, text
 
 from taskstate.backends.metastore import MetastoreStateBackend
 from taskstate.backends.registry import create_backend
@@ -328,3 +329,113 @@ def test_built_from_settings(database: Database) -> None:
     assert isinstance(backend, MetastoreStateBackend)
     with pytest.raises(BackendImportError, match=r"\[state_store\] backend_kwargs.*pool"):
         create_backend("metastore", {"pool": 3}, setting="[state_store] backend", database=database)
+
+
+# -- retention: what only the metastore does ----------------------------------------------------
+
+_LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
+
+
+def _expired_rows(backend: MetastoreStateBackend, scope: TaskScope, count: int) -> None:
+    for i in range(count):
+        stored = StoredValue(f"mem://{scope.task_id}/{i}", "x.B", _LONG_AGO + timedelta(seconds=i))
+        backend.set(scope, f"k{i}", stored)
+
+
+def test_a_clean_up_batch_is_found_through_the_expiry_index(
+    backend: MetastoreStateBackend, database: Database
+) -> None:
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.session_factory() as session:
+            backend.delete_expired(now=_LONG_AGO, limit=10, session=session)
+            session.rollback()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    statement, parameters = captured[0]
+    assert statement.startswith("DELETE FROM task_state")
+    with database.engine.connect() as conn:
+        if database.dialect == "postgresql":
+            # A tiny table is read whole; forbid that to see which index the plan can use.
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        else:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        shown = "\n".join(str(row) for row in plan)
+        conn.rollback()
+    assert "ix_task_state_expires_at" in shown, shown
+
+
+def test_reads_and_the_clean_up_are_one_statement_each(
+    backend: MetastoreStateBackend, world: World
+) -> None:
+    scope = world.task("counted_expiry")
+    asset = world.asset("counted_expiry")
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = world.database.autocommit_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        backend.set(scope, "k", StoredValue("1", expires_at=_LONG_AGO, written_by='"api"'))
+        backend.get(scope, "k")
+        backend.list_entries(scope)
+        backend.count_expired(now=_LONG_AGO)
+        assert backend.delete_expired(now=_LONG_AGO, limit=1).removed == 1  # the task table
+        backend.set(asset, "k", StoredValue("1", expires_at=_LONG_AGO))
+        assert backend.delete_expired(now=_LONG_AGO, limit=5).removed == 1  # then the asset's
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 8
+    assert statements[0].startswith("INSERT INTO task_state")
+    assert statements[4].startswith("DELETE FROM task_state")
+    assert statements[7].startswith("DELETE FROM asset_state")
+
+
+def test_a_clean_up_batch_shares_the_callers_transaction(
+    backend: MetastoreStateBackend, world: World
+) -> None:
+    scope = world.task("rolled_back")
+    _expired_rows(backend, scope, 2)
+    with world.database.session_factory() as session:
+        batch = backend.delete_expired(
+            now=_LONG_AGO + timedelta(seconds=1), limit=10, session=session
+        )
+        assert batch.removed == 2
+        session.rollback()
+    assert backend.count_expired(now=_LONG_AGO + timedelta(seconds=1)) == 2
+    assert backend.delete_expired(now=_LONG_AGO + timedelta(seconds=1), limit=10).removed == 2
+
+
+@pytest.mark.postgres
+def test_concurrent_clean_ups_take_disjoint_rows_without_waiting(
+    postgres_database: Database,
+) -> None:
+    backend = MetastoreStateBackend(postgres_database)
+    world = World(postgres_database)
+    scope = world.task("concurrent")
+    _expired_rows(backend, scope, 6)
+    now = _LONG_AGO + timedelta(seconds=10)
+    with (
+        postgres_database.session_factory() as first,
+        postgres_database.session_factory() as second,
+    ):
+        taken = backend.delete_expired(now=now, limit=4, session=first)  # rows locked, open
+        # Waiting on the first transaction's locks would fail here rather than hang.
+        second.execute(text("SET LOCAL lock_timeout = '1s'"))
+        rest = backend.delete_expired(now=now, limit=10, session=second)
+        first.commit()
+        second.commit()
+    assert (taken.removed, rest.removed) == (4, 2)
+    mine = {s.data for _, s in taken.refs}
+    theirs = {s.data for _, s in rest.refs}
+    assert not mine & theirs
+    assert mine | theirs == {f"mem://concurrent/{i}" for i in range(6)}
+    assert backend.count_expired(now=now) == 0

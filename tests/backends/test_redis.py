@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -201,3 +202,76 @@ def test_built_by_create_backend(redis_url: str, prefix: str) -> None:
             setting="[state_store] backend",
             kwargs_setting="[state_store] backend_kwargs",
         )
+
+
+# -- retention: the expiry index and the encoding ---------------------------------------------
+
+_LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
+_LONG_AGO_US = 978_307_200_000_000
+
+
+def _member(hash_name: str, field: str) -> str:
+    return f"{len(hash_name.encode())}:{hash_name}{field}"
+
+
+def test_an_expiring_value_carries_its_expiry_and_writer(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    scope = AssetScope("orders")
+    writer = '{"run_id":"ключ"}'
+    backend.set(scope, "k", StoredValue("mem://k", "x.Y", _LONG_AGO, writer))
+    value = raw.hget(f"{prefix}:asset:6:orders", "k")
+    assert re.fullmatch(rf"r\d+e{_LONG_AGO_US}w17:{re.escape(writer)}3:x\.Ymem://k", value or "")
+
+
+def test_values_written_before_retention_still_read(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    scope = AssetScope("orders")
+    raw.hset(f"{prefix}:asset:6:orders", mapping={"v": 'v1700000000000000:"old"', "r": "r1:3:x.Ym"})
+    assert backend.get(scope, "v") == StoredValue('"old"')
+    assert backend.get(scope, "r") == StoredValue("m", "x.Y")
+    assert [(e.key, e.stored) for e in backend.list_entries(scope)] == [
+        ("r", StoredValue("m", "x.Y")),
+        ("v", StoredValue('"old"')),
+    ]
+    assert backend.count_expired(now=datetime.now(UTC)) == 0
+
+
+def test_the_expiry_index_follows_every_write(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    index = f"{prefix}:expiring"
+    task = TaskScope("d", "r", "t", 0)
+    task_hash = f"{prefix}:task:1:d1:r1:t:0"
+    asset_hash = f"{prefix}:asset:6:orders"
+    later = _LONG_AGO + timedelta(seconds=5)
+    backend.set(task, "a", StoredValue("1", expires_at=_LONG_AGO))
+    backend.set(task, "b", StoredValue("1", expires_at=later))
+    backend.set(AssetScope("orders"), "ключ", StoredValue("1", expires_at=_LONG_AGO))
+    # Equal scores come in the members' byte order.
+    assert raw.zrange(index, 0, -1, withscores=True) == [
+        (_member(asset_hash, "ключ"), _LONG_AGO_US),
+        (_member(task_hash, "a"), _LONG_AGO_US),
+        (_member(task_hash, "b"), _LONG_AGO_US + 5_000_000),
+    ]
+    backend.set(task, "a", StoredValue("2"))  # now permanent: out of the index
+    backend.delete(task, "b")
+    assert raw.zrange(index, 0, -1) == [_member(asset_hash, "ключ")]
+    backend.clear(AssetScope("orders"))
+    backend.set(task, "c", StoredValue("1", expires_at=later))
+    backend.clear(task, all_map_indices=True)
+    assert raw.exists(index) == 0
+
+
+def test_a_clean_up_drops_an_emptied_map_index_from_its_task(
+    backend: RedisStateBackend, raw: redis.Redis, prefix: str
+) -> None:
+    maps = f"{prefix}:task:1:d1:r1:t:maps"
+    backend.set(TaskScope("d", "r", "t", 0), "k", StoredValue("1", expires_at=_LONG_AGO))
+    backend.set(TaskScope("d", "r", "t", 1), "k", StoredValue("1", expires_at=_LONG_AGO))
+    backend.set(TaskScope("d", "r", "t", 1), "kept", StoredValue("1"))
+    assert backend.delete_expired(now=_LONG_AGO, limit=10).removed == 2
+    assert raw.smembers(maps) == {f"{prefix}:task:1:d1:r1:t:1"}
+    assert raw.exists(f"{prefix}:task:1:d1:r1:t:0") == 0
+    assert raw.exists(f"{prefix}:expiring") == 0

@@ -176,6 +176,8 @@ def test_get(populated: Any, remote: Cli) -> None:
         "value": {"id": "j-1", "tries": [1, 2]},
         "ref": None,
         "backend": None,
+        "expires_at": None,
+        "written_by": "api",
     }
 
     ref = remote("state", "get", "blob", *SUBMIT)

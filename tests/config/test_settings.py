@@ -104,6 +104,12 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("database", {"url": ""}),
         ("state_store", {"max_value_bytes": 0}),
         ("state_store", {"backend": ""}),
+        ("state_store", {"default_retention_days": -1}),
+        ("state_store", {"default_retention_days": float("nan")}),
+        ("state_store", {"default_retention_days": 36_501}),
+        ("state_store", {"cleanup_batch_size": 0}),
+        ("state_store", {"cleanup_interval_seconds": -1}),
+        ("state_store", {"cleanup_interval_seconds": float("inf")}),
         ("workers", {"heartbeat_interval": 0}),
         ("workers", {"heartbeat_interval": float("inf")}),
         ("workers", {"parallelism": 0}),
@@ -119,6 +125,22 @@ def test_out_of_range_values_are_rejected(section: str, values: dict[str, object
         build(**{section: values})
 
     assert caught.value.errors()[0]["loc"][:2] == (section, next(iter(values)))
+
+
+def test_retention_and_clean_up_defaults() -> None:
+    store = build().state_store
+    assert store.default_retention_days == 0  # never expire, unless a write says otherwise
+    assert store.cleanup_batch_size == 1000
+    assert store.cleanup_interval_seconds == 300
+    tuned = build(
+        state_store={
+            "default_retention_days": "0.5",
+            "cleanup_batch_size": "50",
+            "cleanup_interval_seconds": "0",
+        }
+    ).state_store
+    assert (tuned.default_retention_days, tuned.cleanup_batch_size) == (0.5, 50)
+    assert tuned.cleanup_interval_seconds == 0
 
 
 def test_tables_and_lists_accept_json_text() -> None:

@@ -1,5 +1,6 @@
 import asyncio
 import math
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from taskstate.errors import (
     InvalidKeyError,
+    InvalidRetentionError,
     InvalidValueError,
     ReferenceResolutionError,
     TaskStateError,
@@ -15,8 +17,9 @@ from taskstate.errors import (
     ValueTooLargeError,
 )
 from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
+from taskstate.runtime.protocol import SetAssetState, SetTaskState
 from taskstate.runtime.worker_backend import WorkerBackend
-from taskstate.sdk import Asset
+from taskstate.sdk import NEVER_EXPIRE, Asset
 from taskstate.state import BaseStateBackend
 from taskstate.state.codec import encode_value
 
@@ -153,6 +156,71 @@ def test_async_twins(served) -> None:  # type: ignore[no-untyped-def]
         return got, missing, await ts.aget("a")
 
     assert asyncio.run(work()) == (list(range(20)), "gone", None)
+
+
+# -- retention ------------------------------------------------------------------------------
+
+
+def _retentions(server: Any) -> list[tuple[str, object]]:
+    sets = [r for r in server.requests if isinstance(r, SetTaskState | SetAssetState)]
+    return [(r.key, r.retention) for r in sets]
+
+
+def test_set_carries_the_retention_in_its_frame(served) -> None:  # type: ignore[no-untyped-def]
+    comms, server = served
+    ts = task_state(served)
+    ts.set("default", 1)
+    ts.set("day", 1, retention=timedelta(days=1))
+    ts.set("kept", 1, retention=NEVER_EXPIRE)
+    asset = AssetState(comms, None, 1000, asset=ORDERS)
+    asset.set("short", 1, retention=timedelta(milliseconds=1500))
+    only = AssetStates([asset], task_id="t")
+    only.set("via_shortcut", 1, retention=NEVER_EXPIRE)
+
+    async def work() -> None:
+        await ts.aset("async", 1, retention=timedelta(seconds=5))
+        await only.aset("async_shortcut", 1, retention=timedelta(seconds=6))
+
+    asyncio.run(work())
+    assert _retentions(server) == [
+        ("default", None),
+        ("day", 86_400.0),
+        ("kept", "never"),
+        ("short", 1.5),
+        ("via_shortcut", "never"),
+        ("async", 5.0),
+        ("async_shortcut", 6.0),
+    ]
+
+
+def test_a_worker_backend_reference_carries_the_retention(served) -> None:  # type: ignore[no-untyped-def]
+    backend = DictBackend()
+    ts = task_state(served, WorkerBackend(backend), limit=20)
+    _, server = served
+    ts.set("big", "x" * 100, retention=timedelta(hours=1))
+    (request,) = server.requests
+    assert (request.data, request.ref_backend, request.retention) == (
+        b"dict://ti-1/big",
+        WorkerBackend(backend).path,
+        3600.0,
+    )
+
+
+@pytest.mark.parametrize("retention", [timedelta(0), timedelta(seconds=-1), 60, 1.5, "never", True])
+def test_a_bad_retention_fails_before_anything_is_stored(served, retention: Any) -> None:  # type: ignore[no-untyped-def]
+    backend = DictBackend()
+    ts = task_state(served, WorkerBackend(backend))
+    comms, server = served
+    with pytest.raises(InvalidRetentionError):
+        ts.set("k", "v", retention=retention)
+    with pytest.raises(InvalidRetentionError):
+        asyncio.run(ts.aset("k", "v", retention=retention))
+    with pytest.raises(InvalidRetentionError):
+        AssetStates([AssetState(comms, None, 1000, asset=ORDERS)], task_id="t").set(
+            "k", "v", retention=retention
+        )
+    assert server.requests == []
+    assert backend.calls == []  # not even the worker backend was asked to store it
 
 
 # -- the JSON text a worker hook receives, built in pieces for large values --------------------

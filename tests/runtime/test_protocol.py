@@ -1,6 +1,7 @@
 import socket
 import struct
 
+import msgspec
 import pytest
 
 from taskstate.errors import CommsError
@@ -12,6 +13,7 @@ from taskstate.runtime.protocol import (
     OutputReply,
     SetAssetState,
     SetTaskOutput,
+    SetTaskState,
     StartTask,
     StateReply,
     TaskInstanceInfo,
@@ -35,12 +37,14 @@ def test_frames_round_trip_over_a_socket() -> None:
         ),
         Frame(1, GetTaskState("a/b")),
         Frame(2, SetAssetState("orders", "k", b'{"v":1}', "m.C")),
-        Frame(3, StateReply(data=b"1")),
-        Frame(4, error={"code": "invalid_key", "message": "m", "detail": {}}),
-        Frame(5, SetTaskOutput(b"[1]")),
-        Frame(6, GetTaskOutput("d", "r", "t")),
-        Frame(7, OutputReply(data=b'{"a":1}')),
-        Frame(8, OutputReply()),
+        Frame(3, SetAssetState("orders", "k", b"1", None, 3600.0)),
+        Frame(4, SetTaskState("k", b"1", None, "never")),
+        Frame(5, StateReply(data=b"1")),
+        Frame(6, error={"code": "invalid_key", "message": "m", "detail": {}}),
+        Frame(7, SetTaskOutput(b"[1]")),
+        Frame(8, GetTaskOutput("d", "r", "t")),
+        Frame(9, OutputReply(data=b'{"a":1}')),
+        Frame(10, OutputReply()),
     ]
     for frame in frames:
         left.send(frame)
@@ -73,3 +77,12 @@ def test_truncated_and_oversized_frames_are_comms_errors() -> None:
         FrameSocket(f).receive()
     for s in (b, c, d, e, f):
         s.close()
+
+
+def test_a_set_frame_without_retention_reads_as_the_default() -> None:
+    # What a task process from before retention sends: no retention field at all.
+    old = msgspec.msgpack.encode([7, {"type": "SetTaskState", "key": "k", "data": b"1"}])
+    frame = msgspec.msgpack.decode(old, type=Frame)
+    assert frame.body == SetTaskState("k", b"1")
+    assert frame.body.retention is None
+    assert b"retention" not in msgspec.msgpack.encode(SetTaskState("k", b"1"))

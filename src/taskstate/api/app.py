@@ -1,14 +1,18 @@
 """``create_app(settings)``: the FastAPI application of the API server.
 
 Everything built once per server lives in :class:`AppState` (the database, the state backend,
-the token signer, the API keys) and is reached through ``request.app.state.ts``.
+the token signer, the API keys) and is reached through ``request.app.state.ts``. While the app
+runs, a background task removes expired keys (see ``taskstate.api.cleanup``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import FastAPI, Request
@@ -95,10 +99,19 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         database=database,
-        state=StateService(backend, max_value_bytes=settings.state_store.max_value_bytes),
+        state=StateService(
+            backend,
+            max_value_bytes=settings.state_store.max_value_bytes,
+            default_retention=_default_retention(settings),
+        ),
         signer=TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds),
         api_keys=ApiKeys(server_api_keys(settings)),
     )
+
+
+def _default_retention(settings: Settings) -> timedelta | None:
+    days = settings.state_store.default_retention_days
+    return timedelta(days=days) if days else None
 
 
 class _Front:
@@ -126,7 +139,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     A ``state`` built beforehand (by :func:`build_state`, so that start-up errors surface as
     taskstate errors in the caller) is used, and closed when the app stops.
     """
-    from taskstate.api import execution, maintenance, mapping, outputs, public
+    from taskstate.api import cleanup, execution, maintenance, mapping, outputs, public
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,9 +148,22 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
             state = build_state(settings)
         app.state.ts = state
         state_app.state.ts = state
+        store = settings.state_store
+        cleaner = None
+        if store.cleanup_interval_seconds > 0:
+            cleaner = asyncio.create_task(
+                cleanup.run_periodically(
+                    state, interval=store.cleanup_interval_seconds, limit=store.cleanup_batch_size
+                ),
+                name="taskstate-cleanup",
+            )
         try:
             yield
         finally:
+            if cleaner is not None:
+                cleaner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cleaner
             await state.state.backend.aclose()
             await state.database.adispose()
 

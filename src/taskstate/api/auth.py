@@ -1,8 +1,9 @@
 """Credentials of the API server.
 
 * **Task-instance tokens** (execution API): signed JWTs that expire and name exactly one task
-  instance, with its scope and the assets its task declares. A supervisor holds the token of
-  its own task instance only; the heartbeat hands it a fresh one before it expires.
+  instance, with its scope, the try it was issued for and the assets its task declares. A
+  supervisor holds the token of its own task instance only; the heartbeat hands it a fresh one
+  (for the same try) before it expires. The try makes every state write name its writer.
 * **API keys** (public API): opaque bearer keys from ``[api] api_keys``. A task-instance token
   presented there is recognised and refused with 403, anything else with 401.
 
@@ -21,6 +22,7 @@ import jwt
 import msgspec
 
 from taskstate.errors import NotAuthenticatedError, PermissionDeniedError, UndeclaredAssetError
+from taskstate.state.provenance import task_writer
 from taskstate.state.types import AssetScope, TaskScope
 
 __all__ = ["ApiKeys", "TokenClaims", "TokenSigner", "bearer", "token_claims"]
@@ -37,6 +39,9 @@ class TokenClaims(msgspec.Struct, frozen=True):
     scope: TaskScope
     assets: dict[str, str]  # asset name -> uri, for every asset the task declares
     expires_at: float
+    try_number: int
+    written_by: str
+    """The ``written_by`` of this try's state writes, built once when the token is verified."""
 
     def require_ti(self, ti_id: str) -> None:
         if ti_id != self.ti_id:
@@ -72,7 +77,10 @@ class TokenSigner:
         self.ttl_seconds = ttl_seconds
         self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
 
-    def issue(self, ti_id: str, scope: TaskScope, assets: dict[str, str]) -> str:
+    def issue(
+        self, ti_id: str, scope: TaskScope, assets: dict[str, str], *, try_number: int
+    ) -> str:
+        """A token for try ``try_number`` of the task instance ``ti_id``."""
         now = int(time.time())
         payload = {
             "sub": ti_id,
@@ -83,6 +91,7 @@ class TokenSigner:
             "run_id": scope.run_id,
             "task_id": scope.task_id,
             "map_index": scope.map_index,
+            "try_number": try_number,
             "assets": assets,
         }
         return jwt.encode(payload, self._key, algorithm=_ALGORITHM)
@@ -95,13 +104,17 @@ class TokenSigner:
             del self._cache[token]
         try:
             payload = jwt.decode(token, self._key, algorithms=[_ALGORITHM], audience=_AUDIENCE)
+            scope = TaskScope(
+                payload["dag_id"], payload["run_id"], payload["task_id"], payload["map_index"]
+            )
+            try_number = int(payload["try_number"])
             claims = TokenClaims(
                 ti_id=payload["sub"],
-                scope=TaskScope(
-                    payload["dag_id"], payload["run_id"], payload["task_id"], payload["map_index"]
-                ),
+                scope=scope,
                 assets=dict(payload["assets"]),
                 expires_at=float(payload["exp"]),
+                try_number=try_number,
+                written_by=task_writer(scope, try_number),
             )
         except jwt.ExpiredSignatureError as exc:
             raise NotAuthenticatedError("the task-instance token has expired") from exc

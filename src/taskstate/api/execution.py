@@ -79,24 +79,35 @@ def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
     )
 
 
-async def _set(state: AppState, scope: StateScope, key: str, body: bytes) -> Response:
+async def _set(
+    state: AppState, claims: TokenClaims, scope: StateScope, key: str, body: bytes
+) -> Response:
     # A body that is not JSON (NaN included) is a bad value, as on the public API.
     parsed = _decode(body, _state_body, "state", InvalidValueError)
+    # The writer is the token's task instance and try: no caller can claim another.
+    retention, writer = parsed.retention, claims.written_by
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
             raise InvalidValueError("send either a value, or a ref with the backend that wrote it")
-        await state.state.set_ref(scope, key, parsed.ref, parsed.backend)
+        await state.state.set_ref(
+            scope, key, parsed.ref, parsed.backend, retention=retention, written_by=writer
+        )
     elif parsed.value is not msgspec.UNSET:
-        await state.state.set_value(scope, key, bytes(parsed.value))
+        data = bytes(parsed.value)
+        await state.state.set_value(scope, key, data, retention=retention, written_by=writer)
     else:
         raise InvalidValueError("the body must hold a value or a ref")
     return Response(status_code=204)
 
 
-def _ti_scope(request: Request, state: AppState) -> TaskScope:
+def _ti_claims(request: Request, state: AppState) -> TokenClaims:
     claims = _claims(request, state)
     claims.require_ti(request.path_params["ti_id"])
-    return claims.scope
+    return claims
+
+
+def _ti_scope(request: Request, state: AppState) -> TaskScope:
+    return _ti_claims(request, state).scope
 
 
 def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
@@ -138,7 +149,7 @@ async def heartbeat(ti_id: str, request: Request) -> Response:
     claims = _claims(request, state)
     claims.require_ti(ti_id)
     ti_state = await in_transaction(state, lambda session: runs.get_ti(session, ti_id).state)
-    token = state.signer.issue(ti_id, claims.scope, claims.assets)
+    token = state.signer.issue(ti_id, claims.scope, claims.assets, try_number=claims.try_number)
     return _json(HeartbeatResponse(token=token, state=ti_state))
 
 
@@ -171,8 +182,8 @@ async def get_task_state(request: Request) -> Response:
 
 async def set_task_state(request: Request) -> Response:
     state = app_state(request)
-    scope = _ti_scope(request, state)
-    return await _set(state, scope, request.path_params["key"], await request.body())
+    claims = _ti_claims(request, state)
+    return await _set(state, claims, claims.scope, request.path_params["key"], await request.body())
 
 
 async def delete_task_state(request: Request) -> Response:
@@ -195,8 +206,9 @@ async def get_asset_state(request: Request) -> Response:
 
 async def set_asset_state(request: Request) -> Response:
     state = app_state(request)
-    scope = _asset_scope(request, _claims(request, state))
-    return await _set(state, scope, request.path_params["key"], await request.body())
+    claims = _claims(request, state)
+    scope = _asset_scope(request, claims)
+    return await _set(state, claims, scope, request.path_params["key"], await request.body())
 
 
 async def delete_asset_state(request: Request) -> Response:

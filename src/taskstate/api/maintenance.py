@@ -1,4 +1,5 @@
-"""Public routes that keep storage tidy: deleting DAG runs, the purge queue, reference lookups.
+"""Public routes that keep storage tidy: deleting DAG runs, expired keys, the purge queue,
+reference lookups.
 
 A worker-side backend's objects are out of the API server's reach. Whatever the server deletes
 (a DAG run's state here, state cleared through the public API elsewhere) leaves their
@@ -10,6 +11,10 @@ configured, removes the objects through these routes:
   ``DELETE /purge-queue/{id}`` acknowledges an entry once its object is gone.
 * ``POST /references/find`` says which of a batch of references are stored anywhere, for
   ``purge --orphans``, which removes objects that no reference names.
+
+Expired keys are invisible already; ``GET /state/expired`` counts those still stored and
+``POST /state/clean`` removes one batch of them (queueing their references), for ``taskstate
+state clean``, which calls it until nothing is left. The server also cleans periodically.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from taskstate.api import purge, runs
+from taskstate.api import cleanup, purge, runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.public import require_api_key
 from taskstate.errors import BackendError
@@ -73,6 +78,34 @@ async def delete_run(dag_id: str, run_id: str, request: Request, force: bool = F
         "task_instances": task_instances,
         "references_queued": queued,
     }
+
+
+@router.get("/state/expired")
+async def count_expired(request: Request) -> Json:
+    """How many expired keys are still stored (invisible, waiting for the clean-up)."""
+    return {"expired": await cleanup.count_expired(app_state(request))}
+
+
+@router.post("/state/clean")
+async def clean_expired(
+    request: Request,
+    batch_size: int | None = Query(None, ge=1, le=100_000),
+    dry_run: bool = False,
+) -> Json:
+    """Remove one batch of expired keys and queue their references for purging.
+
+    ``batch_size`` defaults to ``[state_store] cleanup_batch_size``; the answer says which was
+    used, so a caller knows that a batch shorter than it was the last. A dry run removes
+    nothing and answers how many keys a clean-up would remove.
+    """
+    state = app_state(request)
+    limit = batch_size or state.settings.state_store.cleanup_batch_size
+    answer: Json = {"dry_run": dry_run, "batch_size": limit}
+    if dry_run:
+        expired = await cleanup.count_expired(state)
+        return {**answer, "expired": expired, "removed": 0, "references_queued": 0}
+    report = await cleanup.clean_batch(state, limit=limit)
+    return {**answer, "removed": report.removed, "references_queued": report.queued}
 
 
 @router.get("/purge-queue")

@@ -2,7 +2,11 @@
 
 Every listed state entry says how its value is stored: ``value`` inline (and ``ref`` null), or
 ``ref`` (the reference, with the ``backend`` that wrote it; ``value`` null, since the server
-cannot resolve what a worker-side backend keeps).
+cannot resolve what a worker-side backend keeps). It also says when it expires (``expires_at``,
+null if never) and who wrote it last (``written_by``: the task instance's try as an object with
+``dag_id``, ``run_id``, ``task_id``, ``map_index`` and ``try_number``, or ``"api"`` for a write
+through this API; null if not recorded). A ``PUT`` takes an optional ``retention``: seconds, or
+``"never"``; without it, the server's ``[state_store] default_retention_days`` applies.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from taskstate.api.auth import bearer
 from taskstate.db.models import Asset
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
-from taskstate.state.types import AssetScope, StateEntry, StoredValue, TaskScope
+from taskstate.state.provenance import API_WRITER, decode_writer
+from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
 
 __all__ = ["router"]
 
@@ -63,12 +68,25 @@ class FinishRunModel(BaseModel):
 
 class ValueModel(BaseModel):
     value: Any
+    # Checked by the retention check (InvalidRetentionError), not by pydantic's coercion.
+    retention: Any = None
+
+
+def _metadata(stored: StoredValue) -> Json:
+    expires_at = stored.expires_at
+    return {
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "written_by": decode_writer(stored.written_by),
+    }
 
 
 def _stored_fields(stored: StoredValue) -> Json:
+    fields: Json
     if stored.ref_backend is not None:
-        return {"value": None, "ref": stored.data, "backend": stored.ref_backend}
-    return {"value": decode_value(stored.data), "ref": None, "backend": None}
+        fields = {"value": None, "ref": stored.data, "backend": stored.ref_backend}
+    else:
+        fields = {"value": decode_value(stored.data), "ref": None, "backend": None}
+    return {**fields, **_metadata(stored)}
 
 
 def _entry(entry: StateEntry, owner: Json) -> Json:
@@ -87,6 +105,16 @@ def _task_owner(scope: TaskScope) -> Json:
         "task_id": scope.task_id,
         "map_index": scope.map_index,
     }
+
+
+async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel) -> Json:
+    """Store ``body`` for ``key``; the answer's fields after the owner's."""
+    validate_key(key)
+    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
+    stored = await state.state.set_value(
+        scope, key, data, retention=body.retention, written_by=API_WRITER
+    )
+    return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
 
 
 # -- runs and task instances ------------------------------------------------------------------
@@ -154,7 +182,8 @@ async def queue_task_instance(ti_id: str, request: Request) -> Json:
 
     def work(session: Session) -> Json:
         ti = runs.queue_ti(session, ti_id)
-        token = state.signer.issue(ti.id, runs.scope_of(ti), runs.assets_of(session, ti.id))
+        assets = runs.assets_of(session, ti.id)
+        token = state.signer.issue(ti.id, runs.scope_of(ti), assets, try_number=ti.try_number)
         return {**runs.ti_body(ti), "token": token}
 
     return await in_transaction(state, work)
@@ -246,10 +275,7 @@ async def set_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    validate_key(key)
-    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
-    await state.state.set_value(scope, key, data)
-    return {**_task_owner(scope), "key": key, "value": body.value, "ref": None, "backend": None}
+    return {**_task_owner(scope), **await _store(state, scope, key, body)}
 
 
 @router.delete("/task-state/{key:state_key}")
@@ -320,10 +346,7 @@ async def set_asset_state(
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    validate_key(key)
-    data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
-    await state.state.set_value(scope, key, data)
-    return {"asset": scope.name, "key": key, "value": body.value, "ref": None, "backend": None}
+    return {"asset": scope.name, **await _store(state, scope, key, body)}
 
 
 @router.delete("/asset-state/{key:state_key}")

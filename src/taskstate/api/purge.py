@@ -1,43 +1,45 @@
 """The purge queue: references removed where no worker-side backend runs.
 
-The public API's delete and clear, and the server's ``clear_on_success``, remove rows whose
-objects live in a worker's storage, which the API server can neither reach nor hold credentials
-for. Their references are queued here; ``taskstate state purge``, run where the worker backend
-is configured, removes the objects and then the queue entries.
+The public API's delete and clear, the server's ``clear_on_success`` and the clean-up of
+expired keys remove rows whose objects live in a worker's storage, which the API server can
+neither reach nor hold credentials for. Their references are queued here; ``taskstate state
+purge``, run where the worker backend is configured, removes the objects and then the queue
+entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from taskstate.api.app import AppState, in_transaction
 from taskstate.db.models import PurgeEntry, utcnow
-from taskstate.state.types import StoredValue
+from taskstate.state.types import StateKind, StoredValue
 
-__all__ = ["acknowledge", "claim", "enqueue", "pending"]
-
-Kind = Literal["task", "asset"]
+__all__ = ["acknowledge", "add_to_queue", "claim", "enqueue", "pending"]
 
 
-async def enqueue(state: AppState, kind: Kind, removed: Sequence[StoredValue | None]) -> int:
+def add_to_queue(session: Session, refs: Iterable[tuple[StateKind, StoredValue]]) -> int:
+    """Queue references in the caller's transaction; return how many were queued."""
+    now = utcnow()
+    entries = [
+        PurgeEntry(kind=kind, ref=r.data, ref_backend=r.ref_backend, created_at=now)
+        for kind, r in refs
+        if r.ref_backend is not None
+    ]
+    session.add_all(entries)
+    return len(entries)
+
+
+async def enqueue(state: AppState, kind: StateKind, removed: Sequence[StoredValue | None]) -> int:
     """Queue the references among ``removed``; return how many were queued."""
-    refs = [r for r in removed if r is not None and r.ref_backend is not None]
+    refs = [(kind, r) for r in removed if r is not None and r.ref_backend is not None]
     if not refs:
         return 0
-    now = utcnow()
-
-    def work(session: Session) -> None:
-        session.add_all(
-            PurgeEntry(kind=kind, ref=r.data, ref_backend=r.ref_backend, created_at=now)
-            for r in refs
-        )
-
-    await in_transaction(state, work)
-    return len(refs)
+    return await in_transaction(state, lambda session: add_to_queue(session, refs))
 
 
 async def pending(state: AppState, limit: int, after: int = 0) -> list[dict[str, Any]]:

@@ -1,17 +1,20 @@
 """State operations as both routers perform them: validate, then call the server backend.
 
-The API server never trusts its callers: keys, values and references are checked here again,
-whatever the task process already checked.
+The API server never trusts its callers: keys, values, references and retentions are checked
+here again, whatever the task process already checked. Expiry times are computed here, on the
+API server's clock, from the caller's retention or the server's default.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from taskstate.errors import BackendError, InvalidValueError
 from taskstate.state import BaseStateBackend, StateEntry, StateScope, StoredValue
 from taskstate.state.codec import validate_encoded_value, validate_key, validate_ref
+from taskstate.state.retention import expiry_of, retention_from_wire
 
 __all__ = ["StateService"]
 
@@ -19,19 +22,54 @@ _BACKEND_PATH = re.compile(r"[A-Za-z_][\w.:]{0,499}")
 
 
 class StateService:
-    def __init__(self, backend: BaseStateBackend, *, max_value_bytes: int) -> None:
+    def __init__(
+        self,
+        backend: BaseStateBackend,
+        *,
+        max_value_bytes: int,
+        default_retention: timedelta | None = None,
+    ) -> None:
         self.backend = backend
         self.max_value_bytes = max_value_bytes
+        self.default_retention = default_retention
+        """Retention of a write that names none; None: such keys never expire."""
+
+    def _expiry(self, retention: object) -> datetime | None:
+        wire = retention_from_wire(retention)
+        return expiry_of(wire, now=datetime.now(UTC), default=self.default_retention)
 
     async def get(self, scope: StateScope, key: str) -> StoredValue | None:
         return await self.backend.aget(scope, validate_key(key))
 
-    async def set_value(self, scope: StateScope, key: str, data: bytes) -> None:
+    async def set_value(
+        self,
+        scope: StateScope,
+        key: str,
+        data: bytes,
+        *,
+        retention: object = None,
+        written_by: str | None = None,
+    ) -> StoredValue:
+        """Store ``data`` (JSON text) for ``key``; ``retention`` as it came on the wire.
+
+        Returns what was stored, expiry and writer included.
+        """
         validate_key(key)
         validate_encoded_value(data, max_bytes=self.max_value_bytes)
-        await self.backend.aset(scope, key, StoredValue(data.decode()))
+        stored = StoredValue(data.decode(), None, self._expiry(retention), written_by)
+        await self.backend.aset(scope, key, stored)
+        return stored
 
-    async def set_ref(self, scope: StateScope, key: str, ref: str, ref_backend: str) -> None:
+    async def set_ref(
+        self,
+        scope: StateScope,
+        key: str,
+        ref: str,
+        ref_backend: str,
+        *,
+        retention: object = None,
+        written_by: str | None = None,
+    ) -> None:
         validate_key(key)
         validate_ref(ref)
         if not _BACKEND_PATH.fullmatch(ref_backend):
@@ -39,7 +77,8 @@ class StateService:
                 f"a reference must name the class path of the backend that wrote it, "
                 f"not {ref_backend!r}"
             )
-        await self.backend.aset(scope, key, StoredValue(ref, ref_backend))
+        expires_at = self._expiry(retention)
+        await self.backend.aset(scope, key, StoredValue(ref, ref_backend, expires_at, written_by))
 
     async def delete(self, scope: StateScope, key: str) -> StoredValue | None:
         return await self.backend.adelete(scope, validate_key(key))

@@ -7,7 +7,7 @@ on the way to the database.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -31,11 +31,17 @@ class StateBody(msgspec.Struct, omit_defaults=True):
 
     In a GET answer, all three are absent when the key is missing. ``value`` is UNSET rather
     than None when absent, so that an explicit JSON ``null`` arrives (and is refused) as a value.
+
+    In a PUT, ``retention`` is how long the key stays visible: seconds, or ``"never"``; absent
+    (as every client before retention sends it), the server's default. It is left untyped here
+    so that a bad one is refused by the retention check, with its own error, not as a malformed
+    body.
     """
 
     value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     ref: str | None = None
     backend: str | None = None
+    retention: Any = None
 
 
 class RefBody(msgspec.Struct):

@@ -10,6 +10,14 @@ rejects the row, and that violation becomes :class:`NotFoundError`.
 Without a caller's session, a statement runs on its own in autocommit mode: a single statement
 is atomic anyway, and this spares the BEGIN and COMMIT round trips.
 
+Retention: reads add ``expires_at IS NULL OR expires_at > :now`` to their primary-key lookup, so
+an expired row is invisible at once, with no read before any write. ``delete_expired`` removes a
+batch per table in one short statement that picks the oldest expiries through the partial index
+``ix_<table>_expires_at``; on PostgreSQL the batch is chosen ``FOR UPDATE SKIP LOCKED``, so API
+servers cleaning at once take disjoint rows and never wait on each other. Given the caller's
+session, the batch is removed in the caller's transaction, where the API server also queues its
+references for purging: a crash loses both or neither.
+
 The async twins use psycopg's native async connections on PostgreSQL. On SQLite, without a
 caller's ``AsyncSession``, they run the sync statement inline on the event loop: a statement
 takes 35-60 µs, a hop to a worker thread 120-150 µs more (aiosqlite hops about five times per
@@ -36,7 +44,9 @@ from sqlalchemy import (
     delete,
     func,
     literal_column,
+    or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,7 +57,15 @@ from taskstate.db.engine import Database, raise_backend_error
 from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
 from taskstate.errors import BackendError, NotFoundError, UnknownAssetError
 from taskstate.state.backend import BaseStateBackend
-from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
+from taskstate.state.types import (
+    AssetScope,
+    ExpiredBatch,
+    StateEntry,
+    StateKind,
+    StateScope,
+    StoredValue,
+    TaskScope,
+)
 
 _T = TypeVar("_T")
 
@@ -77,12 +95,20 @@ class _Statements(NamedTuple):
     delete: _Deleting
     clear: _Deleting
     list: Select[Any]
+    expired: _Deleting
+    """Removes a batch of expired rows: ``:now``, ``:limit``."""
+    count_expired: ScalarSelect[Any]
 
 
 class _DialectStatements(NamedTuple):
     task: _Statements
     asset: _Statements
     task_all_map_indices_clear: _Deleting
+    count_expired: Select[Any]
+
+
+def _now(table: Table) -> Any:
+    return bindparam("now", type_=table.c.expires_at.type)
 
 
 def _scope_statements(
@@ -92,6 +118,8 @@ def _scope_statements(
     # Code-point order on both databases, whatever collation PostgreSQL was created with.
     key_order = table.c.key.collate("C") if dialect == "postgresql" else table.c.key
     owned = owner_column == owner_id
+    live = or_(table.c.expires_at.is_(None), table.c.expires_at > _now(table))
+    stored = (table.c.data, table.c.ref_backend, table.c.expires_at, table.c.written_by)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     insert = insert.values(
         {
@@ -100,25 +128,45 @@ def _scope_statements(
             "data": bindparam("state_data"),
             "ref_backend": bindparam("state_ref_backend"),
             "updated_at": bindparam("state_updated_at", type_=table.c.updated_at.type),
+            "expires_at": bindparam("state_expires_at", type_=table.c.expires_at.type),
+            "written_by": bindparam("state_written_by"),
         }
     )
     upsert = insert.inline().on_conflict_do_update(
         index_elements=[owner_column, table.c.key],
         set_={
-            "data": insert.excluded.data,
-            "ref_backend": insert.excluded.ref_backend,
-            "updated_at": insert.excluded.updated_at,
+            name: insert.excluded[name]
+            for name in ("data", "ref_backend", "updated_at", "expires_at", "written_by")
         },
     )
+    expired = table.c.expires_at.is_not(None) & (table.c.expires_at <= _now(table))
     return _Statements(
-        get=select(table.c.data, table.c.ref_backend).where(owned, key_is),
+        get=select(*stored).where(owned, key_is, live),
         set=upsert,
-        delete=delete(table).where(owned, key_is).returning(table.c.data, table.c.ref_backend),
+        delete=delete(table).where(owned, key_is).returning(*stored),
         clear=_clear_refs(table, owned),
-        list=select(table.c.key, table.c.data, table.c.ref_backend, table.c.updated_at)
-        .where(owned)
+        list=select(table.c.key, *stored, table.c.updated_at)
+        .where(owned, live)
         .order_by(key_order),
+        expired=_clear_refs(table, _expired_batch(table, owner_column, expired, dialect)),
+        count_expired=select(func.count()).select_from(table).where(expired).scalar_subquery(),
     )
+
+
+def _expired_batch(
+    table: Table, owner_column: Column[Any], expired: ColumnElement[bool], dialect: str
+) -> ColumnElement[bool]:
+    """The rows of the next batch: the ``:limit`` oldest expiries, found by the expiry index."""
+    if dialect == "postgresql":
+        # Rows another server's batch holds are skipped, not waited for.
+        pk = (owner_column, table.c.key)
+        batch = select(*pk).where(expired).order_by(table.c.expires_at)
+        batch = batch.limit(bindparam("limit")).with_for_update(skip_locked=True)
+        return tuple_(*pk).in_(batch)
+    # SQLite serialises writers, so the rowid alone names a row for the length of the statement.
+    rowid: ColumnElement[Any] = literal_column("rowid")
+    batch = select(rowid).select_from(table).where(expired).order_by(table.c.expires_at)
+    return rowid.in_(batch.limit(bindparam("limit")))
 
 
 def _clear_refs(table: Table, where: ColumnElement[bool]) -> _Deleting:
@@ -170,14 +218,17 @@ def _statements(dialect: str) -> _DialectStatements:
     )
     ti_id = select(_ti.c.id).where(*ti_match, _ti.c.map_index == bindparam("map_index"))
     asset_id = select(_asset.c.id).where(_asset.c.name == bindparam("asset_name"))
+    task = _scope_statements(_task_state, _task_state.c.ti_id, ti_id.scalar_subquery(), dialect)
+    asset = _scope_statements(
+        _asset_state, _asset_state.c.asset_id, asset_id.scalar_subquery(), dialect
+    )
     return _DialectStatements(
-        task=_scope_statements(_task_state, _task_state.c.ti_id, ti_id.scalar_subquery(), dialect),
-        asset=_scope_statements(
-            _asset_state, _asset_state.c.asset_id, asset_id.scalar_subquery(), dialect
-        ),
+        task=task,
+        asset=asset,
         task_all_map_indices_clear=_clear_refs(
             _task_state, _task_state.c.ti_id.in_(select(_ti.c.id).where(*ti_match))
         ),
+        count_expired=select(task.count_expired + asset.count_expired),
     )
 
 
@@ -194,12 +245,26 @@ def _scope_params(scope: StateScope) -> dict[str, Any]:
     raise TypeError(f"not a state scope: {scope!r}")
 
 
-def _set_params(scope: StateScope, key: str, value: StoredValue) -> dict[str, Any]:
+def _key_params(scope: StateScope, key: str) -> dict[str, Any]:
     params = _scope_params(scope)
     params["state_key"] = key
+    return params
+
+
+def _read_params(scope: StateScope, key: str | None = None) -> dict[str, Any]:
+    """Parameters of a read, which sees only the keys that have not expired by now."""
+    params = _scope_params(scope) if key is None else _key_params(scope, key)
+    params["now"] = datetime.now(UTC)
+    return params
+
+
+def _set_params(scope: StateScope, key: str, value: StoredValue) -> dict[str, Any]:
+    params = _key_params(scope, key)
     params["state_data"] = value.data
     params["state_ref_backend"] = value.ref_backend
     params["state_updated_at"] = datetime.now(UTC)
+    params["state_expires_at"] = value.expires_at
+    params["state_written_by"] = value.written_by
     return params
 
 
@@ -209,7 +274,7 @@ def _nothing(result: _Rows) -> None:
 
 def _first_stored(result: _Rows) -> StoredValue | None:
     row = result.first()
-    return None if row is None else StoredValue(row[0], row[1])
+    return None if row is None else StoredValue(row[0], row[1], row[2], row[3])
 
 
 def _refs(result: _Rows) -> list[StoredValue]:
@@ -217,7 +282,27 @@ def _refs(result: _Rows) -> list[StoredValue]:
 
 
 def _entries(result: _Rows) -> list[StateEntry]:
-    return [StateEntry(key, StoredValue(data, ref), at) for key, data, ref, at in result]
+    return [
+        StateEntry(key, StoredValue(data, ref, expires_at, written_by), at)
+        for key, data, ref, expires_at, written_by, at in result
+    ]
+
+
+def _expired_rows(kind: StateKind) -> _Fetch[ExpiredBatch]:
+    def fetch(result: _Rows) -> ExpiredBatch:
+        rows = result.all()
+        refs = [(kind, StoredValue(data, ref)) for data, ref in rows if ref is not None]
+        return ExpiredBatch(len(rows), refs)
+
+    return fetch
+
+
+def _joined(first: ExpiredBatch, second: ExpiredBatch) -> ExpiredBatch:
+    return ExpiredBatch(first.removed + second.removed, first.refs + second.refs)
+
+
+def _count(result: _Rows) -> int:
+    return int(result.scalar_one())
 
 
 def _raise_if_owner_missing(scope: StateScope, exc: BackendError) -> None:
@@ -263,6 +348,7 @@ class MetastoreStateBackend(BaseStateBackend):
         self._task = statements.task
         self._asset = statements.asset
         self._task_all_map_indices_clear = statements.task_all_map_indices_clear
+        self._count_expired = statements.count_expired
 
     @classmethod
     def from_settings(cls, *, database: Database, **kwargs: Any) -> MetastoreStateBackend:
@@ -296,9 +382,7 @@ class MetastoreStateBackend(BaseStateBackend):
             raise_backend_error(exc, self._masked_url)
 
     def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
-        params = _scope_params(scope)
-        params["state_key"] = key
-        return self._run(self._for(scope).get, params, session, _first_stored)
+        return self._run(self._for(scope).get, _read_params(scope, key), session, _first_stored)
 
     def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
         try:
@@ -308,8 +392,7 @@ class MetastoreStateBackend(BaseStateBackend):
             raise
 
     def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
-        params = _scope_params(scope)
-        params["state_key"] = key
+        params = _key_params(scope, key)
         return self._run(self._for(scope).delete, params, session, _first_stored)
 
     def clear(
@@ -319,7 +402,19 @@ class MetastoreStateBackend(BaseStateBackend):
         return self._run(stmt, _scope_params(scope), session, _refs)
 
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
-        return self._run(self._for(scope).list, _scope_params(scope), session, _entries)
+        return self._run(self._for(scope).list, _read_params(scope), session, _entries)
+
+    def delete_expired(self, *, now: datetime, limit: int, session: Any = None) -> ExpiredBatch:
+        params = {"now": now, "limit": limit}
+        batch = self._run(self._task.expired, params, session, _expired_rows("task"))
+        if batch.removed < limit:
+            params["limit"] = limit - batch.removed
+            fetch = _expired_rows("asset")
+            batch = _joined(batch, self._run(self._asset.expired, params, session, fetch))
+        return batch
+
+    def count_expired(self, *, now: datetime, session: Any = None) -> int:
+        return self._run(self._count_expired, {"now": now}, session, _count)
 
     def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         if not refs:
@@ -346,8 +441,7 @@ class MetastoreStateBackend(BaseStateBackend):
             raise_backend_error(exc, self._masked_url)
 
     async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
-        params = _scope_params(scope)
-        params["state_key"] = key
+        params = _read_params(scope, key)
         return await self._arun(self._for(scope).get, params, session, _first_stored)
 
     async def aset(
@@ -363,8 +457,7 @@ class MetastoreStateBackend(BaseStateBackend):
     async def adelete(
         self, scope: StateScope, key: str, *, session: Any = None
     ) -> StoredValue | None:
-        params = _scope_params(scope)
-        params["state_key"] = key
+        params = _key_params(scope, key)
         return await self._arun(self._for(scope).delete, params, session, _first_stored)
 
     async def aclear(
@@ -374,7 +467,21 @@ class MetastoreStateBackend(BaseStateBackend):
         return await self._arun(stmt, _scope_params(scope), session, _refs)
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
-        return await self._arun(self._for(scope).list, _scope_params(scope), session, _entries)
+        return await self._arun(self._for(scope).list, _read_params(scope), session, _entries)
+
+    async def adelete_expired(
+        self, *, now: datetime, limit: int, session: Any = None
+    ) -> ExpiredBatch:
+        params = {"now": now, "limit": limit}
+        batch = await self._arun(self._task.expired, params, session, _expired_rows("task"))
+        if batch.removed < limit:
+            params["limit"] = limit - batch.removed
+            fetch = _expired_rows("asset")
+            batch = _joined(batch, await self._arun(self._asset.expired, params, session, fetch))
+        return batch
+
+    async def acount_expired(self, *, now: datetime, session: Any = None) -> int:
+        return await self._arun(self._count_expired, {"now": now}, session, _count)
 
     async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         if not refs:

@@ -5,30 +5,44 @@ Data layout (``P`` is the configured prefix, ``len:`` a length prefix, see below
     P:task:<dag_id><run_id><task_id>:<map_index>   hash    one task instance's state
     P:task:<dag_id><run_id><task_id>:maps          set     names of that task's hashes
     P:asset:<name>                                 hash    one asset's state
+    P:expiring                                     zset    keys that expire, scored by when
 
 Every part of a scope is written as ``<length>:<text>`` (a netstring without the trailing
 comma), so the parts are self-delimiting and no dag_id, run_id, task_id or asset name can make
 two scopes share a key, whatever characters they hold. A hash field is a state key; its value
 is one of::
 
-    v<updated_at µs>:<data>                         the JSON text of an inline value
-    r<updated_at µs>:<len>:<ref_backend><data>      a reference written by a worker backend
+    v<updated>[e<expires>][w<n>]:<written_by><data>                    an inline value
+    r<updated>[e<expires>][w<n>]:<written_by><len>:<ref_backend><data>   a reference
 
-The first character marks a reference out of band: the data itself is stored verbatim and is
-never inspected, so no user value can pass for a reference.
+``<updated>`` and ``<expires>`` are microseconds since the epoch; ``e<expires>`` is there only
+for a key that expires, and ``w<n>`` (the length of ``<written_by>``) only when the writer is
+recorded, so values written before either existed read as they always did. The first character
+marks a reference out of band: the data itself is stored verbatim and is never inspected, so
+no user value can pass for a reference.
+
+Redis 7.0 has no expiry of single hash fields (HEXPIRE came in 7.4), so expiry is kept in the
+value and every read filters on it: an expired key is invisible at once. A member
+``<bytes of the hash name>:<hash name><field>`` of ``P:expiring``, scored by the expiry, lets the
+clean-up find expired keys without a scan; the scripts that set, delete and clear keys keep it
+in step in the same atomic step.
 
 Every operation is one round trip and atomic. ``get`` is an HGET and ``list_entries`` an
-HGETALL; ``set`` of an asset key is an HSET. The rest are Lua scripts, registered once and run
-by EVALSHA: ``set`` of a task key adds the hash to its task's ``maps`` set in the same step,
-``delete`` returns the removed value (and drops an emptied hash from the set), and ``clear``
-returns the removed references while it deletes. ``clear(..., all_map_indices=True)`` walks
-the task's ``maps`` set, so it finds every map index without a SCAN. Those scripts touch keys
-they find at run time, so the backend needs a single Redis server (replicas are fine), not
-Redis Cluster.
+HGETALL; the rest are Lua scripts, registered once and run by EVALSHA: ``set`` also files the
+key in the expiry index (or takes it out) and adds a task's hash to its task's ``maps`` set,
+``delete`` returns the removed value (and drops an emptied hash from the set), ``clear``
+returns the removed references while it deletes, and ``delete_expired`` removes the oldest
+expired keys and returns their references. ``clear(..., all_map_indices=True)`` walks the
+task's ``maps`` set, so it finds every map index without a SCAN. Those scripts touch keys they
+find at run time, so the backend needs a single Redis server (replicas are fine), not Redis
+Cluster.
 
 Unlike the metastore, Redis knows nothing of DAG runs, task instances or assets: ``set`` never
 raises :class:`~taskstate.errors.NotFoundError`, and state outlives a deleted DAG run until it
 is cleared. The API server checks the caller's token and the scope before it calls a backend.
+Nor does Redis share a transaction with the metadata database: the clean-up removes expired
+keys here and then queues their references there, so an API server killed between the two
+leaves objects that ``taskstate state purge --orphans`` finds.
 
 Redis errors are translated once, here, into :class:`~taskstate.errors.BackendError`, naming the
 server by its URL with the password masked.
@@ -36,6 +50,7 @@ server by its URL with the password masked.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,55 +64,135 @@ from redis.exceptions import RedisError
 from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
 from taskstate.state.backend import BaseStateBackend
-from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
+from taskstate.state.types import (
+    AssetScope,
+    ExpiredBatch,
+    StateEntry,
+    StateKind,
+    StateScope,
+    StoredValue,
+    TaskScope,
+)
 
 __all__ = ["DEFAULT_URL", "RedisStateBackend"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
-# KEYS: the scope's hash, its task's index set. ARGV: field, encoded value.
-_SET_TASK = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[2], KEYS[1])
+# The expiry index's member of a hash field, and whether a value carries an expiry.
+_LUA_HELPERS = """
+local function member(hash, field) return string.len(hash) .. ':' .. hash .. field end
+local function expires(value) return string.match(value, '^[vr]%d+e(%d+)') end
 """
 
-# KEYS: the scope's hash[, its task's index set]. ARGV: field. Returns the removed value.
-_DELETE = """
+# KEYS: the scope's hash, the expiry index[, its task's index set].
+# ARGV: field, encoded value, expiry (µs; '' if none).
+_SET = (
+    _LUA_HELPERS
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], member(KEYS[1], ARGV[1]))
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], member(KEYS[1], ARGV[1]))
+end
+if KEYS[3] then redis.call('SADD', KEYS[3], KEYS[1]) end
+"""
+)
+
+# KEYS: the scope's hash, the expiry index[, its task's index set]. ARGV: field.
+# Returns the removed value, expired or not.
+_DELETE = (
+    _LUA_HELPERS
+    + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  if KEYS[2] and redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SREM', KEYS[2], KEYS[1])
+  if expires(value) then redis.call('ZREM', KEYS[2], member(KEYS[1], ARGV[1])) end
+  if KEYS[3] and redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SREM', KEYS[3], KEYS[1])
   end
 end
 return value
 """
+)
 
-# KEYS: the scope's hash[, its task's index set]. Returns the removed references.
-_CLEAR = """
-local refs = {}
-for _, value in ipairs(redis.call('HVALS', KEYS[1])) do
-  if string.byte(value, 1) == 114 then refs[#refs + 1] = value end
-end
-redis.call('DEL', KEYS[1])
-if KEYS[2] then redis.call('SREM', KEYS[2], KEYS[1]) end
-return refs
-"""
-
-# KEYS: a task's index set. Clears every map index of the task; returns the removed references.
-_CLEAR_TASK = """
-local refs = {}
-for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  for _, value in ipairs(redis.call('HVALS', hash)) do
+# Deletes one hash, unfiling its expiring fields; appends its references to refs.
+_LUA_DROP_HASH = """
+local function drop(hash, index, refs)
+  local fields = redis.call('HGETALL', hash)
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
     if string.byte(value, 1) == 114 then refs[#refs + 1] = value end
+    if expires(value) then redis.call('ZREM', index, member(hash, fields[i])) end
   end
   redis.call('DEL', hash)
 end
+"""
+
+# KEYS: the scope's hash, the expiry index[, its task's index set]. Returns the removed refs.
+_CLEAR = (
+    _LUA_HELPERS
+    + _LUA_DROP_HASH
+    + """
+local refs = {}
+drop(KEYS[1], KEYS[2], refs)
+if KEYS[3] then redis.call('SREM', KEYS[3], KEYS[1]) end
+return refs
+"""
+)
+
+# KEYS: a task's index set, the expiry index. Clears every map index of the task; returns the
+# removed references.
+_CLEAR_TASK = (
+    _LUA_HELPERS
+    + _LUA_DROP_HASH
+    + """
+local refs = {}
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do drop(hash, KEYS[2], refs) end
 redis.call('DEL', KEYS[1])
 return refs
 """
+)
+
+# KEYS: the expiry index. ARGV: now (µs), limit, the prefix of task hashes.
+# Removes up to limit keys expired by now, oldest first. Returns {removed, kind, value, ...}
+# with the kind ('task' or 'asset') and value of each removed reference.
+_EXPIRE = (
+    _LUA_HELPERS
+    + """
+local out = {0}
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, entry in ipairs(due) do
+  local colon = string.find(entry, ':', 1, true)
+  local size = tonumber(string.sub(entry, 1, colon - 1))
+  local hash = string.sub(entry, colon + 1, colon + size)
+  local field = string.sub(entry, colon + size + 1)
+  redis.call('ZREM', KEYS[1], entry)
+  local value = redis.call('HGET', hash, field)
+  local expiry = value and expires(value)
+  if expiry and tonumber(expiry) <= now then
+    redis.call('HDEL', hash, field)
+    out[1] = out[1] + 1
+    local task = string.sub(hash, 1, #ARGV[3]) == ARGV[3]
+    if string.byte(value, 1) == 114 then
+      out[#out + 1] = task and 'task' or 'asset'
+      out[#out + 1] = value
+    end
+    if task and redis.call('EXISTS', hash) == 0 then
+      redis.call('SREM', string.match(hash, '^(.*):%-?%d+$') .. ':maps', hash)
+    end
+  elseif expiry then
+    -- Filed too early (cannot happen while every write goes through these scripts): refile.
+    redis.call('ZADD', KEYS[1], expiry, entry)
+  end
+end
+return out
+"""
+)
 
 
 # -- the I/O-free core: keys and values ---------------------------------------------------------
@@ -112,46 +207,100 @@ def _task_base(prefix: str, scope: TaskScope) -> str:
 
 
 def _keys(prefix: str, scope: StateScope) -> list[str]:
-    """The scope's hash, then (for a task scope) its task's index set."""
+    """The scope's hash, the expiry index, then (for a task scope) its task's index set."""
+    index = f"{prefix}:expiring"
     if type(scope) is TaskScope:
         base = _task_base(prefix, scope)
-        return [f"{base}:{scope.map_index}", f"{base}:maps"]
+        return [f"{base}:{scope.map_index}", index, f"{base}:maps"]
     if type(scope) is AssetScope:
-        return [f"{prefix}:asset:{_part(scope.name)}"]
+        return [f"{prefix}:asset:{_part(scope.name)}", index]
     raise TypeError(f"not a state scope: {scope!r}")
 
 
-def _encode(value: StoredValue) -> str:
-    micros = time.time_ns() // 1000
-    if value.ref_backend is None:
-        return f"v{micros}:{value.data}"
-    return f"r{micros}:{len(value.ref_backend)}:{value.ref_backend}{value.data}"
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
 
 
-def _decode_parts(raw: str) -> tuple[StoredValue, int]:
+def _now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def _encode(value: StoredValue) -> tuple[str, str]:
+    """The hash value of ``value``, and its expiry score ('' if it never expires)."""
+    header = f"{'v' if value.ref_backend is None else 'r'}{_now_micros()}"
+    expiry = ""
+    if value.expires_at is not None:
+        expiry = str(_micros(value.expires_at))
+        header += f"e{expiry}"
+    written = value.written_by
+    if written is not None:
+        header += f"w{len(written)}"
+    body = value.data if value.ref_backend is None else f"{_part(value.ref_backend)}{value.data}"
+    return f"{header}:{written or ''}{body}", expiry
+
+
+_HEADER = re.compile(r"[vr](\d+)(?:e(\d+))?(?:w(\d+))?")
+
+
+def _decode_parts(raw: str) -> tuple[StoredValue, int, int | None]:
+    """(what is stored, when it was written, when it expires) of a hash value; times in µs."""
     header, _, rest = raw.partition(":")
-    micros = int(header[1:])
+    expires = written_by = None
+    if header[1:].isdigit():  # the common case: no expiry, no writer
+        updated = int(header[1:])
+    else:
+        match = _HEADER.fullmatch(header)
+        if match is None:
+            raise ValueError(f"not a state value: {raw[:40]!r}")
+        updated = int(match[1])
+        expires = None if match[2] is None else int(match[2])
+        if match[3] is not None:
+            size = int(match[3])
+            written_by, rest = rest[:size], rest[size:]
+    expires_at = None if expires is None else _EPOCH + expires * _MICROSECOND
     if raw[0] == "v":
-        return StoredValue(rest), micros
+        return StoredValue(rest, None, expires_at, written_by), updated, expires
     length, _, rest = rest.partition(":")
     size = int(length)
-    return StoredValue(rest[size:], rest[:size]), micros
+    return StoredValue(rest[size:], rest[:size], expires_at, written_by), updated, expires
 
 
 def _decode(raw: str | None) -> StoredValue | None:
     return None if raw is None else _decode_parts(raw)[0]
 
 
+def _live(raw: str | None) -> StoredValue | None:
+    """What ``raw`` stores, unless it has expired."""
+    if raw is None:
+        return None
+    stored, _, expires = _decode_parts(raw)
+    return None if expires is not None and expires <= _now_micros() else stored
+
+
+def _ref(raw: str) -> StoredValue:
+    """A removed reference: what purging needs, without its expiry and writer."""
+    stored = _decode_parts(raw)[0]
+    return StoredValue(stored.data, stored.ref_backend)
+
+
 def _refs(raws: list[str]) -> list[StoredValue]:
-    return [_decode_parts(raw)[0] for raw in raws]
+    return [_ref(raw) for raw in raws]
 
 
 def _entries(fields: dict[str, str]) -> list[StateEntry]:
+    now = _now_micros()
     entries = []
     for key in sorted(fields):
-        stored, micros = _decode_parts(fields[key])
-        entries.append(StateEntry(key, stored, _EPOCH + timedelta(microseconds=micros)))
+        stored, updated, expires = _decode_parts(fields[key])
+        if expires is None or expires > now:
+            entries.append(StateEntry(key, stored, _EPOCH + updated * _MICROSECOND))
     return entries
+
+
+def _expired(out: list[Any]) -> ExpiredBatch:
+    pairs = zip(out[1::2], out[2::2], strict=True)
+    refs = [(cast(StateKind, kind), _ref(raw)) for kind, raw in pairs]
+    return ExpiredBatch(int(out[0]), refs)
 
 
 def _glob_escape(text: str) -> str:
@@ -159,7 +308,10 @@ def _glob_escape(text: str) -> str:
 
 
 def _held(values: list[str], ref_backend: str, wanted: frozenset[str]) -> set[str]:
-    """The references among ``wanted`` that raw hash ``values`` hold for ``ref_backend``."""
+    """The references among ``wanted`` that raw hash ``values`` hold for ``ref_backend``.
+
+    Expired values count: their rows still name their objects until the clean-up queues them.
+    """
     held = set()
     for raw in values:
         if raw[:1] == "r":
@@ -185,6 +337,8 @@ class RedisStateBackend(BaseStateBackend):
         if not prefix:
             raise ValueError("the key prefix of RedisStateBackend must not be empty")
         self._prefix = prefix
+        self._index = f"{prefix}:expiring"
+        self._task_prefix = f"{prefix}:task:"
         self._scan_match = f"{_glob_escape(prefix)}:*"
         self._masked_url = mask_url_password(url)
         try:
@@ -197,14 +351,16 @@ class RedisStateBackend(BaseStateBackend):
                 f"cannot use Redis URL {self._masked_url}: {exc}",
                 detail={"url": self._masked_url, "error": type(exc).__name__},
             ) from exc
-        self._set_task = self._client.register_script(_SET_TASK)
+        self._set = self._client.register_script(_SET)
         self._delete = self._client.register_script(_DELETE)
         self._clear = self._client.register_script(_CLEAR)
         self._clear_task = self._client.register_script(_CLEAR_TASK)
-        self._aset_task = self._aclient.register_script(_SET_TASK)
+        self._expire = self._client.register_script(_EXPIRE)
+        self._aset = self._aclient.register_script(_SET)
         self._adelete = self._aclient.register_script(_DELETE)
         self._aclear = self._aclient.register_script(_CLEAR)
         self._aclear_task = self._aclient.register_script(_CLEAR_TASK)
+        self._aexpire = self._aclient.register_script(_EXPIRE)
 
     def __repr__(self) -> str:
         return f"RedisStateBackend({self._masked_url!r}, prefix={self._prefix!r})"
@@ -221,27 +377,33 @@ class RedisStateBackend(BaseStateBackend):
                 detail={"url": self._masked_url, "error": type(exc).__name__},
             ) from exc
 
+    def _hash(self, scope: StateScope) -> str:
+        return _keys(self._prefix, scope)[0]
+
+    def _set_call(self, scope: StateScope, key: str, value: StoredValue) -> dict[str, Any]:
+        encoded, expiry = _encode(value)
+        return {"keys": _keys(self._prefix, scope), "args": [key, encoded, expiry]}
+
     def _clear_call(self, scope: StateScope, all_map_indices: bool) -> tuple[bool, list[str]]:
         """(whether to clear the whole task, the keys to pass)."""
         keys = _keys(self._prefix, scope)
-        if all_map_indices and len(keys) == 2:
-            return True, keys[1:]
+        if all_map_indices and len(keys) == 3:
+            return True, [keys[2], keys[1]]
         return False, keys
+
+    def _expire_args(self, now: datetime, limit: int) -> dict[str, Any]:
+        return {"keys": [self._index], "args": [_micros(now), limit, self._task_prefix]}
 
     # -- sync ---------------------------------------------------------------------------------
 
     def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         with self._translate():
-            raw = cast("str | None", self._client.hget(_keys(self._prefix, scope)[0], key))
-        return _decode(raw)
+            raw = cast("str | None", self._client.hget(self._hash(scope), key))
+        return _live(raw)
 
     def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
-        keys = _keys(self._prefix, scope)
         with self._translate():
-            if len(keys) == 2:
-                self._set_task(keys=keys, args=[key, _encode(value)])
-            else:
-                self._client.hset(keys[0], key, _encode(value))
+            self._set(**self._set_call(scope, key, value))
 
     def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         with self._translate():
@@ -258,8 +420,17 @@ class RedisStateBackend(BaseStateBackend):
 
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         with self._translate():
-            fields = cast("dict[str, str]", self._client.hgetall(_keys(self._prefix, scope)[0]))
+            fields = cast("dict[str, str]", self._client.hgetall(self._hash(scope)))
         return _entries(fields)
+
+    def delete_expired(self, *, now: datetime, limit: int, session: Any = None) -> ExpiredBatch:
+        with self._translate():
+            out = self._expire(**self._expire_args(now, limit))
+        return _expired(out)
+
+    def count_expired(self, *, now: datetime, session: Any = None) -> int:
+        with self._translate():
+            return int(self._client.zcount(self._index, "-inf", _micros(now)))
 
     def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         """Walks every state hash (SCAN), since Redis keeps no index of references."""
@@ -281,18 +452,14 @@ class RedisStateBackend(BaseStateBackend):
 
     async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         with self._translate():
-            raw = cast("str | None", await self._aclient.hget(_keys(self._prefix, scope)[0], key))
-        return _decode(raw)
+            raw = cast("str | None", await self._aclient.hget(self._hash(scope), key))
+        return _live(raw)
 
     async def aset(
         self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
     ) -> None:
-        keys = _keys(self._prefix, scope)
         with self._translate():
-            if len(keys) == 2:
-                await self._aset_task(keys=keys, args=[key, _encode(value)])
-            else:
-                await self._aclient.hset(keys[0], key, _encode(value))
+            await self._aset(**self._set_call(scope, key, value))
 
     async def adelete(
         self, scope: StateScope, key: str, *, session: Any = None
@@ -311,10 +478,19 @@ class RedisStateBackend(BaseStateBackend):
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         with self._translate():
-            fields = cast(
-                "dict[str, str]", await self._aclient.hgetall(_keys(self._prefix, scope)[0])
-            )
+            fields = cast("dict[str, str]", await self._aclient.hgetall(self._hash(scope)))
         return _entries(fields)
+
+    async def adelete_expired(
+        self, *, now: datetime, limit: int, session: Any = None
+    ) -> ExpiredBatch:
+        with self._translate():
+            out = await self._aexpire(**self._expire_args(now, limit))
+        return _expired(out)
+
+    async def acount_expired(self, *, now: datetime, session: Any = None) -> int:
+        with self._translate():
+            return int(await self._aclient.zcount(self._index, "-inf", _micros(now)))
 
     async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         wanted = frozenset(refs)

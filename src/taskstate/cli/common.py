@@ -24,6 +24,7 @@ __all__ = [
     "api_client",
     "err",
     "fail",
+    "plural",
     "print_json",
     "settings",
     "stdout",
@@ -73,6 +74,12 @@ def stdout() -> Console:
     if not console.is_terminal:
         console = Console(highlight=False, markup=False, width=_UNBOUNDED_WIDTH)
     return console
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 key``, ``2 keys``, ``2 batches``."""
+    suffix = "" if count == 1 else ("es" if noun.endswith(("ch", "sh", "s", "x")) else "s")
+    return f"{count} {noun}{suffix}"
 
 
 def print_json(value: Any) -> None:

@@ -1,7 +1,8 @@
 """``taskstate state ...``: list, get, set, delete and clear task state and asset state.
 
 A scope is chosen either with ``--dag-id/--run-id/--task-id [--map-index]`` (task state) or
-with ``--asset NAME`` (asset state). ``list`` also accepts a partial task selector.
+with ``--asset NAME`` (asset state). ``list`` also accepts a partial task selector. ``purge``
+and ``clean`` (``taskstate.cli.clean``) tidy storage.
 """
 
 from __future__ import annotations
@@ -18,18 +19,22 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
+from taskstate.cli.clean import clean_command
 from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
     api_client,
     err,
     fail,
+    plural,
     print_json,
     settings,
     stdout,
     worker_backend_spec,
 )
 from taskstate.errors import BackendError, ConfigError, TaskStateError, UsageError
+from taskstate.state.provenance import describe_writer
+from taskstate.state.retention import NEVER, NEVER_EXPIRE, Retention
 
 if TYPE_CHECKING:
     from taskstate.cli.purge import PurgeReport
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(help="Task state and asset state.", no_args_is_help=True)
+app.command("clean")(clean_command)
 
 DagId = Annotated[str | None, typer.Option("--dag-id", help="DAG of the task instance.")]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Run of the task instance.")]
@@ -87,12 +93,19 @@ class _Scope:
 def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
     owner_columns = ["asset"] if asset else ["dag_id", "run_id", "task_id", "map_index"]
     table = Table(show_lines=False)
-    for column in (*owner_columns, "key", "value", "ref"):
+    for column in (*owner_columns, "key", "value", "ref", "expires", "written by"):
         table.add_column(column)
     for entry in entries:
         value = "" if entry["ref"] is not None else json.dumps(entry["value"], ensure_ascii=False)
         ref = "" if entry["ref"] is None else f"{entry['ref']} ({entry['backend']})"
-        table.add_row(*(str(entry[c]) for c in owner_columns), entry["key"], value, ref)
+        table.add_row(
+            *(str(entry[c]) for c in owner_columns),
+            entry["key"],
+            value,
+            ref,
+            entry.get("expires_at") or "",
+            describe_writer(entry.get("written_by")),
+        )
     console = stdout()
     if entries:
         console.print(table)
@@ -169,6 +182,14 @@ def set_state(
     task_id: TaskId = None,
     map_index: MapIndex = None,
     asset: AssetName = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            help="How long KEY stays visible: seconds, HH:MM:SS or ISO 8601 (P30D), or 'never'; "
+            "default [state_store] default_retention_days.",
+        ),
+    ] = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -181,12 +202,13 @@ def set_state(
                 f"VALUE must be JSON ({exc}); quote a string as JSON, e.g. '\"{value}\"'"
             ) from exc
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
+        keep = _retention(retention)
         with api_client(settings(), api_url, api_key) as (_, client):
             if scope.asset is not None:
-                client.set_asset_state(scope.asset, key, parsed)
+                client.set_asset_state(scope.asset, key, parsed, retention=keep)
             else:
                 dag, run, task, index = scope.task
-                client.set_task_state(dag, run, task, key, parsed, index)
+                client.set_task_state(dag, run, task, key, parsed, index, retention=keep)
     except TaskStateError as exc:
         fail(exc)
     print(f"set {key!r}")
@@ -341,6 +363,14 @@ def _duration(text: str, option: str) -> timedelta:
     return value
 
 
+def _retention(text: str | None) -> Retention:
+    if text is None:
+        return None
+    if text.strip().lower() == NEVER:
+        return NEVER_EXPIRE
+    return _duration(text, "--retention")
+
+
 def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
     from taskstate.runtime.worker_backend import load_worker_backend
 
@@ -375,13 +405,9 @@ def _progress() -> Iterator[Callable[[PurgeReport], None] | None]:
         yield update
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
     verb = "would purge" if dry_run else "purged"
-    parts = [f"{verb} {_plural(report.purged, 'queued object')}"]
+    parts = [f"{verb} {plural(report.purged, 'queued object')}"]
     if report.superseded:
         parts.append(f"{report.superseded} superseded (their keys were set again)")
     if report.left:
@@ -389,7 +415,7 @@ def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
     if orphans:
         verb = "would remove" if dry_run else "removed"
         parts.append(
-            f"{verb} {_plural(report.orphans, 'orphan')} of "
-            f"{_plural(report.objects_checked, 'object')} checked"
+            f"{verb} {plural(report.orphans, 'orphan')} of "
+            f"{plural(report.objects_checked, 'object')} checked"
         )
     return "; ".join(parts)

@@ -67,8 +67,21 @@ class ExecutionClient:
     def get_task_state(self, ti_id: str, key: str) -> StateBody:
         return self._state_body.decode(self._send("GET", f"/state/ti/{ti_id}/{key_path(key)}"))
 
-    def set_task_state(self, ti_id: str, key: str, data: bytes, ref_backend: str | None) -> None:
-        self._send("PUT", f"/state/ti/{ti_id}/{key_path(key)}", _state_payload(data, ref_backend))
+    def set_task_state(
+        self,
+        ti_id: str,
+        key: str,
+        data: bytes,
+        ref_backend: str | None,
+        *,
+        retention: float | str | None = None,
+    ) -> None:
+        """Store ``data`` (JSON text, or a reference written by ``ref_backend``).
+
+        ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
+        """
+        body = _state_payload(data, ref_backend, retention)
+        self._send("PUT", f"/state/ti/{ti_id}/{key_path(key)}", body)
 
     def delete_task_state(self, ti_id: str, key: str) -> StateBody:
         return self._state_body.decode(self._send("DELETE", f"/state/ti/{ti_id}/{key_path(key)}"))
@@ -81,8 +94,17 @@ class ExecutionClient:
     def get_asset_state(self, asset: str, key: str) -> StateBody:
         return self._state_body.decode(self._send("GET", _asset_path(asset, key)))
 
-    def set_asset_state(self, asset: str, key: str, data: bytes, ref_backend: str | None) -> None:
-        self._send("PUT", _asset_path(asset, key), _state_payload(data, ref_backend))
+    def set_asset_state(
+        self,
+        asset: str,
+        key: str,
+        data: bytes,
+        ref_backend: str | None,
+        *,
+        retention: float | str | None = None,
+    ) -> None:
+        """As :meth:`set_task_state`, for a key of ``asset``."""
+        self._send("PUT", _asset_path(asset, key), _state_payload(data, ref_backend, retention))
 
     def delete_asset_state(self, asset: str, key: str) -> StateBody:
         return self._state_body.decode(self._send("DELETE", _asset_path(asset, key)))
@@ -111,10 +133,10 @@ def _asset_path(asset: str, key: str) -> str:
     return f"/state/asset/{key_path(key)}?name={_q(asset)}"
 
 
-def _state_payload(data: bytes, ref_backend: str | None) -> bytes:
+def _state_payload(data: bytes, ref_backend: str | None, retention: float | str | None) -> bytes:
     body: Any
     if ref_backend is None:
-        body = StateBody(value=msgspec.Raw(data))
+        body = StateBody(value=msgspec.Raw(data), retention=retention)
     else:
-        body = StateBody(ref=data.decode(), backend=ref_backend)
+        body = StateBody(ref=data.decode(), backend=ref_backend, retention=retention)
     return msgspec.json.encode(body)

@@ -7,6 +7,7 @@ reads a few fields. Every id in a path is quoted as one segment (``key_path``): 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import httpx
 from taskstate.client._common import key_path
 from taskstate.client._http import check, translate_errors
 from taskstate.state.codec import encode_value
+from taskstate.state.retention import Retention, retention_to_wire
 
 __all__ = ["PublicClient"]
 
@@ -124,11 +126,20 @@ class PublicClient:
         return self._call("GET", f"/task-state/{key_path(key)}", params=params)
 
     def set_task_state(
-        self, dag_id: str, run_id: str, task_id: str, key: str, value: Any, map_index: int = -1
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        value: Any,
+        map_index: int = -1,
+        *,
+        retention: Retention = None,
     ) -> Json:
+        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
         return self._call(
-            "PUT", f"/task-state/{key_path(key)}", params=params, **_value_body(value)
+            "PUT", f"/task-state/{key_path(key)}", params=params, **_value_body(value, retention)
         )
 
     def delete_task_state(
@@ -166,16 +177,29 @@ class PublicClient:
     def get_asset_state(self, asset: str, key: str) -> Json:
         return self._call("GET", f"/asset-state/{key_path(key)}", params={"name": asset})
 
-    def set_asset_state(self, asset: str, key: str, value: Any) -> Json:
-        return self._call(
-            "PUT", f"/asset-state/{key_path(key)}", params={"name": asset}, **_value_body(value)
-        )
+    def set_asset_state(
+        self, asset: str, key: str, value: Any, *, retention: Retention = None
+    ) -> Json:
+        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
+        path = f"/asset-state/{key_path(key)}"
+        return self._call("PUT", path, params={"name": asset}, **_value_body(value, retention))
 
     def delete_asset_state(self, asset: str, key: str) -> Json:
         return self._call("DELETE", f"/asset-state/{key_path(key)}", params={"name": asset})
 
     def clear_asset_state(self, asset: str) -> Json:
         return self._call("DELETE", "/asset-state", params={"name": asset})
+
+    # -- expired keys ------------------------------------------------------------------------
+
+    def count_expired(self) -> int:
+        """How many expired keys are still stored, waiting for the clean-up."""
+        return int(self._call("GET", "/state/expired")["expired"])
+
+    def clean_expired(self, *, batch_size: int | None = None, dry_run: bool = False) -> Json:
+        """Remove one batch of expired keys: ``{"removed": n, "references_queued": m, ...}``."""
+        params = _params(batch_size=batch_size, dry_run="true" if dry_run else None)
+        return self._call("POST", "/state/clean", params=params)
 
     # -- the purge queue ---------------------------------------------------------------------
 
@@ -195,13 +219,16 @@ class PublicClient:
         return list(answer["found"])
 
 
-def _value_body(value: Any) -> dict[str, Any]:
+def _value_body(value: Any, retention: Retention = None) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.
 
-    None, NaN and objects that are not JSON fail with InvalidValueError before any request,
-    rather than as a ValueError or TypeError from httpx's JSON encoder.
+    None, NaN and objects that are not JSON fail with InvalidValueError, and a bad retention
+    with InvalidRetentionError, before any request, rather than as a ValueError or TypeError
+    from httpx's JSON encoder.
     """
-    content = b'{"value":' + encode_value(value, max_bytes=0) + b"}"
+    wire = retention_to_wire(retention)
+    extra = b"" if wire is None else b',"retention":' + json.dumps(wire).encode()
+    content = b'{"value":' + encode_value(value, max_bytes=0) + extra + b"}"
     return {"content": content, "headers": {"content-type": "application/json"}}
 
 

@@ -107,6 +107,16 @@ class StateStoreSettings(_Section):
     """Clear a task instance's state, objects included, when it succeeds."""
     max_value_bytes: int = Field(default=1_048_576, ge=1)
     """Largest accepted value, measured as UTF-8 JSON text."""
+    default_retention_days: float = Field(default=0, ge=0, le=36_500, allow_inf_nan=False)
+    """How long a key set without a retention stays visible; 0: until it is deleted.
+
+    Never expiring is the default because state is kept to be found again (a job id by a
+    retry, a watermark by the next run, perhaps months later); silently dropping a watermark
+    would make a load start over. Set a retention where keys pile up."""
+    cleanup_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    """Expired keys the clean-up removes per statement (each batch is one short transaction)."""
+    cleanup_interval_seconds: float = Field(default=300, ge=0, allow_inf_nan=False)
+    """Seconds between the API server's clean-ups of expired keys; 0: no periodic clean-up."""
 
 
 class WorkersSettings(_Section):

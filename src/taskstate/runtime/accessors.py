@@ -8,6 +8,10 @@ and the worker hooks they call. With a worker-side backend configured:
 * ``delete`` / ``clear``: the rows go first (the reply says which references they held); then
   the objects are purged. No reader ever meets a reference whose object is gone.
 
+``set`` takes a ``retention`` (see :mod:`taskstate.state.retention`), checked before anything is
+stored or sent. With a worker-side backend it is the reference that expires; the API server's
+clean-up then queues the object for purging.
+
 The async twins run the same calls in a worker thread, so neither the socket nor a hook ever
 blocks the event loop.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -51,6 +56,7 @@ from taskstate.state.codec import (
     validate_key,
     validate_ref,
 )
+from taskstate.state.retention import Retention, WireRetention, retention_to_wire
 from taskstate.state.types import JSONValue
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
@@ -89,7 +95,9 @@ class StateAccessor(abc.ABC):
     def _get(self, key: str) -> Request[StateReply]: ...
 
     @abc.abstractmethod
-    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]: ...
+    def _set(
+        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
+    ) -> Request[None]: ...
 
     @abc.abstractmethod
     def _delete(self, key: str) -> Request[StateReply]: ...
@@ -120,13 +128,18 @@ class StateAccessor(abc.ABC):
             return decode_value(reply.data)
         return self._resolve(key, reply.data.decode(), reply.ref_backend)
 
-    def set(self, key: str, value: JSONValue) -> None:
-        """Store ``value`` (any JSON value but None) for ``key``, replacing what was there."""
+    def set(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
+        """Store ``value`` (any JSON value but None) for ``key``, replacing what was there.
+
+        ``retention``: None for the server's default, a positive ``timedelta`` to expire that
+        long after this write, or ``NEVER_EXPIRE``; anything else raises InvalidRetentionError.
+        """
         validate_key(key)
+        wire = retention_to_wire(retention)
         worker = self._worker
         if worker is None:
             data = encode_value(value, max_bytes=self._max_value_bytes)
-            self._comms.send(self._set(key, data, None))
+            self._comms.send(self._set(key, data, None, wire))
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
         text = _json_text(value)
@@ -143,9 +156,9 @@ class StateAccessor(abc.ABC):
         if ref == text:  # a hook left at its no-op default: the value is stored inline
             data = text.encode()
             check_size(len(data), self._max_value_bytes)
-            self._comms.send(self._set(key, data, None))
+            self._comms.send(self._set(key, data, None, wire))
             return
-        self._comms.send(self._set(key, validate_ref(ref).encode(), worker.path))
+        self._comms.send(self._set(key, validate_ref(ref).encode(), worker.path, wire))
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (and the object its reference names); a missing key is no error."""
@@ -162,9 +175,9 @@ class StateAccessor(abc.ABC):
         """Async twin of :meth:`get`."""
         return await asyncio.to_thread(self.get, key, default)
 
-    async def aset(self, key: str, value: JSONValue) -> None:
+    async def aset(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
         """Async twin of :meth:`set`."""
-        await asyncio.to_thread(self.set, key, value)
+        await asyncio.to_thread(functools.partial(self.set, key, value, retention=retention))
 
     async def adelete(self, key: str) -> None:
         """Async twin of :meth:`delete`."""
@@ -266,8 +279,10 @@ class TaskState(StateAccessor):
     def _get(self, key: str) -> Request[StateReply]:
         return GetTaskState(key)
 
-    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]:
-        return SetTaskState(key, data, ref_backend)
+    def _set(
+        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
+    ) -> Request[None]:
+        return SetTaskState(key, data, ref_backend, retention)
 
     def _delete(self, key: str) -> Request[StateReply]:
         return DeleteTaskState(key)
@@ -308,8 +323,10 @@ class AssetState(StateAccessor):
     def _get(self, key: str) -> Request[StateReply]:
         return GetAssetState(self.asset.name, key)
 
-    def _set(self, key: str, data: bytes, ref_backend: str | None) -> Request[None]:
-        return SetAssetState(self.asset.name, key, data, ref_backend)
+    def _set(
+        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
+    ) -> Request[None]:
+        return SetAssetState(self.asset.name, key, data, ref_backend, retention)
 
     def _delete(self, key: str) -> Request[StateReply]:
         return DeleteAssetState(self.asset.name, key)
@@ -382,8 +399,8 @@ class AssetStates:
     def get(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         return self._only().get(key, default)
 
-    def set(self, key: str, value: JSONValue) -> None:
-        self._only().set(key, value)
+    def set(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
+        self._only().set(key, value, retention=retention)
 
     def delete(self, key: str) -> None:
         self._only().delete(key)
@@ -394,8 +411,8 @@ class AssetStates:
     async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         return await self._only().aget(key, default)
 
-    async def aset(self, key: str, value: JSONValue) -> None:
-        await self._only().aset(key, value)
+    async def aset(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
+        await self._only().aset(key, value, retention=retention)
 
     async def adelete(self, key: str) -> None:
         await self._only().adelete(key)

@@ -102,6 +102,8 @@ class SetTaskState(Request[None]):
     key: str
     data: bytes
     ref_backend: str | None = None
+    retention: float | str | None = None
+    """Seconds the key stays visible, or ``"never"``; None: the server's default."""
 
 
 class DeleteTaskState(Request[StateReply]):
@@ -124,6 +126,8 @@ class SetAssetState(Request[None]):
     key: str
     data: bytes
     ref_backend: str | None = None
+    retention: float | str | None = None
+    """As in :class:`SetTaskState`."""
 
 
 class DeleteAssetState(Request[StateReply]):

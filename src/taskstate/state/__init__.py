@@ -7,6 +7,7 @@ API server all build on it.
 from taskstate.state.backend import BaseStateBackend, ListableBackend
 from taskstate.state.types import (
     AssetScope,
+    ExpiredBatch,
     JSONValue,
     StateEntry,
     StateScope,
@@ -17,6 +18,7 @@ from taskstate.state.types import (
 __all__ = [
     "AssetScope",
     "BaseStateBackend",
+    "ExpiredBatch",
     "JSONValue",
     "ListableBackend",
     "StateEntry",

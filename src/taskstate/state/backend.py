@@ -12,6 +12,13 @@ A backend plays one of two parts, and may play both:
 
 The hooks have no-op defaults, so a server-side backend needs none of them, and a worker-side
 backend implements only the hooks (its server-side methods may raise ``NotImplementedError``).
+
+**Retention.** A :class:`StoredValue` given to ``set`` may carry ``expires_at``. From that
+moment every read (``get``, ``list_entries``) acts as if the key were gone, before any clean-up
+has run; ``set`` over an expired key replaces it; ``delete`` and ``clear`` still remove and
+return expired rows (their objects must be purged), and ``find_refs`` still counts them, so no
+object that a row names is purged. ``delete_expired`` removes expired rows in batches for the
+API server's clean-up, which queues their references for purging.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from taskstate.state.types import StateEntry, StateScope, StoredValue
+from taskstate.state.types import ExpiredBatch, StateEntry, StateScope, StoredValue
 
 __all__ = ["BaseStateBackend", "ListableBackend"]
 
@@ -89,6 +96,9 @@ class BaseStateBackend(abc.ABC):
     def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         """Which of ``refs`` are stored, as references written by ``ref_backend``, in any scope.
 
+        Expired rows that the clean-up has not removed yet count: they still name their object,
+        which the clean-up queues for purging when it removes them.
+
         ``taskstate state purge`` asks before it removes an object, because references are
         often deterministic: a key deleted and then set again names the same object, which must
         then stay. A backend that cannot answer keeps this default; purging then refuses
@@ -99,6 +109,30 @@ class BaseStateBackend(abc.ABC):
     async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
         """Async twin of :meth:`find_refs`."""
         return self.find_refs(ref_backend, refs)
+
+    def delete_expired(self, *, now: datetime, limit: int, session: Any = None) -> ExpiredBatch:
+        """Remove up to ``limit`` keys, of any scope, that expired at or before ``now``.
+
+        Older expiries go first (a backend may take task keys and asset keys in turn). Several
+        API servers may call it at once: each removed row must be counted, and its reference
+        returned, by exactly one call. A backend that keeps
+        this default cannot expire keys; the clean-up then says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot remove expired keys")
+
+    async def adelete_expired(
+        self, *, now: datetime, limit: int, session: Any = None
+    ) -> ExpiredBatch:
+        """Async twin of :meth:`delete_expired`."""
+        return self.delete_expired(now=now, limit=limit, session=session)
+
+    def count_expired(self, *, now: datetime, session: Any = None) -> int:
+        """How many keys expired at or before ``now`` and wait for :meth:`delete_expired`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot count expired keys")
+
+    async def acount_expired(self, *, now: datetime, session: Any = None) -> int:
+        """Async twin of :meth:`count_expired`."""
+        return self.count_expired(now=now, session=session)
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release connections; called once when the API server stops."""

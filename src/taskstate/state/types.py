@@ -6,14 +6,16 @@ Scopes are small frozen structs, hashable and cheap to build on the hot path.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import msgspec
 
 __all__ = [
     "AssetScope",
+    "ExpiredBatch",
     "JSONValue",
     "StateEntry",
+    "StateKind",
     "StateScope",
     "StoredValue",
     "TaskScope",
@@ -47,6 +49,9 @@ class AssetScope(msgspec.Struct, frozen=True):
 
 StateScope: TypeAlias = TaskScope | AssetScope
 
+StateKind: TypeAlias = Literal["task", "asset"]
+"""Which kind of scope a removed reference came from, so the right purge hook removes it."""
+
 
 class StoredValue(msgspec.Struct, frozen=True):
     """What a server-side backend keeps for one key.
@@ -54,10 +59,19 @@ class StoredValue(msgspec.Struct, frozen=True):
     ``data`` is the JSON text of the value, or, when ``ref_backend`` is set, a reference that the
     worker-side backend named by ``ref_backend`` (its class path) wrote. The marker lives beside
     the data, never inside it, so no user value can be mistaken for a reference.
+
+    ``expires_at`` (timezone-aware) is when the key stops being visible, None if never; a read
+    never returns a key whose time has come, even before the clean-up removes it.
+    ``written_by`` is who wrote it last, as JSON text (see :mod:`taskstate.state.provenance`),
+    None if not recorded. A backend stores both as given and returns them from ``get``,
+    ``delete`` and ``list_entries``; what ``clear`` and ``delete_expired`` return need only
+    ``data`` and ``ref_backend``.
     """
 
     data: str
     ref_backend: str | None = None
+    expires_at: datetime | None = None
+    written_by: str | None = None
 
     @property
     def is_ref(self) -> bool:
@@ -70,3 +84,14 @@ class StateEntry(msgspec.Struct, frozen=True):
     key: str
     stored: StoredValue
     updated_at: datetime
+
+
+class ExpiredBatch(msgspec.Struct, frozen=True):
+    """What one call of ``delete_expired`` removed.
+
+    ``removed`` counts every row removed; ``refs`` holds the references among them, each with
+    the kind of scope it came from, so that their objects can be queued for purging.
+    """
+
+    removed: int
+    refs: list[tuple[StateKind, StoredValue]] = msgspec.field(default_factory=list)

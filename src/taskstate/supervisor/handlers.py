@@ -48,7 +48,7 @@ def get_task_state(client: ExecutionClient, ti_id: str, req: GetTaskState) -> St
 
 
 def set_task_state(client: ExecutionClient, ti_id: str, req: SetTaskState) -> None:
-    client.set_task_state(ti_id, req.key, req.data, req.ref_backend)
+    client.set_task_state(ti_id, req.key, req.data, req.ref_backend, retention=req.retention)
 
 
 def delete_task_state(client: ExecutionClient, ti_id: str, req: DeleteTaskState) -> StateReply:
@@ -64,7 +64,7 @@ def get_asset_state(client: ExecutionClient, ti_id: str, req: GetAssetState) -> 
 
 
 def set_asset_state(client: ExecutionClient, ti_id: str, req: SetAssetState) -> None:
-    client.set_asset_state(req.asset, req.key, req.data, req.ref_backend)
+    client.set_asset_state(req.asset, req.key, req.data, req.ref_backend, retention=req.retention)
 
 
 def delete_asset_state(client: ExecutionClient, ti_id: str, req: DeleteAssetState) -> StateReply:

@@ -19,26 +19,26 @@ overrides them to create what they return. Every scope a test gets is empty.
 
 Async tests run each scenario with :meth:`ServerBackendContract.run_async`, which calls
 :func:`asyncio.run`; override it to run on a loop of your own.
+
+The tests of retention and provenance live in :class:`RetentionContract`, which this class
+inherits.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import uuid
-from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 import pytest
 
 from taskstate.state.backend import BaseStateBackend
-from taskstate.state.types import AssetScope, StateEntry, StateScope, StoredValue, TaskScope
+from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
+from taskstate.testing._contract import REF_BACKEND, supported
+from taskstate.testing._contract import entries as _entries
+from taskstate.testing.retention_contract import RetentionContract
 
 __all__ = ["ServerBackendContract"]
-
-T = TypeVar("T")
-
-REF_BACKEND = "example_worker_backend.ExampleBackend"
 
 ODD_KEYS = [
     "with/slashes/in/it",
@@ -49,14 +49,7 @@ ODD_KEYS = [
 ]
 
 
-def _entries(backend: BaseStateBackend, scope: StateScope) -> list[StateEntry]:
-    try:
-        return backend.list_entries(scope)
-    except NotImplementedError:
-        pytest.skip(f"{type(backend).__name__} cannot list its keys")
-
-
-class ServerBackendContract:
+class ServerBackendContract(RetentionContract):
     """Tests every server-side state backend passes; subclass it with a ``backend`` fixture."""
 
     # -- fixtures a binding provides or overrides ----------------------------------------------
@@ -84,10 +77,6 @@ class ServerBackendContract:
     @pytest.fixture
     def other_asset_scope(self) -> AssetScope:
         return AssetScope("contract_asset_other")
-
-    def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run one async scenario to its end."""
-        return asyncio.run(coro)
 
     # -- derived fixtures: each scope test runs on a task scope and on an asset scope ---------
 
@@ -406,10 +395,8 @@ class ServerBackendContract:
     # -- finding references (for the purge) --------------------------------------------------
 
     def _find_refs(self, backend: BaseStateBackend, refs: list[str]) -> frozenset[str]:
-        try:
-            return backend.find_refs(REF_BACKEND, refs)
-        except NotImplementedError:
-            pytest.skip(f"{type(backend).__name__} cannot look up references")
+        look_up = functools.partial(backend.find_refs, REF_BACKEND, refs)
+        return supported(look_up, "look up references", backend)
 
     def test_find_refs_names_stored_refs_only(
         self,

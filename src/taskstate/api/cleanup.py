@@ -1,0 +1,137 @@
+"""Removing expired keys: the API server's periodic clean-up and ``taskstate state clean``.
+
+An expired key is invisible to every read from the moment it expires; the clean-up only gives
+its storage back. It works in batches of ``[state_store] cleanup_batch_size`` keys, each one
+short transaction that removes the batch and queues its references for purging (``taskstate
+state purge``), so that no object of a worker-side backend is left behind. With the metastore,
+both happen in one database transaction: a crash loses both or neither. Between batches the
+clean-up yields to the event loop, so requests are served while a large backlog drains.
+
+Every API server process runs the periodic clean-up, every ``[state_store]
+cleanup_interval_seconds`` (0: never). Several of them at once against one PostgreSQL database
+take disjoint batches (``FOR UPDATE SKIP LOCKED``); a failure is logged and the next run tries
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from taskstate.api import purge
+from taskstate.api.app import AppState, in_transaction
+from taskstate.errors import BackendError
+from taskstate.state import BaseStateBackend
+
+__all__ = [
+    "CleanReport",
+    "can_expire",
+    "clean_batch",
+    "clean_expired",
+    "count_expired",
+    "run_periodically",
+]
+
+log = logging.getLogger("taskstate.api.cleanup")
+
+
+@dataclass
+class CleanReport:
+    """What a clean-up removed."""
+
+    removed: int = 0
+    """Expired keys removed."""
+    queued: int = 0
+    """References among them, queued for ``taskstate state purge``."""
+    batches: int = 0
+    """Batches (transactions) it took."""
+
+    def add(self, other: CleanReport) -> None:
+        self.removed += other.removed
+        self.queued += other.queued
+        self.batches += other.batches
+
+
+def can_expire(backend: BaseStateBackend) -> bool:
+    """Whether ``backend`` implements ``delete_expired`` (the interface's default cannot)."""
+    return type(backend).delete_expired is not BaseStateBackend.delete_expired
+
+
+def _require_expiry(state: AppState) -> BaseStateBackend:
+    backend = state.state.backend
+    if not can_expire(backend):
+        raise BackendError(
+            f"the state backend {type(backend).__name__} cannot remove expired keys",
+            detail={"backend": type(backend).__name__},
+        )
+    return backend
+
+
+async def count_expired(state: AppState) -> int:
+    """How many keys have expired and wait for the clean-up."""
+    backend = _require_expiry(state)
+    return await backend.acount_expired(now=datetime.now(UTC))
+
+
+async def clean_batch(state: AppState, *, limit: int) -> CleanReport:
+    """Remove one batch of up to ``limit`` expired keys and queue their references."""
+    backend = _require_expiry(state)
+    now = datetime.now(UTC)
+
+    def work(session: Session) -> CleanReport:
+        # The metastore removes the batch in this session's transaction, beside the queue.
+        batch = backend.delete_expired(now=now, limit=limit, session=session)
+        queued = purge.add_to_queue(session, batch.refs)
+        return CleanReport(batch.removed, queued, 1)
+
+    return await in_transaction(state, work)
+
+
+async def clean_expired(state: AppState, *, limit: int) -> CleanReport:
+    """Remove every key expired by now, a batch of ``limit`` at a time."""
+    report = CleanReport()
+    while True:
+        batch = await clean_batch(state, limit=limit)
+        report.add(batch)
+        if batch.removed < limit:
+            return report
+        await asyncio.sleep(0)  # let requests in between two batches
+
+
+async def run_periodically(
+    state: AppState,
+    *,
+    interval: float,
+    limit: int,
+    on_pass: Callable[[CleanReport | None], None] | None = None,
+) -> None:
+    """Clean every ``interval`` seconds until cancelled; the first run comes after one interval.
+
+    A failed run is logged and the next one tries again: the clean-up never stops the server.
+    ``on_pass`` is called after every run, with its report (None if it failed).
+    """
+    backend = state.state.backend
+    if not can_expire(backend):
+        log.info("%s cannot remove expired keys; no periodic clean-up", type(backend).__name__)
+        return
+    while True:
+        await asyncio.sleep(interval)
+        report: CleanReport | None = None
+        try:
+            report = await clean_expired(state, limit=limit)
+        except Exception:
+            log.exception("the clean-up of expired keys failed; next try in %s s", interval)
+        else:
+            if report.removed:
+                log.info(
+                    "removed %d expired keys, queued %d references for purging",
+                    report.removed,
+                    report.queued,
+                )
+        if on_pass is not None:
+            on_pass(report)
