@@ -6,13 +6,14 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, inspect, select, text
@@ -54,6 +55,18 @@ def _tables(url: str) -> set[str]:
     try:
         with database.engine.connect() as conn:
             return set(inspect(conn).get_table_names())
+    finally:
+        database.dispose()
+
+
+def _alembic(url: str, step: Callable[[Config, str], None], revision: str) -> None:
+    """``alembic upgrade/downgrade revision`` on the database at ``url``."""
+    database = Database(url)
+    try:
+        with database.engine.begin() as connection:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            step(config, revision)
     finally:
         database.dispose()
 
@@ -104,14 +117,7 @@ def test_models_match_the_migrations(empty_url: str) -> None:
 
 def test_downgrade_to_base_and_back(sqlite_url: str) -> None:
     migrate(sqlite_url)
-    database = Database(sqlite_url)
-    try:
-        config = _alembic_config()
-        with database.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "base")
-    finally:
-        database.dispose()
+    _alembic(sqlite_url, command.downgrade, "base")
     assert _tables(sqlite_url) == {"alembic_version"}
     assert migrate(sqlite_url) == (None, HEAD_REVISION)
 
@@ -199,17 +205,8 @@ def test_foreign_keys_are_enforced_again_after_migrating(sqlite_database: Databa
 
 
 def test_upgrade_from_the_previous_revision(empty_url: str) -> None:
-    from alembic import command
-
     migrate(empty_url)
-    database = Database(empty_url)
-    try:
-        with database.engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0001")
-    finally:
-        database.dispose()
+    _alembic(empty_url, command.downgrade, "0001")
     assert current_revision(empty_url) == "0001"
     assert "purge_queue" not in _tables(empty_url)
     assert migrate(empty_url) == ("0001", HEAD_REVISION)
@@ -308,13 +305,10 @@ def _utc(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]
 
 
 def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
+    _alembic(empty_url, command.upgrade, "0003")
+    rows = _rows_at_0003()
     database = Database(empty_url)
     try:
-        with database.engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0003")
-        rows = _rows_at_0003()
         with database.engine.begin() as connection:
             meta = _reflect(connection, list(rows))
             for name, table_rows in rows.items():

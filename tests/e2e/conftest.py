@@ -104,13 +104,20 @@ class Result:
         return json.loads(self.stdout)
 
 
+SERVER_LISTENING = r"Uvicorn running on (http://[\d.]+:\d+)"
+"""What an API server prints once it has bound its port (group 1: its URL)."""
+WORKER_STARTED = r"^\[(\d+)\] INFO: +Application startup complete"
+"""What each worker of ``api-server --workers N`` prints once it serves (group 1: its pid)."""
+
+
 class ServerProcess:
-    """``taskstate api-server ...`` running in the background; its output (stdout and stderr,
-    one pipe) is read line by line as it comes, so a test can wait for a line."""
+    """An API server (``taskstate api-server ...``, or ``argv``) running in the background; its
+    output (stdout and stderr, one pipe) is read line by line as it comes, so a test can wait
+    for a line."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
         self.proc = subprocess.Popen(
-            [*_command(), "api-server", *argv],
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**env, "PYTHONUNBUFFERED": "1"},
@@ -217,7 +224,7 @@ class Cli:
     @contextmanager
     def api_server(self, *args: str) -> Iterator[ServerProcess]:
         """``taskstate api-server ARGS`` in the background, ended when the block ends."""
-        server = ServerProcess([str(a) for a in args], self.env, self.home)
+        server = ServerProcess([*_command(), "api-server", *args], self.env, self.home)
         try:
             yield server
         finally:

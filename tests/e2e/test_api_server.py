@@ -9,11 +9,9 @@ import signal
 import httpx
 import pytest
 
-from .conftest import Cli
+from .conftest import SERVER_LISTENING, Cli
 
 pytestmark = pytest.mark.e2e
-
-LISTENING = r"Uvicorn running on (http://[\d.]+:\d+)"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -21,7 +19,7 @@ def test_one_process_serves_until_a_signal_then_stops_gracefully(
     cli: Cli, sig: signal.Signals
 ) -> None:
     with cli.api_server("--port", "0") as server:
-        [listening] = server.wait_for(LISTENING)
+        [listening] = server.wait_for(SERVER_LISTENING)
         answer = httpx.get(f"{listening[1]}/health", timeout=30)
         assert answer.status_code == 200
         code = server.stop(sig)

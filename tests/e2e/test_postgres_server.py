@@ -5,18 +5,22 @@ hold exactly what that instance wrote, and both worker processes must have serve
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from taskstate.testing.postgres import temporary_database
 
-from .conftest import DAGS, Cli, Result, ServerProcess
+from .conftest import DAGS, SERVER_LISTENING, WORKER_STARTED, Cli, Result, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -53,8 +57,8 @@ def served(make_cli: Callable[..., Cli]) -> Iterator[Served]:
         cli = make_cli("pg-server", {"TASKSTATE__DATABASE__URL": url})
         # Port 0: the parent binds a free port and prints it; the workers share its socket.
         with cli.api_server("--workers", "2", "--port", "0", "--access-log") as server:
-            [listening] = server.wait_for(r"Uvicorn running on (http://[\d.]+:\d+)")
-            started = server.wait_for(r"^\[(\d+)\] INFO: +Application startup complete", 2)
+            [listening] = server.wait_for(SERVER_LISTENING)
+            started = server.wait_for(WORKER_STARTED, 2)
             key = (cli.home / "api_key").read_text().strip()
             api = ("--api-url", listening[1], "--api-key", key)
             clients = make_cli("pg-clients")  # a home of its own; everything goes to the server
@@ -138,3 +142,47 @@ def test_sigterm_stops_the_workers_then_the_parent(served: Served) -> None:
         assert served.server.matches(rf"^\[{pid}\] INFO: +Finished server process \[{pid}\]")
     [last] = served.server.lines[-1:]
     assert last.endswith(f"Stopping parent process [{served.server.proc.pid}]")
+
+
+SERVE = """
+import sys
+from pathlib import Path
+
+from taskstate.api.server import serve
+from taskstate.config import Settings
+
+home, url, key_file = sys.argv[1:]
+key = Path(key_file).read_text()
+settings = Settings(home=home, database={"url": url}, api={"api_keys": [key]})
+serve(settings, port=0, workers=2, access_log=True)
+"""
+"""Settings built in code, from no environment variable and no file the workers could read."""
+
+
+def test_the_workers_serve_with_the_settings_their_parent_built(tmp_path: Path) -> None:
+    key = secrets.token_urlsafe(24)
+    (tmp_path / "key").write_text(key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE")}
+    with temporary_database() as url:
+        argv = [sys.executable, "-c", SERVE, str(tmp_path / "home"), url, str(tmp_path / "key")]
+        server = ServerProcess(argv, env, tmp_path)
+        try:
+            [listening] = server.wait_for(SERVER_LISTENING)
+            workers = {int(match[1]) for match in server.wait_for(WORKER_STARTED, 2)}
+            # The key reached the workers, pickled through their start-up pipe ...
+            with httpx.Client(base_url=listening[1], timeout=30) as client:
+                for _ in range(4):
+                    bearer = {"authorization": f"Bearer {key}"}
+                    assert client.get("/api/v1/dag-runs", headers=bearer).status_code == 200
+                    wrong = {"authorization": "Bearer wrong"}
+                    assert client.get("/api/v1/dag-runs", headers=wrong).status_code == 401
+            served = {int(m[1]) for m in server.matches(r'^\[(\d+)\] INFO: .* "GET /api/v1/')}
+            assert served and served <= workers
+            # ... and never through a command line or an environment.
+            for pid in [server.proc.pid, *workers]:
+                for part in ("cmdline", "environ"):
+                    assert key.encode() not in Path(f"/proc/{pid}/{part}").read_bytes()
+            assert sorted(p.name for p in (tmp_path / "home").iterdir()) == ["secret_key"]
+            assert server.stop(signal.SIGTERM) == 0
+        finally:
+            server.kill()

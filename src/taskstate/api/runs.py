@@ -96,7 +96,7 @@ def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
     """
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-    # RETURNING, since a row count is not reported for an INSERT that returns the new key.
+    # Told by a returned row: SQLAlchemy has PostgreSQL return the new key, and then no count.
     inserted = insert.values(**values).on_conflict_do_nothing().returning(literal(True))
     return session.execute(inserted).first() is not None
 
