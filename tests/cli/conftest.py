@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import HomeDatabases
 
 _COMMAND_TIMEOUT_SECONDS = 30
 
@@ -49,12 +50,12 @@ def cli_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(cli_home: Path) -> Cli:
+def cli(cli_home: Path, home_databases: HomeDatabases) -> Cli:
     """``cli(*args, home=..., env={...})``: run ``taskstate`` with a clean environment.
 
     Nothing of the caller's environment that could change settings leaks in: the command sees
     PATH, a UTF-8 locale, ``HOME`` and ``TASKSTATE_HOME`` (``cli_home`` unless ``home`` is
-    given), and ``env``.
+    given), the home's database (see ``tests/conftest.py``) and ``env``.
     """
     command = taskstate_command()
 
@@ -66,6 +67,7 @@ def cli(cli_home: Path) -> Cli:
             "PYTHONIOENCODING": "utf-8",
             "HOME": str(home),
             "TASKSTATE_HOME": str(home),
+            **home_databases.env(home, env),
             **(env or {}),
         }
         done = subprocess.run(

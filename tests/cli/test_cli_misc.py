@@ -36,6 +36,7 @@ def test_no_arguments_prints_the_commands(cli: Cli) -> None:
 # -- config show ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_home
 def test_config_show_lists_every_setting_and_its_source(cli: Cli, cli_home: Path) -> None:
     (cli_home / "taskstate.toml").write_text("[workers]\nparallelism = 7\n")
     result = cli(
@@ -143,6 +144,7 @@ def test_an_unknown_state_store_backend_names_the_setting(
 # -- db migrate -------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_home
 def test_db_migrate_creates_then_keeps_the_schema(cli: Cli, cli_home: Path) -> None:
     database = cli_home / "taskstate.db"
     first = cli("db", "migrate")

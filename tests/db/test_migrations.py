@@ -6,20 +6,25 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, MetaData, inspect, select, text
 from sqlalchemy.exc import SAWarning
 
+from taskstate.backends.metastore import MetastoreStateBackend
 from taskstate.db import Database, current_revision, ensure_schema, migrate
 from taskstate.db.migration import HEAD_REVISION, MIGRATIONS_DIR, _alembic_config
 from taskstate.db.models import metadata
 from taskstate.errors import BackendError, ConfigError
+from taskstate.state import AssetScope, StoredValue, TaskScope
 from taskstate.testing.postgres import temporary_database
 
 TABLES = {
@@ -50,6 +55,18 @@ def _tables(url: str) -> set[str]:
     try:
         with database.engine.connect() as conn:
             return set(inspect(conn).get_table_names())
+    finally:
+        database.dispose()
+
+
+def _alembic(url: str, step: Callable[[Config, str], None], revision: str) -> None:
+    """``alembic upgrade/downgrade revision`` on the database at ``url``."""
+    database = Database(url)
+    try:
+        with database.engine.begin() as connection:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            step(config, revision)
     finally:
         database.dispose()
 
@@ -100,14 +117,7 @@ def test_models_match_the_migrations(empty_url: str) -> None:
 
 def test_downgrade_to_base_and_back(sqlite_url: str) -> None:
     migrate(sqlite_url)
-    database = Database(sqlite_url)
-    try:
-        config = _alembic_config()
-        with database.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "base")
-    finally:
-        database.dispose()
+    _alembic(sqlite_url, command.downgrade, "base")
     assert _tables(sqlite_url) == {"alembic_version"}
     assert migrate(sqlite_url) == (None, HEAD_REVISION)
 
@@ -195,18 +205,135 @@ def test_foreign_keys_are_enforced_again_after_migrating(sqlite_database: Databa
 
 
 def test_upgrade_from_the_previous_revision(empty_url: str) -> None:
-    from alembic import command
-
     migrate(empty_url)
-    database = Database(empty_url)
-    try:
-        with database.engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0001")
-    finally:
-        database.dispose()
+    _alembic(empty_url, command.downgrade, "0001")
     assert current_revision(empty_url) == "0001"
     assert "purge_queue" not in _tables(empty_url)
     assert migrate(empty_url) == ("0001", HEAD_REVISION)
     assert _tables(empty_url) == TABLES
+
+
+_AT_0003 = {
+    "dag_run": [
+        {"id": 1, "dag_id": "etl", "run_id": "r1", "state": "success", "dag_file": "/d/etl.py"},
+    ],
+    "task_instance": [
+        {"id": "00000000-0000-0000-0000-00000000000a", "task_id": "submit", "map_index": -1},
+        {"id": "00000000-0000-0000-0000-00000000000b", "task_id": "fan", "map_index": 3},
+    ],
+    "asset": [{"id": 7, "name": "orders", "uri": "s3://lake/orders"}],
+    "task_instance_asset": [
+        {"ti_id": "00000000-0000-0000-0000-00000000000b", "asset_id": 7, "role": "inlet"},
+    ],
+    "task_state": [
+        {"ti_id": "00000000-0000-0000-0000-00000000000a", "key": "job", "data": '{"id": "j-1"}'},
+        {
+            "ti_id": "00000000-0000-0000-0000-00000000000b",
+            "key": "blob",
+            "data": "file:///objects/task/b",
+            "ref_backend": "pkg.Backend",
+        },
+    ],
+    "asset_state": [{"asset_id": 7, "key": "watermark", "data": '"2026-01-01"'}],
+    "purge_queue": [
+        {"id": 1, "kind": "task", "ref": "file:///objects/task/gone", "ref_backend": "pkg.B"},
+    ],
+}
+"""Rows of every table as they stood at revision 0003, in primary-key order; the columns these
+leave out are filled in by ``_rows_at_0003``."""
+
+
+def _rows_at_0003() -> dict[str, list[dict[str, Any]]]:
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    filled: dict[str, dict[str, Any]] = {
+        "dag_run": {"created_at": when, "updated_at": when, "ended_at": when},
+        "task_instance": {
+            "dag_id": "etl",
+            "run_id": "r1",
+            "state": "success",
+            "try_number": 2,
+            "max_tries": 1,
+            "retry_delay_seconds": 1.5,
+            "started_at": when,
+            "ended_at": when,
+            "updated_at": when,
+            "hostname": "worker-1",
+            "pid": 4242,
+        },
+        "asset": {"created_at": when},
+        "task_instance_asset": {},
+        "task_state": {"ref_backend": None, "updated_at": when},
+        "asset_state": {"ref_backend": None, "updated_at": when},
+        "purge_queue": {"created_at": when},
+    }
+    return {table: [{**filled[table], **row} for row in rows] for table, rows in _AT_0003.items()}
+
+
+def _reflect(connection: Connection, tables: list[str]) -> MetaData:
+    meta = MetaData()
+    with warnings.catch_warnings():
+        # The expression indexes of migration 0003 cannot be reflected; the columns can.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+        meta.reflect(connection, only=tables)
+    return meta
+
+
+def _read_rows(url: str, tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            meta = _reflect(conn, tables)
+            found = {}
+            for name in tables:
+                table = meta.tables[name]
+                query = select(table).order_by(*table.primary_key.columns)
+                found[name] = [dict(row._mapping) for row in conn.execute(query)]
+            return found
+    finally:
+        database.dispose()
+
+
+def _utc(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Timestamps as aware UTC: SQLite hands back the stored wall time without a zone."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+    return {t: [{k: fix(v) for k, v in row.items()} for row in rs] for t, rs in rows.items()}
+
+
+def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
+    _alembic(empty_url, command.upgrade, "0003")
+    rows = _rows_at_0003()
+    database = Database(empty_url)
+    try:
+        with database.engine.begin() as connection:
+            meta = _reflect(connection, list(rows))
+            for name, table_rows in rows.items():
+                connection.execute(meta.tables[name].insert(), table_rows)
+    finally:
+        database.dispose()
+
+    assert migrate(empty_url) == ("0003", HEAD_REVISION)
+
+    after = _utc(_read_rows(empty_url, [*rows, "task_output"]))
+    assert after.pop("task_output") == []
+    for name in ("task_state", "asset_state"):  # the columns 0004 added, empty
+        for row in after[name]:
+            assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
+    assert after == rows
+
+    # And the server's backend reads what was stored before the upgrade.
+    database = Database(empty_url)
+    try:
+        backend = MetastoreStateBackend(database)
+        job = backend.get(TaskScope("etl", "r1", "submit"), "job")
+        blob = backend.get(TaskScope("etl", "r1", "fan", 3), "blob")
+        mark = backend.get(AssetScope("orders"), "watermark")
+    finally:
+        database.dispose()
+    assert job == StoredValue('{"id": "j-1"}', None)
+    assert blob == StoredValue("file:///objects/task/b", "pkg.Backend")
+    assert mark == StoredValue('"2026-01-01"', None)

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from tests.conftest import HomeDatabases
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -102,8 +104,87 @@ class Result:
         return json.loads(self.stdout)
 
 
+SERVER_LISTENING = r"Uvicorn running on (http://[\d.]+:\d+)"
+"""What an API server prints once it has bound its port (group 1: its URL)."""
+WORKER_STARTED = r"^\[(\d+)\] INFO: +Application startup complete"
+"""What each worker of ``api-server --workers N`` prints once it serves (group 1: its pid)."""
+
+
+class ServerProcess:
+    """An API server (``taskstate api-server ...``, or ``argv``) running in the background; its
+    output (stdout and stderr, one pipe) is read line by line as it comes, so a test can wait
+    for a line."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=cwd,
+            start_new_session=True,  # so that a hang can be ended with all its workers
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def matches(self, pattern: str) -> list[re.Match[str]]:
+        """The matches of ``pattern`` in the lines printed so far."""
+        regex = re.compile(pattern)
+        with self._changed:
+            return [m for m in map(regex.search, self.lines) if m is not None]
+
+    def wait_for(self, pattern: str, count: int = 1) -> list[re.Match[str]]:
+        """Wait until ``count`` lines match ``pattern``; fail if the output ends first."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._ended or len(self.matches(pattern)) >= count, RUN_TIMEOUT_SECONDS
+            )
+            found = self.matches(pattern)
+            if len(found) < count:
+                pytest.fail(f"the server did not print {pattern!r}:\n" + "\n".join(self.lines))
+            return found
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the server to end; its exit code."""
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(RUN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the server did not stop on {sig.name}:\n" + "\n".join(self.lines))
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        """End the server and its workers at once, if it still runs."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.join()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
 class Cli:
-    """The ``taskstate`` command over one ``TASKSTATE_HOME``."""
+    """The ``taskstate`` command over one ``TASKSTATE_HOME`` (and its database, see
+    ``tests/conftest.py``: ``env`` holds its URL when it is not the SQLite default)."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
@@ -140,6 +221,15 @@ class Cli:
             pytest.fail(f"taskstate {' '.join(argv)} did not finish:\n{out}\n{err}")
         return Result(argv, proc.returncode, out, err)
 
+    @contextmanager
+    def api_server(self, *args: str) -> Iterator[ServerProcess]:
+        """``taskstate api-server ARGS`` in the background, ended when the block ends."""
+        server = ServerProcess([*_command(), "api-server", *args], self.env, self.home)
+        try:
+            yield server
+        finally:
+            server.kill()
+
     def dags_test(self, dag_file: Path, *args: str, env: dict[str, str] | None = None) -> Result:
         return self.run("dags", "test", dag_file, *args, env=env)
 
@@ -159,15 +249,33 @@ class Cli:
     def asset_state(self, asset: str) -> list[dict[str, Any]]:
         return self.run("state", "list", "--asset", asset, "--json").json()  # type: ignore[no-any-return]
 
+    def settings(self) -> Any:
+        """The settings the command reads, but for the ``env`` of a single run."""
+        from taskstate.config import load_settings
+
+        return load_settings(env=self.env)
+
+    def query(self, statement: str) -> list[tuple[Any, ...]]:
+        """The rows of a SQL query on the home's database, read directly, not through the API."""
+        from sqlalchemy import text
+
+        from taskstate.db import Database
+
+        database = Database(self.settings().database.url, pool_size=1)
+        try:
+            with database.engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(statement))]
+        finally:
+            database.dispose()
+
     @contextmanager
     def api(self) -> Iterator[Any]:
         """A public-API client of a real API server over this home's database."""
         from taskstate.api.keys import client_api_key
         from taskstate.api.server import EmbeddedServer
         from taskstate.client.public import PublicClient
-        from taskstate.config import load_settings
 
-        settings = load_settings(env={"TASKSTATE_HOME": str(self.home), "HOME": str(self.home)})
+        settings = self.settings()
         with (
             EmbeddedServer(settings) as server,
             PublicClient(server.url, client_api_key(settings)) as client,
@@ -176,16 +284,20 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, home_databases: HomeDatabases) -> Cli:
     """The command over a fresh home in ``tmp_path``."""
-    return Cli(tmp_path / "home")
+    home = tmp_path / "home"
+    return Cli(home, home_databases.env(home))
 
 
 @pytest.fixture(scope="module")
-def make_cli(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Cli]:
+def make_cli(
+    tmp_path_factory: pytest.TempPathFactory, module_home_databases: HomeDatabases
+) -> Callable[..., Cli]:
     """Build a ``Cli`` over a fresh home, for module-scoped runs shared by several tests."""
 
     def make(name: str, env: dict[str, str] | None = None) -> Cli:
-        return Cli(tmp_path_factory.mktemp(name) / "home", env)
+        home = tmp_path_factory.mktemp(name) / "home"
+        return Cli(home, {**module_home_databases.env(home, env), **(env or {})})
 
     return make

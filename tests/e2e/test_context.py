@@ -40,7 +40,7 @@ class ContextRun:
 def context_run(make_cli: Callable[..., Any]) -> ContextRun:
     cli = make_cli("context")
     env = {
-        "TASKSTATE__DATABASE__URL": f"sqlite:///{cli.home}/taskstate.db",
+        "TASKSTATE__DATABASE__URL": cli.settings().database.url,
         "TASKSTATE__API__TOKEN_TTL_SECONDS": "900",
         "TASKSTATE__WORKERS__HEARTBEAT_INTERVAL": "5",
     }

@@ -8,7 +8,6 @@ first task's two keys, nothing for the asset, no value inline.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -131,10 +130,8 @@ def test_values_went_through_the_backend(seed: SeedRuns) -> None:
 
 
 def test_the_sql_tables_hold_only_references_or_nothing(seed: SeedRuns) -> None:
-    with sqlite3.connect(seed.cli.home / "taskstate.db") as db:
-        rows = db.execute("SELECT data, ref_backend FROM task_state").fetchall()
-        asset_rows = db.execute("SELECT count(*) FROM asset_state").fetchone()
-    assert asset_rows == (0,)
+    rows = seed.cli.query("SELECT data, ref_backend FROM task_state")
+    assert seed.cli.query("SELECT count(*) FROM asset_state") == [(0,)]
     if seed.redis is not None:
         assert rows == []  # the references live in Redis, read here without the API server
         scope = TaskScope("aip103_memory_backend_test", "r1", "test_set_and_get")

@@ -4,7 +4,6 @@ the Redis server-side backend keeps only the references, and the SQL tables stay
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -46,6 +45,5 @@ def test_seed_dag_with_memory_worker_backend_and_redis_server_backend(cli) -> No
             assert entry["ref"].startswith("mem://")
             assert entry["backend"] == MEMORY
 
-    with sqlite3.connect(cli.home / "taskstate.db") as db:
-        assert db.execute("SELECT count(*) FROM task_state").fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM asset_state").fetchone() == (0,)
+    assert cli.query("SELECT count(*) FROM task_state") == [(0,)]
+    assert cli.query("SELECT count(*) FROM asset_state") == [(0,)]

@@ -61,6 +61,11 @@ class AppState:
     signer: TokenSigner
     api_keys: ApiKeys
 
+    async def aclose(self) -> None:
+        """Close the backend's and the database's connections."""
+        await self.state.backend.aclose()
+        await self.database.adispose()
+
 
 def app_state(request: Request) -> AppState:
     return request.app.state.ts  # type: ignore[no-any-return]
@@ -86,16 +91,24 @@ async def in_transaction(state: AppState, work: Callable[[Session], T]) -> T:
 
 
 def build_state(settings: Settings) -> AppState:
+    """Everything the server builds once: the keys first (a bad one is refused before anything
+    else is touched), then the database, brought to the newest schema, and the backend."""
+    signer = TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds)
+    api_keys = ApiKeys(server_api_keys(settings))
     database = Database(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
-    ensure_schema(database)
-    backend = create_backend(
-        settings.state_store.backend,
-        dict(settings.state_store.backend_kwargs),
-        setting="[state_store] backend",
-        database=database,
-    )
+    try:
+        ensure_schema(database)
+        backend = create_backend(
+            settings.state_store.backend,
+            dict(settings.state_store.backend_kwargs),
+            setting="[state_store] backend",
+            database=database,
+        )
+    except BaseException:
+        database.dispose()  # only the sync engine has connected yet
+        raise
     return AppState(
         settings=settings,
         database=database,
@@ -104,8 +117,8 @@ def build_state(settings: Settings) -> AppState:
             max_value_bytes=settings.state_store.max_value_bytes,
             default_retention=_default_retention(settings),
         ),
-        signer=TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds),
-        api_keys=ApiKeys(server_api_keys(settings)),
+        signer=signer,
+        api_keys=api_keys,
     )
 
 
@@ -164,8 +177,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
                 cleaner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await cleaner
-            await state.state.backend.aclose()
-            await state.database.adispose()
+            await state.aclose()
 
     app = FastAPI(
         title="taskstate",

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taskstate.db.models import (
     Asset,
     AssetRole,
+    Base,
     DagRun,
     DagRunState,
     TaskInstance,
@@ -95,21 +97,35 @@ def scope_of(ti: TaskInstance) -> TaskScope:
     return TaskScope(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
 
 
+def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
+    """Insert a row unless one of its unique keys is taken; True if it was inserted.
+
+    One statement: with a SELECT and then an INSERT, two transactions registering the same new
+    row at once would both find nothing, and the second INSERT would fail on the unique key.
+    Here the second waits for the first to commit, then inserts nothing.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    # Told by a returned row: SQLAlchemy has PostgreSQL return the new key, and then no count.
+    inserted = insert.values(**values).on_conflict_do_nothing().returning(literal(True))
+    return session.execute(inserted).first() is not None
+
+
 def _get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
     name = validate_asset_name(spec.name)
     uri = validate_asset_name(spec.uri, what="asset uri")
-    asset = session.scalar(select(Asset).where(Asset.name == name))
+    named = select(Asset).where(Asset.name == name)
+    asset = session.scalar(named)
     if asset is None:
-        clash = session.scalar(select(Asset).where(Asset.uri == uri))
-        if clash is not None:
-            raise ConflictError(
-                f"asset uri {uri!r} already belongs to asset {clash.name!r}, not {name!r}",
-                detail={"asset": name, "uri": uri},
-            )
-        asset = Asset(name=name, uri=uri)
-        session.add(asset)
-        session.flush()
-    elif asset.uri != uri:
+        _insert_new(session, Asset, name=name, uri=uri)
+        asset = session.scalar(named)
+    if asset is None:  # nothing was inserted: the uri is taken
+        clash = session.scalar(select(Asset.name).where(Asset.uri == uri))
+        raise ConflictError(
+            f"asset uri {uri!r} already belongs to asset {clash!r}, not {name!r}",
+            detail={"asset": name, "uri": uri},
+        )
+    if asset.uri != uri:
         raise ConflictError(
             f"asset {name!r} is registered with uri {asset.uri!r}, not {uri!r}",
             detail={"asset": name, "uri": uri},
@@ -130,17 +146,13 @@ def create_run(
     validate_run_id(run_id)
     if not tasks:
         raise UsageError("a DAG run needs at least one task")
-    existing = session.scalar(
-        select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-    )
-    if existing is not None:
+    fields = {"dag_id": dag_id, "run_id": run_id, "dag_file": dag_file}
+    if not _insert_new(session, DagRun, state=DagRunState.RUNNING, **fields):
         raise ConflictError(
             f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id",
             detail={"dag_id": dag_id, "run_id": run_id},
         )
-    run = DagRun(dag_id=dag_id, run_id=run_id, state=DagRunState.RUNNING, dag_file=dag_file)
-    session.add(run)
-    session.flush()
+    run = get_run(session, dag_id, run_id)
     seen: set[tuple[str, int]] = set()
     for spec in tasks:
         validate_task_id(spec.task_id)
@@ -363,12 +375,16 @@ def deletable_run_tasks(session: Session, dag_id: str, run_id: str, *, force: bo
 
 
 def delete_run(session: Session, dag_id: str, run_id: str) -> int:
-    """Delete a run and its task instances (their state rows go with them); count the tis."""
-    run = get_run(session, dag_id, run_id)
+    """Delete a run and its task instances (their state rows go with them); count the tis.
+
+    A run deleted meanwhile by another request is not found, rather than deleted twice.
+    """
     removed = session.execute(
         delete(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
     )
-    session.delete(run)
+    run = session.execute(delete(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if not run.rowcount:  # type: ignore[attr-defined]
+        get_run(session, dag_id, run_id)  # raises NotFoundError
     return int(removed.rowcount)  # type: ignore[attr-defined]
 
 

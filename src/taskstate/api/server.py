@@ -1,27 +1,45 @@
-"""Running the API server: embedded in a thread on a free loopback port, or standalone."""
+"""Running the API server: embedded in a thread on a free loopback port, or standalone.
+
+Standalone (``taskstate api-server``), the server runs in this process, or in several worker
+processes sharing one listening socket (``[api] workers``). With workers, this process prepares
+everything they share before any of them starts: it migrates the schema and creates the
+generated keys, so that no two workers race on either, and checks the state backend's settings,
+so that a mistake is reported once, here. It then binds the socket and supervises the workers
+(uvicorn's ``Multiprocess``: a worker that dies is replaced; SIGINT or SIGTERM stops them all
+gracefully). The settings, built once here, reach each worker pickled through the pipe that
+multiprocessing starts it with, never on its command line or in its environment, so no secret
+shows in a process listing; each worker builds its own engines and backend from them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import socket
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.supervisors import Multiprocess
 
 from taskstate.api.app import build_state, create_app
 from taskstate.config import Settings
-from taskstate.errors import RuntimeFailure
+from taskstate.db.engine import dialect_of
+from taskstate.errors import ConfigError, RuntimeFailure
 
 __all__ = ["EmbeddedServer", "serve"]
 
 _START_TIMEOUT_SECONDS = 30.0
 # Supervisors keep one connection open for a whole task; don't close it between two heartbeats.
 KEEP_ALIVE_SECONDS = 75
+# On SIGINT or SIGTERM, requests in flight get this long to finish; idle connections close at once.
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 class _PromptServer(uvicorn.Server):
@@ -133,18 +151,59 @@ def serve(
     *,
     host: str | None = None,
     port: int | None = None,
+    workers: int | None = None,
     access_log: bool = False,
 ) -> None:
-    """Run the API server in the foreground until interrupted.
+    """Run the API server in the foreground until SIGINT or SIGTERM, then stop gracefully.
 
-    The access log is off by default: it costs about as much as a state operation itself.
+    ``workers`` (default ``[api] workers``) processes serve the one database; more than one
+    needs PostgreSQL (see :func:`_check_workers`). The access log is off by default: it costs
+    about as much as a state operation itself.
     """
-    state = build_state(settings)
-    uvicorn.run(
-        create_app(settings, state=state),
-        host=host or settings.api.host,
-        port=port if port is not None else settings.api.port,
-        log_level="info",
-        access_log=access_log,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    count = workers if workers is not None else settings.api.workers
+    _check_workers(settings, count)
+    state = build_state(settings)  # migrates, creates the keys, checks the backend's settings
+    options: dict[str, Any] = {
+        "host": host or settings.api.host,
+        "port": port if port is not None else settings.api.port,
+        "log_level": "info",
+        "access_log": access_log,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if count == 1:
+        uvicorn.run(create_app(settings, state=state), **options)
+        return
+    asyncio.run(state.aclose())  # each worker builds its own
+    config = uvicorn.Config(
+        functools.partial(create_app, settings),
+        factory=True,
+        workers=count,
+        log_config=_log_config_with_pids(),
+        **options,
     )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _check_workers(settings: Settings, count: int) -> None:
+    """Refuse several workers on SQLite.
+
+    SQLite lets one connection write at a time, and the metastore runs its SQLite statements on
+    the event loop: workers would take turns at the file's lock, each one's loop stalled while
+    it waits, for no more throughput than one process gives.
+    """
+    if count > 1 and dialect_of(settings.database.url) == "sqlite":
+        raise ConfigError(
+            f"[api] workers is {count}, but [database] url is a SQLite database, which takes "
+            "one writer at a time; run one worker, or use PostgreSQL "
+            "(postgresql://user@host/dbname) to serve it with several",
+            detail={"setting": "[api] workers", "workers": count, "database": "sqlite"},
+        )
+
+
+def _log_config_with_pids() -> dict[str, Any]:
+    """uvicorn's logging, with the process id on every line: several workers share the output."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for formatter in config["formatters"].values():
+        formatter["fmt"] = "[%(process)d] " + formatter["fmt"]
+    return config

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskstate.errors import BackendError, ConfigError
 
-__all__ = ["Database", "mask_url", "raise_backend_error", "translate_errors"]
+__all__ = ["Database", "dialect_of", "mask_url", "raise_backend_error", "translate_errors"]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -94,6 +94,11 @@ def _parse(url: str) -> tuple[Dialect, URL, URL]:
             detail={"setting": _SETTING},
         )
     return dialect, parsed.set(drivername=sync_driver), parsed.set(drivername=async_driver)
+
+
+def dialect_of(url: str) -> Dialect:
+    """The dialect of ``url``; ConfigError if taskstate cannot use it. Connects to nothing."""
+    return _parse(url)[0]
 
 
 def _make_parent(path: Path) -> None:
