@@ -1,0 +1,325 @@
+"""Clean-up of N expired task-state rows while tasks keep writing, on SQLite and PostgreSQL.
+
+    python benchmarks/cleanup.py [--database sqlite|postgres|both] [--rows 1000000]
+
+For each database: a fresh ``TASKSTATE_HOME`` (and a throwaway PostgreSQL database), migrated;
+N rows with ``expires_at`` in the past bulk-inserted into ``task_state`` over many task
+instances of a seeded run (every ``--ref-every``-th row a reference, so the clean-up queues it
+for purging); an API server subprocess (``taskstate api-server``) with its periodic clean-up
+off. Then the writer DAG (``dags/cleanup_writer_dag.py``, through ``taskstate dags test
+--api-url``) sets and gets in a loop, first alone (baseline), then while ``taskstate state
+clean`` removes the N rows; the writers' latencies are taken over the window the clean-up ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, func, insert, select, text
+
+from taskstate.api.keys import client_api_key
+from taskstate.backends.metastore import _statements
+from taskstate.client.public import PublicClient
+from taskstate.config import load_settings
+from taskstate.db.migration import migrate
+from taskstate.db.models import DagRun, PurgeEntry, TaskInstance, TaskState
+from taskstate.testing.postgres import temporary_database
+
+HERE = Path(__file__).resolve().parent
+DAG_FILE = HERE / "dags" / "cleanup_writer_dag.py"
+TASKSTATE = [sys.executable, "-m", "taskstate.cli"]
+REF_BACKEND = "taskstate.bench.ObjectStore"
+KEYS_PER_TI = 1000
+BATCH = 50_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rows(n: int, ref_every: int) -> Iterator[tuple[Any, ...]]:
+    """``(ti_id, key, data, ref_backend, updated_at, expires_at, written_by)`` for N rows."""
+    now = datetime.now(UTC)
+    ti_ids = [str(uuid.UUID(int=i + 1)) for i in range((n + KEYS_PER_TI - 1) // KEYS_PER_TI)]
+    for i in range(n):
+        expires = now - timedelta(hours=1, seconds=i % 3600)
+        if ref_every and i % ref_every == 0:
+            data, ref = f"file:///bench/objects/{i}", REF_BACKEND
+        else:
+            data, ref = '{"job_id": "spark_app_001", "attempt": 3}', None
+        yield ti_ids[i // KEYS_PER_TI], f"k{i}", data, ref, now, expires, "bench"
+
+
+def seed(url: str, n: int, ref_every: int) -> float:
+    """Insert the seeded run, its task instances and N expired rows; the seconds it took."""
+    started = time.perf_counter()
+    engine = create_engine(url)
+    tis = (n + KEYS_PER_TI - 1) // KEYS_PER_TI
+    with engine.begin() as conn:
+        conn.execute(insert(DagRun.__table__), {"dag_id": "seed", "run_id": "seed"})
+        conn.execute(
+            insert(TaskInstance.__table__),
+            [
+                {
+                    "id": str(uuid.UUID(int=i + 1)),
+                    "dag_id": "seed",
+                    "run_id": "seed",
+                    "task_id": f"t{i}",
+                }
+                for i in range(tis)
+            ],
+        )
+    columns = ("ti_id", "key", "data", "ref_backend", "updated_at", "expires_at", "written_by")
+    if engine.dialect.name == "postgresql":
+        libpq = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(libpq) as pg, pg.cursor() as cur:
+            with cur.copy(f"COPY task_state ({', '.join(columns)}) FROM STDIN") as copy:
+                for i, row in enumerate(rows(n, ref_every), 1):
+                    copy.write_row(row)
+                    if i % 200_000 == 0:
+                        print(f"  copied {i:,} rows", flush=True)
+            cur.execute("ANALYZE task_state")
+    else:
+        table = TaskState.__table__
+        batch: list[dict[str, Any]] = []
+        with engine.begin() as conn:
+            for i, row in enumerate(rows(n, ref_every), 1):
+                batch.append(dict(zip(columns, row, strict=True)))
+                if len(batch) == BATCH or i == n:
+                    conn.execute(insert(table), batch)
+                    batch.clear()
+                    if i % 200_000 == 0 or i == n:
+                        print(f"  inserted {i:,} rows", flush=True)
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def explain_batch(url: str) -> str:
+    """The plan of the clean-up's batch statement on ``task_state``."""
+    engine = create_engine(url)
+    stmt = _statements(engine.dialect.name).task.expired
+    with engine.connect() as conn:
+        compiled = stmt.compile(dialect=engine.dialect)
+        params = compiled.construct_params({"now": datetime.now(UTC), "limit": 1000})
+        prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        with conn.begin():
+            result = conn.exec_driver_sql(
+                prefix + str(compiled),
+                tuple(params.values()) if engine.dialect.name == "sqlite" else params,
+            )
+            lines = [" ".join(str(c) for c in r) for r in result]
+            conn.rollback()
+    engine.dispose()
+    return "\n".join("    " + line for line in lines)
+
+
+@contextmanager
+def api_server(env: dict[str, str], log: Path) -> Iterator[str]:
+    """``taskstate api-server`` on a free port, its output in ``log``; its URL once it answers."""
+    port = free_port()
+    with log.open("w") as out:
+        cmd = [*TASKSTATE, "api-server", "--port", str(port)]
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            sys.exit("the API server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+class Writers:
+    """One ``dags test`` of the writer DAG, stopped through a file."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], url: str, key: str, writers: int) -> None:
+        self.out = tmp / f"writers-{uuid.uuid4().hex[:6]}"
+        self.out.mkdir()
+        self.stop_file = self.out / "STOP"
+        self.writers = writers
+        wenv = {
+            **env,
+            "TASKSTATE_HOME": str(self.out / "home"),
+            "BENCH_OUT": str(self.out),
+            "BENCH_STOP": str(self.stop_file),
+            "BENCH_WRITERS": str(writers),
+        }
+        wenv.pop("TASKSTATE__DATABASE__URL", None)
+        cmd = [*TASKSTATE, "dags", "test", str(DAG_FILE), "--api-url", url, "--api-key", key]
+        self.proc = subprocess.Popen(
+            cmd, env=wenv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    def wait_started(self) -> int:
+        while len(list(self.out.glob("*.started"))) < self.writers:
+            if self.proc.poll() is not None:
+                sys.exit(f"writers failed:\n{self.proc.stdout.read().decode()}")  # type: ignore[union-attr]
+            time.sleep(0.02)
+        return time.time_ns()
+
+    def stop(self) -> list[list[Any]]:
+        self.stop_file.touch()
+        output, _ = self.proc.communicate(timeout=120)
+        if self.proc.returncode != 0:
+            sys.exit(f"writers failed:\n{output.decode()}")
+        return [s for f in self.out.glob("writer_*.json") for s in json.loads(f.read_text())]
+
+
+def latency(samples: list[list[Any]], start_ns: int, end_ns: int) -> dict[str, float]:
+    """Median, p99 and max in ms of the operations that started in ``[start_ns, end_ns]``."""
+    ms = sorted(s[2] / 1e6 for s in samples if start_ns <= s[1] <= end_ns)
+    p99 = statistics.quantiles(ms, n=100, method="inclusive")[98]
+    seconds = (end_ns - start_ns) / 1e9
+    return {
+        "ops": len(ms),
+        "ops_s": len(ms) / seconds,
+        "median": statistics.median(ms),
+        "p99": p99,
+        "max": ms[-1],
+    }
+
+
+def run(database: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    with ExitStack() as stack:
+        home = tmp / database / "home"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE")}
+        env |= {
+            "TASKSTATE_HOME": str(home),
+            "TASKSTATE__STATE_STORE__CLEANUP_INTERVAL_SECONDS": "0",
+        }
+        if database == "postgres":
+            pg = stack.enter_context(temporary_database())
+            env["TASKSTATE__DATABASE__URL"] = pg.replace("postgresql://", "postgresql+psycopg://")
+        settings = load_settings(env=env)
+        url = settings.database.url
+        migrate(url)
+        print(f"{database}: seeding {n:,} expired rows ...", flush=True)
+        seed_s = seed(url, n, args.ref_every)
+        print(f"  {seed_s:.1f} s ({n / seed_s:,.0f} rows/s)\n  batch statement plan:")
+        print(explain_batch(url), flush=True)
+        api = stack.enter_context(api_server(env, tmp / f"{database}-server.log"))
+        key = client_api_key(settings)
+
+        base = Writers(tmp, env, api, key, args.writers)
+        t0 = base.wait_started()
+        time.sleep(args.baseline_seconds)
+        t1 = time.time_ns()
+        baseline = latency(base.stop(), t0, t1)
+
+        loaded = Writers(tmp, env, api, key, args.writers)
+        loaded.wait_started()
+        time.sleep(1)
+        print(f"  cleaning {n:,} rows while {args.writers} writers run ...", flush=True)
+        c0 = time.time_ns()
+        clean = subprocess.run(
+            [*TASKSTATE, "state", "clean", "--json", "--api-url", api, "--api-key", key]
+            + ([] if args.batch_size is None else ["--batch-size", str(args.batch_size)]),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        c1 = time.time_ns()
+        samples = loaded.stop()
+        if clean.returncode != 0:
+            sys.exit(f"state clean failed:\n{clean.stdout}\n{clean.stderr}")
+        summary = json.loads(clean.stdout)
+        with PublicClient(api, key) as client:
+            expired_after = client.count_expired()
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            queued = conn.scalar(select(func.count()).select_from(PurgeEntry.__table__))
+            left = conn.scalar(text("SELECT count(*) FROM task_state WHERE written_by = 'bench'"))
+        engine.dispose()
+        wall = (c1 - c0) / 1e9
+        return {
+            "database": database,
+            "rows": n,
+            "seed_s": seed_s,
+            "clean_s": wall,
+            "rows_s": summary["removed"] / wall,
+            "summary": summary,
+            "baseline": baseline,
+            "during": latency(samples, c0, c1),
+            "expired_after": expired_after,
+            "queued": queued,
+            "refs_expected": len(range(0, n, args.ref_every)),
+            "left": left,
+        }
+    raise AssertionError("unreachable")
+
+
+def report(r: dict[str, Any]) -> None:
+    s = r["summary"]
+    print(f"\n== {r['database']}: {r['rows']:,} expired rows ==")
+    print(
+        f"seed: {r['seed_s']:.1f} s; clean-up: {s['removed']:,} removed in {s['batches']} "
+        f"batches, {r['clean_s']:.1f} s, {r['rows_s']:,.0f} rows/s"
+    )
+    print(
+        f"afterwards: expired {r['expired_after']}, seeded rows left {r['left']}, "
+        f"purge queue {r['queued']:,} (references seeded {r['refs_expected']:,}, "
+        f"reported queued {s['references_queued']:,})"
+    )
+    print(
+        f"{'writers (set+get)':<22}{'ops':>8}{'ops/s':>8}{'median ms':>11}{'p99 ms':>9}"
+        f"{'max ms':>9}"
+    )
+    for name in ("baseline", "during"):
+        w = r[name]
+        print(
+            f"{name:<22}{w['ops']:>8}{w['ops_s']:>8.0f}{w['median']:>11.2f}{w['p99']:>9.2f}"
+            f"{w['max']:>9.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="expired rows to clean")
+    parser.add_argument("--writers", type=int, default=2, help="parallel writer tasks")
+    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument(
+        "--batch-size", type=int, help="passed to `state clean` (default: the server's setting)"
+    )
+    parser.add_argument("--ref-every", type=int, default=100, help="every k-th row a reference")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    databases = ("sqlite", "postgres") if args.database == "both" else (args.database,)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for database in databases:
+            results.append(run(database, args.rows, args, Path(tmp)))
+            report(results[-1])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
