@@ -28,12 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import selectors
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -300,6 +302,26 @@ SCENARIOS: dict[str, Callable[[Target, argparse.Namespace], Figures]] = {
 }
 
 
+def _cpu_seconds() -> tuple[float, float, float]:
+    """Wall-clock seconds, and CPU seconds spent by the whole machine and by this process with
+    its descendants (those that have ended, as every run has when this is read)."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split(maxsplit=11)[1:9]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    machine = (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+    usage = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return time.monotonic(), machine, sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def other_load(since: tuple[float, float, float]) -> Figures:
+    """How busy the machine was with anything but this benchmark since ``since``: on a shared
+    machine, the figures beside it say how much to trust the others."""
+    wall, machine, ours = (now - then for now, then in zip(_cpu_seconds(), since, strict=True))
+    cores = (machine - ours) / wall
+    return [
+        ("other processes' CPU (PostgreSQL's included), cores", f"{cores:.2f} of {os.cpu_count()}")
+    ]
+
+
 def print_table(columns: list[str], rows: list[list[str]]) -> None:
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -343,7 +365,9 @@ def main() -> None:
         for kind in kinds:
             with open_target(kind, Path(tmp) / kind, settings) as target:
                 print(f"\n{target.name}")
+                started = _cpu_seconds()
                 figures = [f for scenario in chosen for f in SCENARIOS[scenario](target, args)]
+                figures += other_load(started)
             measured[target.name] = figures
             print()
             print_table(["figure", target.name], [[figure, value] for figure, value in figures])
