@@ -177,7 +177,7 @@ def fill(target: Target, rows: int, per_scope: int, *, expires_at: datetime | No
     """Load ``rows`` rows into each of ``task_state`` and ``asset_state``, ``per_scope`` per
     task instance or asset (all of them made here), each row expiring at ``expires_at``."""
     print(f"  {target.name}: loading {rows:,} rows into task_state and asset_state ...")
-    owners = range(-(-rows // per_scope))
+    owners = -(-rows // per_scope)
     loader = target.loader
     tis = loader.task_instances(owners)
     assets = loader.numbered_assets(owners)

@@ -47,7 +47,7 @@ class Loader:
         # The driver's own connection: COPY and executemany are driver calls.
         self._pooled = self._database.engine.raw_connection()
         self._raw: Any = self._pooled.dbapi_connection
-        self._runs: set[int] = set()
+        self._calls = 0
 
     def close(self) -> None:
         self._pooled.close()
@@ -91,17 +91,24 @@ class Loader:
     def count(self, table: str) -> int:
         return int(self._select(f"SELECT count(*) FROM {table}")[0][0])
 
-    def task_instances(self, owners: range) -> list[str]:
-        """Make the task instances numbered ``owners`` (ten per DAG run); their ids."""
+    def _prefix(self) -> str:
+        # Each call makes owners of its own, so a database can be loaded more than once.
+        self._calls += 1
+        return f"load{self._calls}"
+
+    def task_instances(self, count: int) -> list[str]:
+        """Make ``count`` task instances (ten per DAG run, all succeeded); their ids."""
         now = self._stamp(datetime.now(UTC))
-        runs = sorted({i // TASKS_PER_RUN for i in owners} - self._runs)
+        prefix = self._prefix()
         self._insert(
             "dag_run",
             ("dag_id", "run_id", "state", "created_at", "updated_at"),
-            (("scale_load", f"load_{r:07d}", "success", now, now) for r in runs),
+            (
+                ("scale_load", f"{prefix}_{r:07d}", "success", now, now)
+                for r in range(-(-count // TASKS_PER_RUN))
+            ),
         )
-        self._runs.update(runs)
-        ids = [str(uuid.uuid4()) for _ in owners]
+        ids = [str(uuid.uuid4()) for _ in range(count)]
         columns = (
             "id", "dag_id", "run_id", "task_id", "map_index", "state", "try_number",
             "max_tries", "retry_delay_seconds", "updated_at",
@@ -110,9 +117,9 @@ class Loader:
             "task_instance",
             columns,
             (
-                (ti_id, "scale_load", f"load_{i // TASKS_PER_RUN:07d}",
+                (ti_id, "scale_load", f"{prefix}_{i // TASKS_PER_RUN:07d}",
                  f"t{i % TASKS_PER_RUN}", -1, "success", 1, 0, 0.0, now)
-                for ti_id, i in zip(ids, owners, strict=True)
+                for i, ti_id in enumerate(ids)
             ),
         )  # fmt: skip
         return ids
@@ -124,8 +131,11 @@ class Loader:
         ids = dict(self._select("SELECT name, id FROM asset"))
         return [ids[name] for name, _ in names]
 
-    def numbered_assets(self, owners: range) -> list[int]:
-        return self.assets([(f"scale_load_{i:07d}", f"scale://load/{i:07d}") for i in owners])
+    def numbered_assets(self, count: int) -> list[int]:
+        """Make ``count`` assets; their ids."""
+        prefix = self._prefix()
+        names = [f"scale_{prefix}_{i:07d}" for i in range(count)]
+        return self.assets([(name, f"scale://{name}") for name in names])
 
     def state(
         self,

@@ -23,18 +23,24 @@ with DAG(dag_id="scale_concurrent", start_date=datetime(2026, 1, 1, tzinfo=UTC))
         task_state.set("warmup", slot)
         task_state.get("warmup")
         ask({"ready": slot})
-        sets: list[int] = []
-        gets: list[int] = []
+        # Per kind: each operation's duration, and when it started (for a window of time).
+        took: dict[str, list[int]] = {"set": [], "get": []}
+        at: dict[str, list[int]] = {"set": [], "get": []}
         first = time.perf_counter_ns()
         for i in range(n):
             start = time.perf_counter_ns()
             if i % 2 == 0:
+                kind = "set"
                 task_state.set(f"k{i // 2 % 100}", {"slot": slot, "i": i})
-                sets.append(time.perf_counter_ns() - start)
             else:
+                kind = "get"
                 task_state.get(f"k{i // 2 % 100}")
-                gets.append(time.perf_counter_ns() - start)
+            took[kind].append(time.perf_counter_ns() - start)
+            at[kind].append(start)
         last = time.perf_counter_ns()
-        write_results(ti, {"set": sets, "get": gets, "first_ns": first, "last_ns": last})
+        write_results(
+            ti,
+            {**took, "set_at": at["set"], "get_at": at["get"], "first_ns": first, "last_ns": last},
+        )
 
     worker.expand(slot=list(range(int(os.environ.get("BENCH_TASKS", "8")))))
