@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from scale_load import Loader
 from sqlalchemy import create_engine, func, insert, select, text
 
 from taskstate.api.keys import client_api_key
@@ -114,20 +115,12 @@ def seed(url: str, n: int, ref_every: int) -> float:
 
 def explain_batch(url: str) -> str:
     """The plan of the clean-up's batch statement on ``task_state``."""
-    engine = create_engine(url)
-    stmt = _statements(engine.dialect.name).task.expired
-    with engine.connect() as conn:
-        compiled = stmt.compile(dialect=engine.dialect)
-        params = compiled.construct_params({"now": datetime.now(UTC), "limit": 1000})
-        prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-        with conn.begin():
-            result = conn.exec_driver_sql(
-                prefix + str(compiled),
-                tuple(params.values()) if engine.dialect.name == "sqlite" else params,
-            )
-            lines = [" ".join(str(c) for c in r) for r in result]
-            conn.rollback()
-    engine.dispose()
+    loader = Loader(url)
+    try:
+        stmt = _statements(loader.dialect).task.expired
+        lines = loader.explain(stmt, {"now": datetime.now(UTC), "limit": 1000})
+    finally:
+        loader.close()
     return "\n".join("    " + line for line in lines)
 
 

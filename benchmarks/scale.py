@@ -44,8 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_load import Loader
+from scale_load import VALUE, Loader
 
+from taskstate.backends.metastore import _read_params, _set_params, _statements
+from taskstate.state import StoredValue
 from taskstate.testing.postgres import server_url, temporary_database
 
 HERE = Path(__file__).resolve().parent
@@ -186,6 +188,21 @@ def fill(target: Target, rows: int, per_scope: int, *, expires_at: datetime | No
     loader.settle()
 
 
+def print_plans(target: Target, size: int) -> None:
+    """The plans of the four hot-path statements on the tables holding ``size`` rows each."""
+    statements = _statements(target.loader.dialect)
+    stored = StoredValue(VALUE, None, None, None)
+    for scope, kind in zip(target.loader.loaded_scopes(), ("task", "asset"), strict=True):
+        chosen = getattr(statements, kind)
+        for op, stmt, params in (
+            ("get", chosen.get, _read_params(scope, "key_0000001")),
+            ("set", chosen.set, _set_params(scope, "key_0000001", stored)),
+        ):
+            print(f"  plan of {kind}.{op} with {size:,} rows:")
+            for line in target.loader.explain(stmt, params):
+                print(f"    {line}")
+
+
 def table_size(target: Target, args: argparse.Namespace) -> Figures:
     """Get and set latency with few and with many rows in the state tables.
 
@@ -197,6 +214,7 @@ def table_size(target: Target, args: argparse.Namespace) -> Figures:
         sizes = {args.small_keys: small, args.keys: target}
         for size, where in sizes.items():
             fill(where, size, args.keys_per_scope)
+        print_plans(target, args.keys)
         samples: dict[int, dict[str, list[int]]] = {size: {op: [] for op in ops} for size in sizes}
         for round_ in range(1, args.rounds + 1):
             for size, where in sizes.items():

@@ -15,8 +15,11 @@ from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Executable
+
 from taskstate.db.engine import Database
 from taskstate.db.migration import migrate
+from taskstate.state import AssetScope, TaskScope
 
 __all__ = ["Loader"]
 
@@ -88,6 +91,22 @@ class Loader:
         self._raw.commit()
         return list(rows)
 
+    def explain(self, stmt: Executable, params: dict[str, Any]) -> list[str]:
+        """The lines of the plan the database chooses for ``stmt`` with ``params``; nothing of
+        it runs (``EXPLAIN`` without ``ANALYZE``, ``EXPLAIN QUERY PLAN`` on SQLite)."""
+        dialect = self._database.engine.dialect
+        compiled = stmt.compile(dialect=dialect)
+        bound = compiled.construct_params(params)
+        with self._database.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                sql, args = f"EXPLAIN QUERY PLAN {compiled}", tuple(bound.values())
+            else:
+                sql, args = f"EXPLAIN {compiled}", bound
+            rows = conn.exec_driver_sql(sql, args).all()
+            conn.rollback()
+        # SQLite's rows are (id, parent, unused, detail); PostgreSQL's, one line of text each.
+        return [str(row[-1]) for row in rows]
+
     def count(self, table: str) -> int:
         return int(self._select(f"SELECT count(*) FROM {table}")[0][0])
 
@@ -130,6 +149,17 @@ class Loader:
         self._insert("asset", ("name", "uri", "created_at"), ((n, u, now) for n, u in names))
         ids = dict(self._select("SELECT name, id FROM asset"))
         return [ids[name] for name, _ in names]
+
+    def loaded_scopes(self) -> tuple[TaskScope, AssetScope]:
+        """The scopes of the task instance and of the asset loaded last, each holding rows."""
+        ti = self._select(
+            "SELECT dag_id, run_id, task_id, map_index FROM task_instance "
+            "WHERE id = (SELECT max(ti_id) FROM task_state)"
+        )[0]
+        asset = self._select(
+            "SELECT name FROM asset WHERE id = (SELECT max(asset_id) FROM asset_state)"
+        )[0]
+        return TaskScope(*ti), AssetScope(asset[0])
 
     def numbered_assets(self, count: int) -> list[int]:
         """Make ``count`` assets; their ids."""

@@ -33,6 +33,25 @@ def test_no_arguments_prints_the_commands(cli: Cli) -> None:
         assert command in output
 
 
+@pytest.mark.parametrize(
+    ("command", "setting"),
+    [
+        (("api-server",), "[api] workers"),
+        (("state", "clean"), "[state_store] cleanup_batch_size"),
+        (("state", "set"), "[state_store] default_retention_days"),
+        (("state", "purge"), "[workers] state_backend"),
+        (("dags", "test"), "[workers] parallelism"),
+    ],
+)
+def test_help_keeps_the_setting_names_in_brackets(
+    cli: Cli, command: tuple[str, ...], setting: str
+) -> None:
+    # Rich markup would read "[api]" as a style and drop it from the help.
+    result = cli(*command, "--help")
+    assert result.code == 0, result.stderr
+    assert setting in " ".join(result.stdout.split())  # as wrapped to the terminal's width
+
+
 # -- config show ------------------------------------------------------------------------------
 
 

@@ -46,7 +46,7 @@ def test_defaults(tmp_path: Path) -> None:
 
     assert settings.database == DatabaseSettings(url=f"sqlite:///{tmp_path}/taskstate.db")
     assert settings.database.echo is False
-    assert settings.database.pool_size == 5
+    assert (settings.database.pool_size, settings.database.max_overflow) == (10, 10)
     assert settings.state_store == StateStoreSettings(
         backend="metastore", backend_kwargs={}, clear_on_success=False, max_value_bytes=1048576
     )
@@ -101,6 +101,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     ("section", "values"),
     [
         ("database", {"pool_size": 0}),
+        ("database", {"max_overflow": -1}),
         ("database", {"url": ""}),
         ("state_store", {"max_value_bytes": 0}),
         ("state_store", {"backend": ""}),

@@ -117,6 +117,21 @@ def test_session_factories_are_bound(sqlite_database: Database) -> None:
     assert asyncio.run(check()) == 42
 
 
+def test_pool_keeps_pool_size_connections_and_closes_the_overflow(tmp_path: Path) -> None:
+    # More requests in flight than pool_size: the extra connections are opened, then closed on
+    # return, so a steady load above pool_size reconnects on every request.
+    database = Database(f"sqlite:///{tmp_path / 'ts.db'}", pool_size=2, max_overflow=1)
+    try:
+        for engine in (database.engine, database.autocommit_engine):
+            held = [engine.connect() for _ in range(3)]
+            assert engine.pool.checkedout() == 3
+            for conn in held:
+                conn.close()
+            assert engine.pool.checkedin() == 2
+    finally:
+        database.dispose()
+
+
 def test_unopenable_sqlite_file_raises_backend_error(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path}")  # a directory, not a file
     try:

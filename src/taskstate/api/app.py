@@ -95,9 +95,8 @@ def build_state(settings: Settings) -> AppState:
     else is touched), then the database, brought to the newest schema, and the backend."""
     signer = TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds)
     api_keys = ApiKeys(server_api_keys(settings))
-    database = Database(
-        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
-    )
+    db = settings.database
+    database = Database(db.url, echo=db.echo, pool_size=db.pool_size, max_overflow=db.max_overflow)
     try:
         ensure_schema(database)
         backend = create_backend(

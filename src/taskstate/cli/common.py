@@ -22,6 +22,7 @@ __all__ = [
     "ApiKey",
     "ApiUrl",
     "api_client",
+    "command_group",
     "err",
     "fail",
     "plural",
@@ -34,6 +35,16 @@ __all__ = [
 # soft_wrap: a message stays on one line (rich would break it at 80 columns when stderr is not a
 # terminal, splitting paths and setting names that scripts and people search for).
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A group of commands, its help shown by rich as plain text.
+
+    Help texts name settings as ``[section] key``; rich markup would take ``[api]`` for a style
+    and drop it.
+    """
+    return typer.Typer(no_args_is_help=True, rich_markup_mode=None, **options)
+
 
 # Wide enough that a table printed to a pipe or a file is never cut to 80 columns.
 _UNBOUNDED_WIDTH = 100_000

@@ -22,6 +22,7 @@ from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
     api_client,
+    command_group,
     err,
     fail,
     settings,
@@ -32,16 +33,15 @@ from taskstate.errors import TaskStateError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = command_group(
     name="taskstate",
     help="Durable, scoped key/value state for workflow tasks.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-dags_app = typer.Typer(help="Run DAG files.", no_args_is_help=True)
-db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
-config_app = typer.Typer(help="The effective settings.", no_args_is_help=True)
+dags_app = command_group(help="Run DAG files.")
+db_app = command_group(help="The metadata database.")
+config_app = command_group(help="The effective settings.")
 app.add_typer(dags_app, name="dags")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
@@ -114,17 +114,16 @@ _API_SERVER_HELP = (
 
 @app.command("api-server", help=_API_SERVER_HELP)
 def api_server(
-    # "\[": rich markup would take "[api]" for a style.
-    host: Annotated[str | None, typer.Option(help="Address to bind (\\[api] host).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind ([api] host).")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to bind (\\[api] port); 0 picks a free one.")
+        int | None, typer.Option(help="Port to bind ([api] port); 0 picks a free one.")
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
             "--workers",
             min=1,
-            help="Server processes sharing the port (\\[api] workers); more than one needs "
+            help="Server processes sharing the port ([api] workers); more than one needs "
             "PostgreSQL.",
         ),
     ] = None,

@@ -7,12 +7,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from taskstate.cli.common import ApiKey, ApiUrl, api_client, fail, print_json, settings, stdout
+from taskstate.cli.common import (
+    ApiKey,
+    ApiUrl,
+    api_client,
+    command_group,
+    fail,
+    print_json,
+    settings,
+    stdout,
+)
 from taskstate.errors import TaskStateError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="DAG runs.", no_args_is_help=True)
+app = command_group(help="DAG runs.")
 
 
 @app.command("list")

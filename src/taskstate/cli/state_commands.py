@@ -24,6 +24,7 @@ from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
     api_client,
+    command_group,
     err,
     fail,
     plural,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Task state and asset state.", no_args_is_help=True)
+app = command_group(help="Task state and asset state.")
 app.command("clean")(clean_command)
 
 DagId = Annotated[str | None, typer.Option("--dag-id", help="DAG of the task instance.")]

@@ -92,8 +92,15 @@ class DatabaseSettings(_Section):
     """SQLAlchemy URL; defaults to ``sqlite:///{home}/taskstate.db``."""
     echo: bool = False
     """Log every SQL statement."""
-    pool_size: int = Field(default=5, ge=1)
-    """Connections kept open per API server process."""
+    pool_size: int = Field(default=10, ge=1)
+    """Connections each engine of an API server process keeps open between requests.
+
+    Set it to at least the number of state calls in flight at once on one process (roughly, the
+    tasks running against it): a connection beyond it is opened for one request and closed after
+    it, which on PostgreSQL costs a backend process start per request.
+    """
+    max_overflow: int = Field(default=10, ge=0)
+    """Connections each engine may open beyond ``pool_size`` at a peak, closed after use."""
 
 
 class StateStoreSettings(_Section):

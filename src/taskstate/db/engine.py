@@ -132,14 +132,16 @@ class Database:
     nothing; the first query does.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+    ) -> None:
         dialect, sync_url, async_url = _parse(url)
         self.dialect: Dialect = dialect
         self.url: URL = sync_url
         self.async_url: URL = async_url
         self.masked_url: str = mask_url(sync_url)
         self._echo = echo
-        self._pool_size = pool_size
+        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
         if dialect == "sqlite" and sync_url.database:
             _make_parent(Path(sync_url.database))
         self.engine: Engine = self._engine()
@@ -152,15 +154,13 @@ class Database:
         )
 
     def _engine(self, **options: Any) -> Engine:
-        engine = create_engine(self.url, echo=self._echo, pool_size=self._pool_size, **options)
+        engine = create_engine(self.url, echo=self._echo, **self._pool, **options)
         if self.dialect == "sqlite":
             event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
 
     def _async_engine(self, **options: Any) -> AsyncEngine:
-        engine = create_async_engine(
-            self.async_url, echo=self._echo, pool_size=self._pool_size, **options
-        )
+        engine = create_async_engine(self.async_url, echo=self._echo, **self._pool, **options)
         if self.dialect == "sqlite":
             event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
