@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.text import Text
 
@@ -25,6 +27,7 @@ __all__ = [
     "command_group",
     "err",
     "fail",
+    "parse_duration",
     "plural",
     "print_json",
     "settings",
@@ -44,6 +47,24 @@ def command_group(**options: Any) -> typer.Typer:
     and drop it.
     """
     return typer.Typer(no_args_is_help=True, rich_markup_mode=None, **options)
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """The duration given to ``option``: seconds, HH:MM:SS or ISO 8601; UsageError if not."""
+    raw: str | float = text.strip()
+    with suppress(ValueError):
+        raw = float(raw)  # plain seconds, which pydantic's string parsing does not accept
+    try:
+        value = TypeAdapter(timedelta).validate_python(raw)
+    except ValidationError as exc:
+        raise UsageError(
+            f"{option} takes a duration: seconds (3600), HH:MM:SS or ISO 8601 (PT1H), not {text!r}"
+        ) from exc
+    if value < timedelta(0):
+        raise UsageError(f"{option} cannot be negative, got {text!r}")
+    if value > datetime.now(UTC) - datetime.min.replace(tzinfo=UTC):
+        raise UsageError(f"{option} reaches back before the year 1, got {text!r}")
+    return value
 
 
 # Wide enough that a table printed to a pipe or a file is never cut to 80 columns.

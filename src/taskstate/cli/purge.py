@@ -15,25 +15,43 @@ Two kinds of object outlive their reference:
   may be about to write the reference of an object it has just stored.
 
 This runs where ``[workers] state_backend`` is configured: the objects, and the credentials
-that reach them, are there.
+that reach them, are there. :func:`purge_command` is the command; ``taskstate.cli.state_commands``
+registers it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-from taskstate.errors import BackendError, ConfigError
+import typer
+
+from taskstate.cli.common import (
+    ApiKey,
+    ApiUrl,
+    api_client,
+    err,
+    fail,
+    parse_duration,
+    plural,
+    settings,
+    worker_backend_spec,
+)
+from taskstate.errors import BackendError, ConfigError, TaskStateError
 from taskstate.state import ListableBackend
 
 if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
+    from taskstate.config import Settings
     from taskstate.runtime.worker_backend import WorkerBackend
 
-__all__ = ["BATCH", "PurgeReport", "drain_queue", "sweep_orphans"]
+__all__ = ["BATCH", "PurgeReport", "drain_queue", "purge_command", "sweep_orphans"]
 
 BATCH = 500
 """Queue entries claimed, or objects looked up, per request."""
@@ -175,3 +193,130 @@ def sweep_orphans(
         if progress is not None:
             progress(report)
     return report
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def purge_command(
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans",
+            help="Also remove objects that no stored reference names (e.g. left by a task "
+            "killed between storing a value and writing its reference).",
+        ),
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="With --orphans: only objects not modified for this long, since a running "
+            "task may be about to write the reference of a new object. Seconds, HH:MM:SS or "
+            "ISO 8601 (PT1H).",
+        ),
+    ] = "3600",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
+    ] = False,
+    path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--path", help="A folder to import the worker backend from, e.g. the DAG folder."
+        ),
+    ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Remove objects of the worker backend whose references are gone.
+
+    Run it where [workers] state_backend is configured. It drains the server's purge queue
+    (references removed where no worker backend ran: the public API, clear_on_success, a
+    deleted DAG run) through the backend's purge hooks; entries of other backends stay queued.
+    """
+
+    def show(item: str) -> None:
+        print(f"would remove {item}")
+
+    try:
+        config = settings()
+        grace = parse_duration(older_than, "--older-than")
+        worker = _worker_backend(config, path or [])
+        report = PurgeReport()
+        with api_client(config, api_url, api_key) as (_, client), _progress() as progress:
+            drain_queue(
+                client, worker, dry_run=dry_run, report=report, progress=progress, listed=show
+            )
+            if orphans:
+                sweep_orphans(
+                    client,
+                    worker,
+                    older_than=datetime.now(UTC) - grace,
+                    dry_run=dry_run,
+                    report=report,
+                    progress=progress,
+                    listed=show,
+                )
+    except TaskStateError as exc:
+        fail(exc)
+    print(_summary(report, dry_run=dry_run, orphans=orphans))
+    if report.failed:
+        shown = "; ".join(report.failed[:5])
+        more = f" and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
+        fail(
+            BackendError(
+                f"{len(report.failed)} object(s) could not be removed (queued ones stay queued "
+                f"for the next purge): {shown}{more}",
+                detail={"failed": report.failed},
+            )
+        )
+
+
+def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
+    from taskstate.runtime.worker_backend import load_worker_backend
+
+    spec = worker_backend_spec(config.workers)
+    if spec is None:
+        raise ConfigError(
+            "state purge needs [workers] state_backend: the backend that holds the objects "
+            "(set TASKSTATE__WORKERS__STATE_BACKEND as the workers do)",
+            detail={"setting": "[workers] state_backend"},
+        )
+    for folder in folders:
+        sys.path.insert(0, str(folder.resolve()))
+    worker = load_worker_backend(spec)
+    assert worker is not None  # a spec always gives a backend
+    return worker
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[PurgeReport], None] | None]:
+    """A status line on a terminal's stderr while the purge runs; nothing when piped."""
+    if not err.is_terminal:
+        yield None
+        return
+    with err.status("purging") as status:
+
+        def update(report: PurgeReport) -> None:
+            status.update(
+                f"purged {report.purged} queued, checked {report.objects_checked} objects, "
+                f"{report.orphans} orphans"
+            )
+
+        yield update
+
+
+def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
+    verb = "would purge" if dry_run else "purged"
+    parts = [f"{verb} {plural(report.purged, 'queued object')}"]
+    if report.superseded:
+        parts.append(f"{report.superseded} superseded (their keys were set again)")
+    if report.left:
+        parts.append(f"{report.left} left for other backends")
+    if orphans:
+        verb = "would remove" if dry_run else "removed"
+        parts.append(
+            f"{verb} {plural(report.orphans, 'orphan')} of "
+            f"{plural(report.objects_checked, 'object')} checked"
+        )
+    return "; ".join(parts)

@@ -2,21 +2,15 @@
 
 A scope is chosen either with ``--dag-id/--run-id/--task-id [--map-index]`` (task state) or
 with ``--asset NAME`` (asset state). ``list`` also accepts a partial task selector. ``purge``
-and ``clean`` (``taskstate.cli.clean``) tidy storage.
+(``taskstate.cli.purge``) and ``clean`` (``taskstate.cli.clean``) tidy storage.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
 from taskstate.cli.clean import clean_command
@@ -25,27 +19,22 @@ from taskstate.cli.common import (
     ApiUrl,
     api_client,
     command_group,
-    err,
     fail,
-    plural,
+    parse_duration,
     print_json,
     settings,
     stdout,
-    worker_backend_spec,
 )
-from taskstate.errors import BackendError, ConfigError, TaskStateError, UsageError
+from taskstate.cli.purge import purge_command
+from taskstate.errors import TaskStateError, UsageError
 from taskstate.state.provenance import describe_writer
 from taskstate.state.retention import NEVER, NEVER_EXPIRE, Retention
-
-if TYPE_CHECKING:
-    from taskstate.cli.purge import PurgeReport
-    from taskstate.config import Settings
-    from taskstate.runtime.worker_backend import WorkerBackend
 
 __all__ = ["app"]
 
 app = command_group(help="Task state and asset state.")
 app.command("clean")(clean_command)
+app.command("purge")(purge_command)
 
 DagId = Annotated[str | None, typer.Option("--dag-id", help="DAG of the task instance.")]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Run of the task instance.")]
@@ -271,152 +260,9 @@ def clear_state(
     print(f"cleared {what}")
 
 
-@app.command("purge")
-def purge_state(
-    orphans: Annotated[
-        bool,
-        typer.Option(
-            "--orphans",
-            help="Also remove objects that no stored reference names (e.g. left by a task "
-            "killed between storing a value and writing its reference).",
-        ),
-    ] = False,
-    older_than: Annotated[
-        str,
-        typer.Option(
-            "--older-than",
-            help="With --orphans: only objects not modified for this long, since a running "
-            "task may be about to write the reference of a new object. Seconds, HH:MM:SS or "
-            "ISO 8601 (PT1H).",
-        ),
-    ] = "3600",
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
-    ] = False,
-    path: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--path", help="A folder to import the worker backend from, e.g. the DAG folder."
-        ),
-    ] = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-) -> None:
-    """Remove objects of the worker backend whose references are gone.
-
-    Run it where [workers] state_backend is configured. It drains the server's purge queue
-    (references removed where no worker backend ran: the public API, clear_on_success, a
-    deleted DAG run) through the backend's purge hooks; entries of other backends stay queued.
-    """
-    from taskstate.cli import purge
-
-    def show(item: str) -> None:
-        print(f"would remove {item}")
-
-    try:
-        config = settings()
-        grace = _duration(older_than, "--older-than")
-        worker = _worker_backend(config, path or [])
-        report = purge.PurgeReport()
-        with api_client(config, api_url, api_key) as (_, client), _progress() as progress:
-            purge.drain_queue(
-                client, worker, dry_run=dry_run, report=report, progress=progress, listed=show
-            )
-            if orphans:
-                purge.sweep_orphans(
-                    client,
-                    worker,
-                    older_than=datetime.now(UTC) - grace,
-                    dry_run=dry_run,
-                    report=report,
-                    progress=progress,
-                    listed=show,
-                )
-    except TaskStateError as exc:
-        fail(exc)
-    print(_summary(report, dry_run=dry_run, orphans=orphans))
-    if report.failed:
-        shown = "; ".join(report.failed[:5])
-        more = f" and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
-        fail(
-            BackendError(
-                f"{len(report.failed)} object(s) could not be removed (queued ones stay queued "
-                f"for the next purge): {shown}{more}",
-                detail={"failed": report.failed},
-            )
-        )
-
-
-def _duration(text: str, option: str) -> timedelta:
-    raw: str | float = text.strip()
-    with suppress(ValueError):
-        raw = float(raw)  # plain seconds, which pydantic's string parsing does not accept
-    try:
-        value = TypeAdapter(timedelta).validate_python(raw)
-    except ValidationError as exc:
-        raise UsageError(
-            f"{option} takes a duration: seconds (3600), HH:MM:SS or ISO 8601 (PT1H), not {text!r}"
-        ) from exc
-    if value < timedelta(0):
-        raise UsageError(f"{option} cannot be negative, got {text!r}")
-    if value > datetime.now(UTC) - datetime.min.replace(tzinfo=UTC):
-        raise UsageError(f"{option} reaches back before the year 1, got {text!r}")
-    return value
-
-
 def _retention(text: str | None) -> Retention:
     if text is None:
         return None
     if text.strip().lower() == NEVER:
         return NEVER_EXPIRE
-    return _duration(text, "--retention")
-
-
-def _worker_backend(config: Settings, folders: list[Path]) -> WorkerBackend:
-    from taskstate.runtime.worker_backend import load_worker_backend
-
-    spec = worker_backend_spec(config.workers)
-    if spec is None:
-        raise ConfigError(
-            "state purge needs [workers] state_backend: the backend that holds the objects "
-            "(set TASKSTATE__WORKERS__STATE_BACKEND as the workers do)",
-            detail={"setting": "[workers] state_backend"},
-        )
-    for folder in folders:
-        sys.path.insert(0, str(folder.resolve()))
-    worker = load_worker_backend(spec)
-    assert worker is not None  # a spec always gives a backend
-    return worker
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[PurgeReport], None] | None]:
-    """A status line on a terminal's stderr while the purge runs; nothing when piped."""
-    if not err.is_terminal:
-        yield None
-        return
-    with err.status("purging") as status:
-
-        def update(report: PurgeReport) -> None:
-            status.update(
-                f"purged {report.purged} queued, checked {report.objects_checked} objects, "
-                f"{report.orphans} orphans"
-            )
-
-        yield update
-
-
-def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
-    verb = "would purge" if dry_run else "purged"
-    parts = [f"{verb} {plural(report.purged, 'queued object')}"]
-    if report.superseded:
-        parts.append(f"{report.superseded} superseded (their keys were set again)")
-    if report.left:
-        parts.append(f"{report.left} left for other backends")
-    if orphans:
-        verb = "would remove" if dry_run else "removed"
-        parts.append(
-            f"{verb} {plural(report.orphans, 'orphan')} of "
-            f"{plural(report.objects_checked, 'object')} checked"
-        )
-    return "; ".join(parts)
+    return parse_duration(text, "--retention")
