@@ -1,4 +1,4 @@
-"""What the DAGs behind ``benchmarks/scale.py`` share: timing, results, and the handshake.
+"""What the benchmark DAGs share: timing, results, and the handshake with `benchmarks/scale.py`.
 
 The benchmark process listens on a Unix socket (``BENCH_SOCKET``); a task that must wait for it
 (for rows to be loaded into its scope, or for its peers to be ready) sends one JSON line and

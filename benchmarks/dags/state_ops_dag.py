@@ -10,18 +10,11 @@ import resource
 import time
 from datetime import UTC, datetime
 
+from scale_common import timed
+
 from taskstate.sdk import DAG, Asset, task
 
 bench_asset = Asset(name="bench_asset", uri="bench://asset")
-
-
-def timed(n: int, op) -> list[int]:  # type: ignore[no-untyped-def]
-    samples = []
-    for i in range(n):
-        start = time.perf_counter_ns()
-        op(i)
-        samples.append(time.perf_counter_ns() - start)
-    return samples
 
 
 with DAG(dag_id="bench_state_ops", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
