@@ -122,7 +122,8 @@ class UnmappableOutputError(InvalidValueError):
 
 
 class InvalidRetentionError(UsageError):
-    """A retention that is neither a positive ``timedelta`` nor ``NEVER_EXPIRE``."""
+    """A retention that is neither a positive ``timedelta`` nor ``NEVER_EXPIRE``, or one given
+    to a server-side backend that cannot expire keys."""
 
     code = "invalid_retention"
 

@@ -13,12 +13,14 @@ import httpx
 import msgspec
 import pytest
 
+from taskstate.api.app import build_state
 from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
-from taskstate.errors import InvalidRetentionError, NotFoundError
+from taskstate.errors import ConfigError, InvalidRetentionError, NotFoundError
 from taskstate.sdk import NEVER_EXPIRE
+from taskstate.state import BaseStateBackend, StateScope, StoredValue
 
 from .conftest import ORDERS, Attached, Run, error_of
 
@@ -193,6 +195,78 @@ def test_the_public_client_refuses_a_bad_retention_itself(
     with pytest.raises(InvalidRetentionError):
         public.set_asset_state("orders", "k", 1, retention=retention)
     assert public.list_asset_state("orders") == []
+
+
+class UnexpiringBackend(BaseStateBackend):
+    """A server-side backend written before retention: it keeps ``delete_expired``'s default."""
+
+    def __init__(self, **_: Any) -> None:
+        self.values: dict[tuple[StateScope, str], StoredValue] = {}
+
+    def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        return self.values.get((scope, key))
+
+    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
+        self.values[scope, key] = value
+
+    def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        return self.values.pop((scope, key), None)
+
+    def clear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        raise NotImplementedError
+
+    async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+        return self.get(scope, key)
+
+    async def aset(
+        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
+    ) -> None:
+        self.set(scope, key, value)
+
+    async def adelete(
+        self, scope: StateScope, key: str, *, session: Any = None
+    ) -> StoredValue | None:
+        return self.delete(scope, key)
+
+    async def aclear(
+        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+    ) -> list[StoredValue]:
+        raise NotImplementedError
+
+
+def test_a_backend_that_cannot_expire_keys_refuses_retentions(
+    make_settings: Callable[..., Any],
+) -> None:
+    settings = make_settings(TASKSTATE__STATE_STORE__BACKEND=f"{__name__}.UnexpiringBackend")
+    with (
+        EmbeddedServer(settings) as server,
+        PublicClient(server.url, client_api_key(settings)) as public,
+    ):
+        public.create_run({"dag_id": "d", "run_id": "r", "tasks": [{"task_id": "t"}]})
+        public.set_task_state("d", "r", "t", "k", "kept")
+        with pytest.raises(InvalidRetentionError, match="UnexpiringBackend cannot expire keys"):
+            public.set_task_state("d", "r", "t", "k", "new", retention=timedelta(hours=1))
+        with pytest.raises(InvalidRetentionError, match="cannot expire keys"):
+            public.set_task_state("d", "r", "t", "other", 1, retention=timedelta(hours=1))
+        assert public.get_task_state("d", "r", "t", "k")["value"] == "kept"
+        with pytest.raises(NotFoundError):
+            public.get_task_state("d", "r", "t", "other")
+        # NEVER_EXPIRE asks for nothing the backend cannot do.
+        public.set_task_state("d", "r", "t", "k", "forever", retention=NEVER_EXPIRE)
+        assert public.get_task_state("d", "r", "t", "k")["value"] == "forever"
+
+
+def test_a_default_retention_needs_a_backend_that_can_expire_keys(
+    make_settings: Callable[..., Any],
+) -> None:
+    settings = make_settings(
+        TASKSTATE__STATE_STORE__BACKEND=f"{__name__}.UnexpiringBackend",
+        TASKSTATE__STATE_STORE__DEFAULT_RETENTION_DAYS="1",
+    )
+    with pytest.raises(ConfigError, match=r"default_retention_days is set, but the state backend"):
+        build_state(settings)
 
 
 # -- provenance -----------------------------------------------------------------------------------

@@ -105,17 +105,18 @@ def build_state(settings: Settings) -> AppState:
             setting="[state_store] backend",
             database=database,
         )
+        state = StateService(
+            backend,
+            max_value_bytes=settings.state_store.max_value_bytes,
+            default_retention=_default_retention(settings),
+        )
     except BaseException:
         database.dispose()  # only the sync engine has connected yet
         raise
     return AppState(
         settings=settings,
         database=database,
-        state=StateService(
-            backend,
-            max_value_bytes=settings.state_store.max_value_bytes,
-            default_retention=_default_retention(settings),
-        ),
+        state=state,
         signer=signer,
         api_keys=api_keys,
     )

@@ -30,10 +30,10 @@ from taskstate.api import purge
 from taskstate.api.app import AppState, in_transaction
 from taskstate.errors import BackendError
 from taskstate.state import BaseStateBackend
+from taskstate.state.backend import can_expire
 
 __all__ = [
     "CleanReport",
-    "can_expire",
     "clean_batch",
     "clean_expired",
     "count_expired",
@@ -58,11 +58,6 @@ class CleanReport:
         self.removed += other.removed
         self.queued += other.queued
         self.batches += other.batches
-
-
-def can_expire(backend: BaseStateBackend) -> bool:
-    """Whether ``backend`` implements ``delete_expired`` (the interface's default cannot)."""
-    return type(backend).delete_expired is not BaseStateBackend.delete_expired
 
 
 def _require_expiry(state: AppState) -> BaseStateBackend:

@@ -11,8 +11,9 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from taskstate.errors import BackendError, InvalidValueError
+from taskstate.errors import BackendError, ConfigError, InvalidRetentionError, InvalidValueError
 from taskstate.state import BaseStateBackend, StateEntry, StateScope, StoredValue
+from taskstate.state.backend import can_expire
 from taskstate.state.codec import validate_encoded_value, validate_key, validate_ref
 from taskstate.state.retention import expiry_of, retention_from_wire
 
@@ -33,10 +34,25 @@ class StateService:
         self.max_value_bytes = max_value_bytes
         self.default_retention = default_retention
         """Retention of a write that names none; None: such keys never expire."""
+        self._can_expire = can_expire(backend)
+        if default_retention is not None and not self._can_expire:
+            raise ConfigError(
+                f"[state_store] default_retention_days is set, but the state backend "
+                f"{type(backend).__name__} cannot expire keys; set it to 0 or use a backend "
+                "that can",
+                detail={"setting": "[state_store] default_retention_days"},
+            )
 
     def _expiry(self, retention: object) -> datetime | None:
         wire = retention_from_wire(retention)
-        return expiry_of(wire, now=datetime.now(UTC), default=self.default_retention)
+        expires_at = expiry_of(wire, now=datetime.now(UTC), default=self.default_retention)
+        if expires_at is not None and not self._can_expire:
+            # Stored without its expiry, the key would outlive what its writer asked for.
+            raise InvalidRetentionError(
+                f"the state backend {type(self.backend).__name__} cannot expire keys; "
+                "set the key without a retention"
+            )
+        return expires_at
 
     async def get(self, scope: StateScope, key: str) -> StoredValue | None:
         return await self.backend.aget(scope, validate_key(key))

@@ -30,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from taskstate.state.types import ExpiredBatch, StateEntry, StateScope, StoredValue
 
-__all__ = ["BaseStateBackend", "ListableBackend"]
+__all__ = ["BaseStateBackend", "ListableBackend", "can_expire"]
 
 
 class BaseStateBackend(abc.ABC):
@@ -115,8 +115,9 @@ class BaseStateBackend(abc.ABC):
 
         Older expiries go first (a backend may take task keys and asset keys in turn). Several
         API servers may call it at once: each removed row must be counted, and its reference
-        returned, by exactly one call. A backend that keeps
-        this default cannot expire keys; the clean-up then says so.
+        returned, by exactly one call. A backend that keeps this default cannot expire keys
+        (:func:`can_expire`): the API server then refuses retentions instead of storing them,
+        and the clean-up says it has nothing to do.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot remove expired keys")
 
@@ -185,3 +186,9 @@ class ListableBackend(Protocol):
         """Remove the object at ``url`` if it is still older than ``older_than``; True if
         removed."""
         ...
+
+
+def can_expire(backend: BaseStateBackend) -> bool:
+    """Whether ``backend`` expires keys: it implements :meth:`~BaseStateBackend.delete_expired`
+    instead of keeping the interface's default."""
+    return type(backend).delete_expired is not BaseStateBackend.delete_expired
