@@ -174,7 +174,11 @@ def test_set_with_a_retention(task: Any, remote: Cli, public: PublicClient) -> N
     assert listed["kept"]["expires_at"] is None
     assert public.get_asset_state("orders", "w")["expires_at"] is not None
 
-    for bad, message in (("0", "longer than zero"), ("soon", "--retention takes a duration")):
+    for bad, message in (
+        ("0", "longer than zero"),
+        ("1e12", "at most 100 years"),
+        ("soon", "--retention takes a duration"),
+    ):
         result = remote("state", "set", "k", "1", *scope, "--retention", bad)
         assert result.code == 2
         assert message in result.error

@@ -171,6 +171,7 @@ def test_orphans_younger_than_the_grace_period_are_left(cli, tmp_path: Path) -> 
             "(PT1H), not 'abc'\n",
         ),
         ("-5", "error: --older-than cannot be negative, got '-5'\n"),
+        ("1e11", "error: --older-than reaches back before the year 1, got '1e11'\n"),
     ]:
         refused = cli.run(*purge, "--older-than", bad)
         assert (refused.code, refused.stderr) == (2, message), str(refused)

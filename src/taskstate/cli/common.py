@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -62,8 +62,6 @@ def parse_duration(text: str, option: str) -> timedelta:
         ) from exc
     if value < timedelta(0):
         raise UsageError(f"{option} cannot be negative, got {text!r}")
-    if value > datetime.now(UTC) - datetime.min.replace(tzinfo=UTC):
-        raise UsageError(f"{option} reaches back before the year 1, got {text!r}")
     return value
 
 

@@ -43,7 +43,7 @@ from taskstate.cli.common import (
     settings,
     worker_backend_spec,
 )
-from taskstate.errors import BackendError, ConfigError, TaskStateError
+from taskstate.errors import BackendError, ConfigError, TaskStateError, UsageError
 from taskstate.state import ListableBackend
 
 if TYPE_CHECKING:
@@ -241,6 +241,8 @@ def purge_command(
     try:
         config = settings()
         grace = parse_duration(older_than, "--older-than")
+        if grace > datetime.now(UTC) - datetime.min.replace(tzinfo=UTC):
+            raise UsageError(f"--older-than reaches back before the year 1, got {older_than!r}")
         worker = _worker_backend(config, path or [])
         report = PurgeReport()
         with api_client(config, api_url, api_key) as (_, client), _progress() as progress:

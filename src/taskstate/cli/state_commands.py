@@ -8,6 +8,7 @@ with ``--asset NAME`` (asset state). ``list`` also accepts a partial task select
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -26,9 +27,9 @@ from taskstate.cli.common import (
     stdout,
 )
 from taskstate.cli.purge import purge_command
-from taskstate.errors import TaskStateError, UsageError
+from taskstate.errors import InvalidRetentionError, TaskStateError, UsageError
 from taskstate.state.provenance import describe_writer
-from taskstate.state.retention import NEVER, NEVER_EXPIRE, Retention
+from taskstate.state.retention import MAX_RETENTION, NEVER, NEVER_EXPIRE, Retention
 
 __all__ = ["app"]
 
@@ -265,4 +266,11 @@ def _retention(text: str | None) -> Retention:
         return None
     if text.strip().lower() == NEVER:
         return NEVER_EXPIRE
-    return parse_duration(text, "--retention")
+    value = parse_duration(text, "--retention")
+    if not timedelta(0) < value <= MAX_RETENTION:
+        # Said here in the option's words, before any server is reached.
+        raise InvalidRetentionError(
+            f"--retention must be longer than zero and at most 100 years, got {text!r}; "
+            "use --retention never to keep the key until it is deleted"
+        )
+    return value
