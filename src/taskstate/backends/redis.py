@@ -185,9 +185,6 @@ for _, entry in ipairs(due) do
     if task and redis.call('EXISTS', hash) == 0 then
       redis.call('SREM', string.match(hash, '^(.*):%-?%d+$') .. ':maps', hash)
     end
-  elseif expiry then
-    -- Filed too early (cannot happen while every write goes through these scripts): refile.
-    redis.call('ZADD', KEYS[1], expiry, entry)
   end
 end
 return out

@@ -50,7 +50,7 @@ NEVER: Final = "never"
 """:data:`NEVER_EXPIRE` on the wire."""
 
 MAX_RETENTION: Final = timedelta(days=36_500)
-"""The longest retention accepted (100 years); longer ones are :data:`NEVER_EXPIRE`."""
+"""The longest retention accepted (100 years); a longer one is refused: use :data:`NEVER_EXPIRE`."""
 
 Retention: TypeAlias = "timedelta | Literal[_Forever.NEVER_EXPIRE] | None"
 """What ``set(..., retention=...)`` accepts."""
