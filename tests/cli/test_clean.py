@@ -8,7 +8,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rich.console import Console
@@ -146,6 +146,23 @@ def test_the_loop_reports_the_count_then_each_batch(expired: int, public: Public
     assert summary.line() == (
         "removed 5 expired keys in 3 batches; queued 2 references for `taskstate state purge`"
     )
+
+
+class EndlessExpiry:
+    """A server whose keys expire as fast as the clean-up removes them: every batch is full.
+
+    A stand-in, since real keys cannot be made to expire at the clean-up's own pace."""
+
+    def count_expired(self) -> int:
+        return 5
+
+    def clean_expired(self, *, batch_size: int) -> dict[str, int]:
+        return {"removed": batch_size, "batch_size": batch_size, "references_queued": 0}
+
+
+def test_the_loop_ends_once_the_counted_keys_are_gone() -> None:
+    summary = clean.clean_expired(cast(PublicClient, EndlessExpiry()), batch_size=2)
+    assert (summary.expired, summary.removed, summary.batches) == (5, 6, 3)
 
 
 def test_a_terminal_gets_a_progress_bar(

@@ -82,9 +82,10 @@ def clean_expired(
         summary.references_queued += answer["references_queued"]
         if advance is not None:
             advance(answer["removed"])
-        # A short batch means nothing had expired beyond it; keys expiring meanwhile are
-        # invisible already and left for the next clean-up.
-        if answer["removed"] < answer["batch_size"]:
+        # A short batch means nothing had expired beyond it. Keys expiring meanwhile are
+        # invisible already and left for the next clean-up: once as many keys as were counted
+        # are gone, the command ends, even while new ones keep expiring as fast as it removes.
+        if answer["removed"] < answer["batch_size"] or summary.removed >= summary.expired:
             return summary
 
 
