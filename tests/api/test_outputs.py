@@ -3,6 +3,7 @@ token's own run (a mapped task's as the list of its instances' outputs), refused
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from taskstate.api.wire import OutputBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.errors import (
+    ConflictError,
     InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
@@ -88,6 +90,52 @@ def test_a_new_try_starts_without_the_last_tries_output(
     assert public.get_task_output("flow", outputs_run.run_id, "extract") == 2
 
 
+def test_an_ended_try_cannot_change_its_output(
+    outputs_run: Run, attach: Attach, public: PublicClient, raw: httpx.Client
+) -> None:
+    load = attach(outputs_run.ti_id("load"))
+    load.client.set_task_output(load.ti_id, b'"read downstream"')
+    assert load.client.finish(load.ti_id, "success") == "success"
+
+    with pytest.raises(ConflictError, match="try 1 is success, not running") as caught:
+        load.client.set_task_output(load.ti_id, b'"rewritten"')
+    assert f"flow/{outputs_run.run_id}/load ({load.ti_id})" in str(caught.value)
+    assert caught.value.detail == {
+        "ti_id": load.ti_id,
+        "state": "success",
+        "try_number": 1,
+        "token_try_number": 1,
+    }
+    answer = raw.put(f"/execution/outputs/ti/{load.ti_id}", headers=load.headers, json={"value": 2})
+    error_of(answer, 409, "conflict")
+    assert public.get_task_output("flow", outputs_run.run_id, "load") == "read downstream"
+
+
+def test_an_earlier_tries_token_cannot_write_the_output_of_a_later_try(
+    outputs_run: Run, attach: Attach, public: PublicClient
+) -> None:
+    first = attach(outputs_run.ti_id("extract"))
+    assert first.client.finish(first.ti_id, "failed", "boom") == "up_for_retry"
+    second = attach(outputs_run.ti_id("extract"))
+    second.client.set_task_output(second.ti_id, b'"second"')
+
+    with pytest.raises(ConflictError, match="try 1 is over; the instance is running on try 2"):
+        first.client.set_task_output(first.ti_id, b'"first"')
+    assert public.get_task_output("flow", outputs_run.run_id, "extract") == "second"
+
+
+def test_an_output_for_a_deleted_runs_task_instance_is_not_found(
+    outputs_run: Run, attach: Attach, public: PublicClient, raw: httpx.Client
+) -> None:
+    load = attach(outputs_run.ti_id("load"))
+    public.delete_run("flow", outputs_run.run_id, force=True)
+
+    with pytest.raises(NotFoundError, match=f"no task instance '{load.ti_id}'"):
+        load.client.set_task_output(load.ti_id, b"1")
+    answer = raw.put(f"/execution/outputs/ti/{load.ti_id}", headers=load.headers, json={"value": 1})
+    error_of(answer, 404, "not_found")
+
+
 def test_outputs_of_another_run_are_refused(
     outputs_run: Run, make_run: Callable[..., Run], attach: Attach, raw: httpx.Client
 ) -> None:
@@ -142,6 +190,7 @@ def test_an_output_is_bounded_by_max_value_bytes(make_settings: Any) -> None:
         ti_id = created["task_instances"][0]["id"]
         client = ExecutionClient(server.url, public.queue_task_instance(ti_id)["token"])
         try:
+            client.start(ti_id, pid=os.getpid(), hostname="test-host")
             client.set_task_output(ti_id, b'"' + b"x" * 14 + b'"')  # 16 bytes: at the limit
             with pytest.raises(ValueTooLargeError) as caught:
                 client.set_task_output(ti_id, b'"' + b"x" * 15 + b'"')

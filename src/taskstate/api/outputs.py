@@ -1,9 +1,10 @@
 """Task outputs: a task's JSON return value, stored for the tasks that take it as an argument.
 
 A task process sends its return value through its supervisor; ``PUT /execution/outputs/ti/{ti_id}``
-upserts it for the token's own task instance (a retry overwrites it; queueing a try removes the
-last one, see ``runs.queue_ti``). ``GET /execution/outputs/{dag_id}/{run_id}/{task_id}`` answers
-the output of a task of the token's own DAG run, and refuses any other run.
+upserts it for the token's own task instance while the token's try is running (queueing a try
+removes the last one, see ``runs.queue_ti``); an ended or earlier try is refused, so an output
+that downstream tasks may have read never changes. ``GET /execution/outputs/{dag_id}/{run_id}/
+{task_id}`` answers the output of a task of the token's own DAG run, and refuses any other run.
 
 Outputs always pass through the API server, inline and bounded by ``[state_store]
 max_value_bytes``, like an inline state value: large data belongs in state with a worker-side
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
 from taskstate.api.wire import OutputBody
@@ -76,7 +78,8 @@ def _json(body: OutputBody) -> Response:
 @router.put("/outputs/ti/{ti_id}", status_code=204)
 async def set_output(ti_id: str, request: Request) -> Response:
     state = app_state(request)
-    token_claims(request.headers.get("authorization"), state.signer).require_ti(ti_id)
+    claims = token_claims(request.headers.get("authorization"), state.signer)
+    claims.require_ti(ti_id)
     try:
         parsed = _output_body.decode(await request.body())
     except msgspec.DecodeError as exc:
@@ -86,9 +89,13 @@ async def set_output(ti_id: str, request: Request) -> Response:
     data = bytes(parsed.value)
     validate_encoded_value(data, max_bytes=state.settings.state_store.max_value_bytes)
     dialect = state.database.dialect
-    await in_transaction(
-        state, lambda session: store_output(session, ti_id, data.decode(), dialect=dialect)
-    )
+
+    def write(session: Session) -> None:
+        # Downstream tasks may have read the output of an ended try: no token may change it.
+        runs.require_running_try(session, ti_id, claims.try_number)
+        store_output(session, ti_id, data.decode(), dialect=dialect)
+
+    await in_transaction(state, write)
     return Response(status_code=204)
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "list_tis",
     "mark_upstream_failed",
     "queue_ti",
+    "require_running_try",
     "resolve_asset",
     "run_body",
     "scope_of",
@@ -320,6 +321,30 @@ def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
     return ti
+
+
+def require_running_try(session: Session, ti_id: str, try_number: int) -> TaskInstance:
+    """The task instance, locked, if ``try_number`` is its running try; else a ConflictError.
+
+    A token outlives its try: once the try has ended, or a later try has been queued, what the
+    try left behind (its outcome, its output) is no longer its token's to change.
+    """
+    ti = get_ti(session, ti_id, for_update=True)
+    if ti.try_number != try_number:
+        why = f"try {try_number} is over; the instance is {ti.state} on try {ti.try_number}"
+    elif ti.state != TaskInstanceState.RUNNING:
+        why = f"try {try_number} is {ti.state}, not running"
+    else:
+        return ti
+    raise ConflictError(
+        f"task instance {scope_of(ti)} ({ti_id}): {why}",
+        detail={
+            "ti_id": ti_id,
+            "state": ti.state,
+            "try_number": ti.try_number,
+            "token_try_number": try_number,
+        },
+    )
 
 
 def mark_upstream_failed(session: Session, ti_id: str) -> TaskInstance:

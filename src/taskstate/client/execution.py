@@ -115,7 +115,7 @@ class ExecutionClient:
     # -- task outputs ----------------------------------------------------------------------
 
     def set_task_output(self, ti_id: str, data: bytes) -> None:
-        """Store the task instance's output (JSON text); a later try overwrites it."""
+        """Store the output (JSON text) of the token's try, which must be running."""
         body = msgspec.json.encode(OutputBody(value=msgspec.Raw(data)))
         self._send("PUT", f"/outputs/ti/{ti_id}", body)
 
