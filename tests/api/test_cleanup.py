@@ -4,9 +4,11 @@ purge-queue entries they leave, the periodic clean-up of the server, and its fai
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ from taskstate.client.public import PublicClient
 from taskstate.config import Settings
 from taskstate.errors import BackendError
 from taskstate.state import BaseStateBackend, ExpiredBatch, StoredValue, TaskScope
+from taskstate.testing.redis import available_server_url, temporary_prefix
 
 from .conftest import Attached, Run, error_of
 
@@ -160,11 +163,9 @@ def test_a_backend_that_cannot_expire_keys_says_so(
 # -- the periodic clean-up ------------------------------------------------------------------------
 
 
-def test_the_server_cleans_periodically(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(
-        TASKSTATE__STATE_STORE__CLEANUP_INTERVAL_SECONDS="0.05",
-        TASKSTATE__STATE_STORE__CLEANUP_BATCH_SIZE="2",
-    )
+@contextmanager
+def own_server(settings: Settings) -> Iterator[tuple[PublicClient, Attached]]:
+    """A server of ``settings`` with one queued task instance that declares asset ``orders``."""
     with (
         EmbeddedServer(settings) as server,
         PublicClient(server.url, client_api_key(settings)) as public,
@@ -180,14 +181,44 @@ def test_the_server_cleans_periodically(make_settings: Callable[..., Settings]) 
         token = public.queue_task_instance(ti_id)["token"]
         with_token = ExecutionClient(server.url, token)
         try:
-            refs = expire_some(Attached(ti_id, token, with_token, {}), inline=3, refs=2)
+            yield public, Attached(ti_id, token, with_token, {})
         finally:
             with_token.close()
+
+
+def test_the_server_cleans_periodically(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(
+        TASKSTATE__STATE_STORE__CLEANUP_INTERVAL_SECONDS="0.05",
+        TASKSTATE__STATE_STORE__CLEANUP_BATCH_SIZE="2",
+    )
+    with own_server(settings) as (public, ti):
+        refs = expire_some(ti, inline=3, refs=2)
         deadline = time.monotonic() + 20
         while public.count_expired() and time.monotonic() < deadline:
             time.sleep(0.02)  # polling the server's own schedule: no event reaches the test
         assert public.count_expired() == 0
         assert queued(public) == refs
+
+
+@pytest.mark.redis
+def test_a_redis_backend_is_cleaned_and_its_references_queued(
+    make_settings: Callable[..., Settings],
+) -> None:
+    url = available_server_url()
+    with temporary_prefix(url) as prefix:
+        settings = make_settings(
+            TASKSTATE__STATE_STORE__BACKEND="redis",
+            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps({"url": url, "prefix": prefix}),
+        )
+        with own_server(settings) as (public, ti):
+            refs = expire_some(ti, inline=3, refs=2)
+            assert public.count_expired() == 5
+            first = public.clean_expired(batch_size=2)
+            assert (first["removed"], first["batch_size"]) == (2, 2)
+            while public.clean_expired(batch_size=2)["removed"]:
+                pass
+            assert public.count_expired() == 0
+            assert queued(public) == refs
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ An expired key is invisible to every read from the moment it expires; the clean-
 its storage back. It works in batches of ``[state_store] cleanup_batch_size`` keys, each one
 short transaction that removes the batch and queues its references for purging (``taskstate
 state purge``), so that no object of a worker-side backend is left behind. With the metastore,
-both happen in one database transaction: a crash loses both or neither. Between batches the
+both happen in one database transaction: a crash loses both or neither. A backend outside the
+database (Redis) removes its batch through its async twin, then the references are queued; a
+crash between the two leaves orphans, which ``state purge --orphans`` finds. Between batches the
 clean-up yields to the event loop, so requests are served while a large backlog drains; on
 SQLite, whose batches run on the event loop itself, it then leaves the loop to requests for as
 long as the batch took.
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from taskstate.api import purge
 from taskstate.api.app import AppState, in_transaction
+from taskstate.backends.metastore import MetastoreStateBackend
 from taskstate.errors import BackendError
 from taskstate.state import BaseStateBackend
 from taskstate.state.backend import can_expire
@@ -80,6 +83,15 @@ async def clean_batch(state: AppState, *, limit: int) -> CleanReport:
     """Remove one batch of up to ``limit`` expired keys and queue their references."""
     backend = _require_expiry(state)
     now = datetime.now(UTC)
+
+    if not isinstance(backend, MetastoreStateBackend):
+        # A backend outside the database (Redis) removes the batch on its own, through its
+        # async twin; a crash before the references are queued leaves only orphans, which
+        # `state purge --orphans` finds.
+        batch = await backend.adelete_expired(now=now, limit=limit)
+        refs = batch.refs
+        queued = await in_transaction(state, lambda session: purge.add_to_queue(session, refs))
+        return CleanReport(batch.removed, queued, 1)
 
     def work(session: Session) -> CleanReport:
         # The metastore removes the batch in this session's transaction, beside the queue.
