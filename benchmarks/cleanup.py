@@ -30,24 +30,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from scale_load import Loader
-from sqlalchemy import create_engine, func, insert, select, text
 
 from taskstate.api.keys import client_api_key
 from taskstate.backends.metastore import _statements
 from taskstate.client.public import PublicClient
 from taskstate.config import load_settings
-from taskstate.db.migration import migrate
-from taskstate.db.models import DagRun, PurgeEntry, TaskInstance, TaskState
 from taskstate.testing.postgres import temporary_database
 
 HERE = Path(__file__).resolve().parent
 DAG_FILE = HERE / "dags" / "cleanup_writer_dag.py"
 TASKSTATE = [sys.executable, "-m", "taskstate.cli"]
-REF_BACKEND = "taskstate.bench.ObjectStore"
 KEYS_PER_TI = 1000
-BATCH = 50_000
+SEED = "bench"
+"""The ``written_by`` of the seeded rows, to tell them from the writers'."""
 
 
 def free_port() -> int:
@@ -56,71 +52,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def rows(n: int, ref_every: int) -> Iterator[tuple[Any, ...]]:
-    """``(ti_id, key, data, ref_backend, updated_at, expires_at, written_by)`` for N rows."""
-    now = datetime.now(UTC)
-    ti_ids = [str(uuid.UUID(int=i + 1)) for i in range((n + KEYS_PER_TI - 1) // KEYS_PER_TI)]
-    for i in range(n):
-        expires = now - timedelta(hours=1, seconds=i % 3600)
-        if ref_every and i % ref_every == 0:
-            data, ref = f"file:///bench/objects/{i}", REF_BACKEND
-        else:
-            data, ref = '{"job_id": "spark_app_001", "attempt": 3}', None
-        yield ti_ids[i // KEYS_PER_TI], f"k{i}", data, ref, now, expires, "bench"
-
-
-def seed(url: str, n: int, ref_every: int) -> float:
-    """Insert the seeded run, its task instances and N expired rows; the seconds it took."""
+def seed(loader: Loader, n: int, ref_every: int) -> float:
+    """Load N expired rows into ``task_state``, ``KEYS_PER_TI`` per task instance; the seconds
+    it took."""
     started = time.perf_counter()
-    engine = create_engine(url)
-    tis = (n + KEYS_PER_TI - 1) // KEYS_PER_TI
-    with engine.begin() as conn:
-        conn.execute(insert(DagRun.__table__), {"dag_id": "seed", "run_id": "seed"})
-        conn.execute(
-            insert(TaskInstance.__table__),
-            [
-                {
-                    "id": str(uuid.UUID(int=i + 1)),
-                    "dag_id": "seed",
-                    "run_id": "seed",
-                    "task_id": f"t{i}",
-                }
-                for i in range(tis)
-            ],
-        )
-    columns = ("ti_id", "key", "data", "ref_backend", "updated_at", "expires_at", "written_by")
-    if engine.dialect.name == "postgresql":
-        libpq = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(libpq) as pg, pg.cursor() as cur:
-            with cur.copy(f"COPY task_state ({', '.join(columns)}) FROM STDIN") as copy:
-                for i, row in enumerate(rows(n, ref_every), 1):
-                    copy.write_row(row)
-                    if i % 200_000 == 0:
-                        print(f"  copied {i:,} rows", flush=True)
-            cur.execute("ANALYZE task_state")
-    else:
-        table = TaskState.__table__
-        batch: list[dict[str, Any]] = []
-        with engine.begin() as conn:
-            for i, row in enumerate(rows(n, ref_every), 1):
-                batch.append(dict(zip(columns, row, strict=True)))
-                if len(batch) == BATCH or i == n:
-                    conn.execute(insert(table), batch)
-                    batch.clear()
-                    if i % 200_000 == 0 or i == n:
-                        print(f"  inserted {i:,} rows", flush=True)
-    engine.dispose()
+    tis = loader.task_instances(-(-n // KEYS_PER_TI))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    loader.state(
+        "task", tis, 0, n, KEYS_PER_TI, expires_at=an_hour_ago, ref_every=ref_every, written_by=SEED
+    )
+    loader.settle()
     return time.perf_counter() - started
 
 
-def explain_batch(url: str) -> str:
+def explain_batch(loader: Loader) -> str:
     """The plan of the clean-up's batch statement on ``task_state``."""
-    loader = Loader(url)
-    try:
-        stmt = _statements(loader.dialect).task.expired
-        lines = loader.explain(stmt, {"now": datetime.now(UTC), "limit": 1000})
-    finally:
-        loader.close()
+    stmt = _statements(loader.dialect).task.expired
+    lines = loader.explain(stmt, {"now": datetime.now(UTC), "limit": 1000})
     return "\n".join("    " + line for line in lines)
 
 
@@ -206,15 +154,14 @@ def run(database: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[str,
             "TASKSTATE__STATE_STORE__CLEANUP_INTERVAL_SECONDS": "0",
         }
         if database == "postgres":
-            pg = stack.enter_context(temporary_database())
-            env["TASKSTATE__DATABASE__URL"] = pg.replace("postgresql://", "postgresql+psycopg://")
+            env["TASKSTATE__DATABASE__URL"] = stack.enter_context(temporary_database())
         settings = load_settings(env=env)
-        url = settings.database.url
-        migrate(url)
+        loader = Loader(settings.database.url)
+        stack.callback(loader.close)
         print(f"{database}: seeding {n:,} expired rows ...", flush=True)
-        seed_s = seed(url, n, args.ref_every)
+        seed_s = seed(loader, n, args.ref_every)
         print(f"  {seed_s:.1f} s ({n / seed_s:,.0f} rows/s)\n  batch statement plan:")
-        print(explain_batch(url), flush=True)
+        print(explain_batch(loader), flush=True)
         api = stack.enter_context(api_server(env, tmp / f"{database}-server.log"))
         key = client_api_key(settings)
 
@@ -243,11 +190,8 @@ def run(database: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[str,
         summary = json.loads(clean.stdout)
         with PublicClient(api, key) as client:
             expired_after = client.count_expired()
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            queued = conn.scalar(select(func.count()).select_from(PurgeEntry.__table__))
-            left = conn.scalar(text("SELECT count(*) FROM task_state WHERE written_by = 'bench'"))
-        engine.dispose()
+        queued = loader.count("purge_queue")
+        left = loader.count("task_state", f"written_by = '{SEED}'")
         wall = (c1 - c0) / 1e9
         return {
             "database": database,
@@ -290,6 +234,19 @@ def report(r: dict[str, Any]) -> None:
         )
 
 
+def check(r: dict[str, Any]) -> None:
+    """Exit non-zero unless the clean-up removed every seeded row and queued every reference."""
+    problems = [
+        f"{r['expired_after']} keys still expired" if r["expired_after"] else "",
+        f"{r['left']} seeded rows left" if r["left"] else "",
+        f"{r['queued']} queued of {r['refs_expected']} references"
+        if r["queued"] != r["refs_expected"]
+        else "",
+    ]
+    if any(problems):
+        sys.exit(f"{r['database']}: " + "; ".join(p for p in problems if p))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -310,6 +267,7 @@ def main() -> None:
         for database in databases:
             results.append(run(database, args.rows, args, Path(tmp)))
             report(results[-1])
+            check(results[-1])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,16 +174,16 @@ def _latency(samples: list[int]) -> str:
     return f"{median:,.0f} / {p99:,.0f}"
 
 
-def fill(target: Target, rows: int, per_scope: int, *, expires_at: datetime | None = None) -> None:
+def fill(target: Target, rows: int, per_scope: int) -> None:
     """Load ``rows`` rows into each of ``task_state`` and ``asset_state``, ``per_scope`` per
-    task instance or asset (all of them made here), each row expiring at ``expires_at``."""
+    task instance or asset (all of them made here)."""
     print(f"  {target.name}: loading {rows:,} rows into task_state and asset_state ...")
     owners = -(-rows // per_scope)
     loader = target.loader
     tis = loader.task_instances(owners)
     assets = loader.numbered_assets(owners)
-    loader.state("task", tis, 0, rows, per_scope, expires_at=expires_at)
-    loader.state("asset", assets, 0, rows, per_scope, expires_at=expires_at)
+    loader.state("task", tis, 0, rows, per_scope)
+    loader.state("asset", assets, 0, rows, per_scope)
     loader.settle()
 
 

@@ -26,6 +26,8 @@ __all__ = ["Loader"]
 BATCH = 100_000
 TASKS_PER_RUN = 10
 VALUE = '{"job_id": "spark_app_000123", "attempt": 3, "ok": true}'
+REF_BACKEND = "taskstate.bench.ObjectStore"
+"""The worker backend the loaded references claim to be written by."""
 
 
 def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
@@ -107,8 +109,9 @@ class Loader:
         # SQLite's rows are (id, parent, unused, detail); PostgreSQL's, one line of text each.
         return [str(row[-1]) for row in rows]
 
-    def count(self, table: str) -> int:
-        return int(self._select(f"SELECT count(*) FROM {table}")[0][0])
+    def count(self, table: str, where: str = "TRUE") -> int:
+        """The rows of ``table`` (that match the SQL condition ``where``)."""
+        return int(self._select(f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
 
     def _prefix(self) -> str:
         # Each call makes owners of its own, so a database can be loaded more than once.
@@ -176,22 +179,26 @@ class Loader:
         per_owner: int,
         *,
         expires_at: datetime | None = None,
+        ref_every: int = 0,
+        written_by: str | None = None,
     ) -> int:
         """Rows ``first`` to ``stop - 1`` of a numbering in which ``owners[n // per_owner]``
-        holds row ``n`` as key ``key_<n % per_owner>``; ``expires_at`` on every row."""
+        holds row ``n`` as key ``key_<n % per_owner>``; ``expires_at`` and ``written_by`` on
+        every row, and every ``ref_every``-th one (0: none) a reference of :data:`REF_BACKEND`."""
         table, owner_column = (
             ("task_state", "ti_id") if kind == "task" else ("asset_state", "asset_id")
         )
         now = self._stamp(datetime.now(UTC))
         expiry = None if expires_at is None else self._stamp(expires_at)
-        return self._insert(
-            table,
-            (owner_column, "key", "data", "updated_at", "expires_at"),
-            (
-                (owners[n // per_owner], f"key_{n % per_owner:07d}", VALUE, now, expiry)
-                for n in range(first, stop)
-            ),
-        )
+
+        def row(n: int) -> tuple[Any, ...]:
+            is_ref = ref_every and n % ref_every == 0
+            data, backend = (f"file:///bench/objects/{n}", REF_BACKEND) if is_ref else (VALUE, None)
+            owner = owners[n // per_owner]
+            return owner, f"key_{n % per_owner:07d}", data, backend, now, expiry, written_by
+
+        columns = (owner_column, "key", "data", "ref_backend", "updated_at", "expires_at")
+        return self._insert(table, (*columns, "written_by"), map(row, range(first, stop)))
 
     def settle(self) -> None:
         """Leave the database as a long-running one would be: statistics gathered on PostgreSQL
