@@ -36,7 +36,7 @@ from taskstate.api.wire import (
 from taskstate.errors import InvalidValueError, UsageError
 from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 
-__all__ = ["router"]
+__all__ = ["decode_body", "json_response", "router"]
 
 router = APIRouter(prefix="/execution", tags=["execution"])
 
@@ -48,7 +48,8 @@ _finish_body = msgspec.json.Decoder(FinishRequest)
 _encode = msgspec.json.encode
 
 
-def _json(body: object) -> Response:
+def json_response(body: object) -> Response:
+    """``body`` (a msgspec struct) as a JSON response, encoded by msgspec."""
     return Response(_encode(body), media_type="application/json")
 
 
@@ -56,9 +57,10 @@ def _claims(request: Request, state: AppState) -> TokenClaims:
     return token_claims(request.headers.get("authorization"), state.signer)
 
 
-def _decode(
+def decode_body(
     body: bytes, decoder: msgspec.json.Decoder[T], what: str, error: type[UsageError] = UsageError
 ) -> T:
+    """``body`` decoded by ``decoder``; ``error`` naming ``what`` if it is malformed."""
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
@@ -83,7 +85,7 @@ async def _set(
     state: AppState, claims: TokenClaims, scope: StateScope, key: str, body: bytes
 ) -> Response:
     # A body that is not JSON (NaN included) is a bad value, as on the public API.
-    parsed = _decode(body, _state_body, "state", InvalidValueError)
+    parsed = decode_body(body, _state_body, "state", InvalidValueError)
     # The writer is the token's task instance and try: no caller can claim another.
     retention, writer = parsed.retention, claims.written_by
     if parsed.ref is not None:
@@ -122,7 +124,7 @@ def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
 async def start(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     _claims(request, state).require_ti(ti_id)
-    parsed = _decode(await request.body(), _start_body, "start")
+    parsed = decode_body(await request.body(), _start_body, "start")
 
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
@@ -140,7 +142,7 @@ async def start(ti_id: str, request: Request) -> Response:
             max_value_bytes=state.settings.state_store.max_value_bytes,
         )
 
-    return _json(await in_transaction(state, transition))
+    return json_response(await in_transaction(state, transition))
 
 
 @router.post("/task-instances/{ti_id}/heartbeat")
@@ -150,7 +152,7 @@ async def heartbeat(ti_id: str, request: Request) -> Response:
     claims.require_ti(ti_id)
     ti_state = await in_transaction(state, lambda session: runs.get_ti(session, ti_id).state)
     token = state.signer.issue(ti_id, claims.scope, claims.assets, try_number=claims.try_number)
-    return _json(HeartbeatResponse(token=token, state=ti_state))
+    return json_response(HeartbeatResponse(token=token, state=ti_state))
 
 
 @router.post("/task-instances/{ti_id}/finish")
@@ -158,7 +160,7 @@ async def finish(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     claims = _claims(request, state)
     claims.require_ti(ti_id)
-    parsed = _decode(await request.body(), _finish_body, "finish")
+    parsed = decode_body(await request.body(), _finish_body, "finish")
     succeeded = parsed.state == "success"
     final = await in_transaction(
         state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
@@ -166,7 +168,7 @@ async def finish(ti_id: str, request: Request) -> Response:
     if succeeded and state.settings.state_store.clear_on_success:
         # The task process is gone: the objects its references name wait in the purge queue.
         await purge.enqueue(state, "task", await state.state.clear(claims.scope))
-    return _json(FinishResponse(state=final))
+    return json_response(FinishResponse(state=final))
 
 
 # -- task state and asset state: the hot path ----------------------------------------------
@@ -177,7 +179,7 @@ async def finish(ti_id: str, request: Request) -> Response:
 async def get_task_state(request: Request) -> Response:
     state = app_state(request)
     scope = _ti_scope(request, state)
-    return _json(_stored_body(await state.state.get(scope, request.path_params["key"])))
+    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
 
 
 async def set_task_state(request: Request) -> Response:
@@ -189,19 +191,19 @@ async def set_task_state(request: Request) -> Response:
 async def delete_task_state(request: Request) -> Response:
     state = app_state(request)
     scope = _ti_scope(request, state)
-    return _json(_stored_body(await state.state.delete(scope, request.path_params["key"])))
+    return json_response(_stored_body(await state.state.delete(scope, request.path_params["key"])))
 
 
 async def clear_task_state(request: Request) -> Response:
     state = app_state(request)
     scope = _ti_scope(request, state)
-    return _json(_removed_body(await state.state.clear(scope)))
+    return json_response(_removed_body(await state.state.clear(scope)))
 
 
 async def get_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return _json(_stored_body(await state.state.get(scope, request.path_params["key"])))
+    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
 
 
 async def set_asset_state(request: Request) -> Response:
@@ -214,13 +216,13 @@ async def set_asset_state(request: Request) -> Response:
 async def delete_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return _json(_stored_body(await state.state.delete(scope, request.path_params["key"])))
+    return json_response(_stored_body(await state.state.delete(scope, request.path_params["key"])))
 
 
 async def clear_asset_state(request: Request) -> Response:
     state = app_state(request)
     scope = _asset_scope(request, _claims(request, state))
-    return _json(_removed_body(await state.state.clear(scope)))
+    return json_response(_removed_body(await state.state.clear(scope)))
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -16,13 +16,14 @@ from __future__ import annotations
 import msgspec
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
+from taskstate.api.execution import decode_body, json_response
 from taskstate.api.wire import OutputBody
+from taskstate.db.engine import dialect_insert
 from taskstate.db.models import TaskInstance, TaskOutput, utcnow
 from taskstate.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from taskstate.state.codec import validate_encoded_value
@@ -36,7 +37,7 @@ _output_body = msgspec.json.Decoder(OutputBody)
 
 def store_output(session: Session, ti_id: str, data: str, *, dialect: str) -> None:
     """Upsert the output of a task instance (one statement, no read before the write)."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TaskOutput)
+    insert = dialect_insert(dialect)(TaskOutput)
     insert = insert.values(ti_id=ti_id, data=data, updated_at=utcnow())
     session.execute(
         insert.on_conflict_do_update(
@@ -71,19 +72,12 @@ def read_output(session: Session, dag_id: str, run_id: str, task_id: str) -> byt
     return b"[" + b",".join((data or "null").encode() for _, data in rows) + b"]"
 
 
-def _json(body: OutputBody) -> Response:
-    return Response(msgspec.json.encode(body), media_type="application/json")
-
-
 @router.put("/outputs/ti/{ti_id}", status_code=204)
 async def set_output(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     claims = token_claims(request.headers.get("authorization"), state.signer)
     claims.require_ti(ti_id)
-    try:
-        parsed = _output_body.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise InvalidValueError(f"malformed output body: {exc}") from exc
+    parsed = decode_body(await request.body(), _output_body, "output", InvalidValueError)
     if parsed.value is msgspec.UNSET:
         raise InvalidValueError("the output body must hold a value")
     data = bytes(parsed.value)
@@ -112,4 +106,4 @@ async def get_output(dag_id: str, run_id: str, task_id: str, request: Request) -
     data = await in_transaction(
         state, lambda session: read_output(session, dag_id, run_id, task_id)
     )
-    return _json(OutputBody() if data is None else OutputBody(value=msgspec.Raw(data)))
+    return json_response(OutputBody() if data is None else OutputBody(value=msgspec.Raw(data)))

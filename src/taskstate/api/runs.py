@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from taskstate.db.engine import dialect_insert
 from taskstate.db.models import (
     Asset,
     AssetRole,
@@ -106,7 +106,7 @@ def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
     Here the second waits for the first to commit, then inserts nothing.
     """
     dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    insert = dialect_insert(dialect)(model)
     # Told by a returned row: SQLAlchemy has PostgreSQL return the new key, and then no count.
     inserted = insert.values(**values).on_conflict_do_nothing().returning(literal(True))
     return session.execute(inserted).first() is not None

@@ -49,11 +49,10 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
-from taskstate.db.engine import Database, raise_backend_error
+from taskstate.db.engine import Database, dialect_insert, raise_backend_error
 from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
 from taskstate.errors import BackendError, NotFoundError, UnknownAssetError
 from taskstate.state.backend import BaseStateBackend
@@ -120,7 +119,7 @@ def _scope_statements(
     owned = owner_column == owner_id
     live = or_(table.c.expires_at.is_(None), table.c.expires_at > _now(table))
     stored = (table.c.data, table.c.ref_backend, table.c.expires_at, table.c.written_by)
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    insert = dialect_insert(dialect)(table)
     insert = insert.values(
         {
             owner_column.name: owner_id,

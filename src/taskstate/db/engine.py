@@ -17,13 +17,14 @@ error into :class:`~taskstate.errors.BackendError`, naming the database by its m
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -36,7 +37,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taskstate.errors import BackendError, ConfigError
 
-__all__ = ["Database", "dialect_of", "mask_url", "raise_backend_error", "translate_errors"]
+__all__ = [
+    "Database",
+    "dialect_insert",
+    "dialect_of",
+    "mask_url",
+    "raise_backend_error",
+    "translate_errors",
+]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -99,6 +107,11 @@ def _parse(url: str) -> tuple[Dialect, URL, URL]:
 def dialect_of(url: str) -> Dialect:
     """The dialect of ``url``; ConfigError if taskstate cannot use it. Connects to nothing."""
     return _parse(url)[0]
+
+
+def dialect_insert(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The ``insert`` construct of ``dialect``, the one with ``on_conflict_do_*`` (upserts)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _make_parent(path: Path) -> None:
