@@ -300,6 +300,8 @@ def test_clear_all_map_indices(make_run: Callable[..., Run], public: PublicClien
 
     public.clear_task_state("mapped", run.run_id, "fan", 1, all_map_indices=True)
     assert public.list_task_state("mapped", run.run_id) == []
+    with pytest.raises(NotFoundError, match=r"run '.*' of DAG 'mapped' has no task 'nope'"):
+        public.clear_task_state("mapped", run.run_id, "nope", 0, all_map_indices=True)
 
 
 def test_a_reference_is_listed_with_value_null(

@@ -25,7 +25,7 @@ from taskstate.api.execution import decode_body, json_response
 from taskstate.api.wire import OutputBody
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import TaskInstance, TaskOutput, utcnow
-from taskstate.errors import InvalidValueError, NotFoundError, PermissionDeniedError
+from taskstate.errors import InvalidValueError, PermissionDeniedError
 from taskstate.state.codec import validate_encoded_value
 
 __all__ = ["read_output", "router", "store_output"]
@@ -62,10 +62,7 @@ def read_output(session: Session, dag_id: str, run_id: str, task_id: str) -> byt
         .order_by(TaskInstance.map_index)
     ).all()
     if not rows:
-        raise NotFoundError(
-            f"run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}",
-            detail={"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
-        )
+        raise runs.task_not_found(dag_id, run_id, task_id)
     if len(rows) == 1 and rows[0].map_index < 0:
         data = rows[0].data
         return None if data is None else data.encode()

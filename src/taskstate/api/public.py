@@ -220,12 +220,7 @@ async def _task_scope(
 async def _task_of_run(
     state: AppState, dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> TaskScope:
-    tis = await in_transaction(state, lambda s: runs.list_tis(s, dag_id, run_id, task_id))
-    if not tis:
-        raise NotFoundError(
-            f"run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}",
-            detail={"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
-        )
+    await in_transaction(state, lambda s: runs.require_task(s, dag_id, run_id, task_id))
     return TaskScope(dag_id, run_id, task_id, map_index)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, select
+from sqlalchemy import delete, exists, literal, select
 from sqlalchemy.orm import Session
 
 from taskstate.db.engine import dialect_insert
@@ -56,10 +56,12 @@ __all__ = [
     "mark_upstream_failed",
     "queue_ti",
     "require_running_try",
+    "require_task",
     "resolve_asset",
     "run_body",
     "scope_of",
     "start_ti",
+    "task_not_found",
     "ti_body",
 ]
 
@@ -218,6 +220,28 @@ def list_tis(
         query = query.where(TaskInstance.map_index == map_index)
     order = (TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
     return session.scalars(query.order_by(*order)).all()
+
+
+def task_not_found(dag_id: str, run_id: str, task_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}",
+        detail={"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
+    )
+
+
+def require_task(session: Session, dag_id: str, run_id: str, task_id: str) -> None:
+    """NotFoundError unless the run has a task ``task_id`` (any of its map indexes)."""
+    found = session.scalar(
+        select(
+            exists().where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+            )
+        )
+    )
+    if not found:
+        raise task_not_found(dag_id, run_id, task_id)
 
 
 def get_ti(session: Session, ti_id: str, *, for_update: bool = False) -> TaskInstance:
