@@ -9,7 +9,7 @@ far side as the same class, found by its ``code``::
     │   ├── InvalidKeyError              empty, over-long or malformed key          400
     │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
     │   │   ├── ValueTooLargeError       over [state_store] max_value_bytes         413
-    │   │   └── UnmappableOutputError    a task output mapped over is not a list    400
+    │   │   └── UnmappableOutputError    not a list, or over max_map_length         400
     │   ├── InvalidRetentionError        a retention that is not a positive duration 400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
     │   ├── NotFoundError                no such DAG run or task instance           404
@@ -116,7 +116,8 @@ class ValueTooLargeError(InvalidValueError):
 
 
 class UnmappableOutputError(InvalidValueError):
-    """``task.expand(x=upstream())`` where the upstream output is not a list."""
+    """``task.expand(x=upstream())`` where the upstream output is not a list, or a mapping
+    that would make more task instances than ``[workers] max_map_length``."""
 
     code = "unmappable_output"
 

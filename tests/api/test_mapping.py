@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from taskstate.client.public import PublicClient
-from taskstate.errors import ConflictError, NotFoundError
+from taskstate.errors import ConflictError, NotFoundError, UnmappableOutputError
 
 from .conftest import ORDERS, Attached, Run, error_of
 
@@ -84,6 +84,34 @@ def test_only_a_scheduled_placeholder_can_be_expanded(
         public.expand_task_instance("no-such-ti", 1)
     error_of(raw.post(f"/api/v1/task-instances/{first['id']}/skip"), 401, "not_authenticated")
     assert public.get_task_instance(mapping_run.ti_id("report"))["state"] == "scheduled"
+
+
+def test_a_count_over_max_map_length_is_refused_and_changes_nothing(
+    mapping_run: Run, public: PublicClient, raw: httpx.Client, api_headers: Any, api_server: Any
+) -> None:
+    placeholder = mapping_run.ti_id("process")
+    limit = api_server.settings.workers.max_map_length
+    assert limit == 1024
+    for count in (limit + 1, 250_000_000_000):
+        answer = raw.post(
+            f"/api/v1/task-instances/{placeholder}/expand",
+            headers=api_headers,
+            json={"count": count},
+        )
+        body = error_of(answer, 400, "unmappable_output")
+        assert body["detail"] == {"ti_id": placeholder, "count": count, "max_map_length": limit}
+        assert "more than [workers] max_map_length = 1024" in body["message"]
+    with pytest.raises(UnmappableOutputError):
+        public.expand_task_instance(placeholder, limit + 1)
+
+    listed = public.get_run("mapping", mapping_run.run_id)["task_instances"]
+    assert [(ti["task_id"], ti["map_index"], ti["state"]) for ti in listed] == [
+        ("process", -1, "scheduled"),
+        ("report", -1, "scheduled"),
+        ("tables", -1, "scheduled"),
+    ]
+    # The placeholder is untouched: it can still be expanded within the limit.
+    assert len(public.expand_task_instance(placeholder, limit)) == limit
 
 
 def test_instances_that_never_run_end_skipped_or_failed_and_the_run_can_finish(

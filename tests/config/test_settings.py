@@ -51,7 +51,11 @@ def test_defaults(tmp_path: Path) -> None:
         backend="metastore", backend_kwargs={}, clear_on_success=False, max_value_bytes=1048576
     )
     assert settings.workers == WorkersSettings(
-        state_backend=None, state_backend_kwargs={}, heartbeat_interval=10.0, parallelism=4
+        state_backend=None,
+        state_backend_kwargs={},
+        heartbeat_interval=10.0,
+        parallelism=4,
+        max_map_length=1024,
     )
     assert settings.api == APISettings(
         host="127.0.0.1",
@@ -114,6 +118,8 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("workers", {"heartbeat_interval": 0}),
         ("workers", {"heartbeat_interval": float("inf")}),
         ("workers", {"parallelism": 0}),
+        ("workers", {"max_map_length": 0}),
+        ("workers", {"max_map_length": -1}),
         ("api", {"port": 65536}),
         ("api", {"port": -1}),
         ("api", {"token_ttl_seconds": 0}),
@@ -126,6 +132,11 @@ def test_out_of_range_values_are_rejected(section: str, values: dict[str, object
         build(**{section: values})
 
     assert caught.value.errors()[0]["loc"][:2] == (section, next(iter(values)))
+
+
+def test_max_map_length_is_at_least_one() -> None:
+    assert build(workers={"max_map_length": 1}).workers.max_map_length == 1
+    assert build(workers={"max_map_length": "3"}).workers.max_map_length == 3
 
 
 def test_retention_and_clean_up_defaults() -> None:

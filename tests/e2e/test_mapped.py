@@ -1,6 +1,7 @@
 """Mapped tasks (``expand``/``partial``): one task instance per value, each with its own
 map_index and task state, retried on its own; downstream tasks wait for every instance
-(tests/e2e/dags/mapped.py)."""
+(tests/e2e/dags/mapped.py); a mapping over ``[workers] max_map_length`` fails its task
+(tests/e2e/dags/map_limit.py)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,40 @@ def test_each_instance_has_its_own_task_state(mapped: MappedRun) -> None:
         ("square", 1, "input", 2),
         ("square", 2, "input", 3),
     ]
+
+
+@pytest.fixture(scope="module")
+def limited(make_cli: Callable[..., Any]) -> MappedRun:
+    cli = make_cli("map_limit", {"TASKSTATE__WORKERS__MAX_MAP_LENGTH": "3"})
+    return MappedRun(cli, cli.dags_test(DAGS / "map_limit.py", "--run-id", "l1"))
+
+
+@pytest.mark.e2e
+def test_a_mapping_over_max_map_length_fails_its_task_without_a_try(limited: MappedRun) -> None:
+    run = limited.run
+    assert run.code == 1, str(run)
+    assert run.summary() == {
+        "four_items": ("success", 1),
+        "too_many": ("failed", 0),
+        "after_too_many": ("upstream_failed", 0),
+        "literal_too_many": ("failed", 0),
+        "after_literal": ("upstream_failed", 0),
+        "three_items": ("success", 1),
+        "fits[0]": ("success", 1),
+        "fits[1]": ("success", 1),
+        "fits[2]": ("success", 1),
+        "after_fits": ("success", 1),
+    }, str(run)
+    assert run.lines("too_many") == [
+        "[runner] failed: UnmappableOutputError: too_many.expand(x=...) would make 4 task "
+        "instances (4), more than [workers] max_map_length = 3"
+    ]
+    assert run.lines("literal_too_many") == [
+        "[runner] failed: UnmappableOutputError: literal_too_many.expand(x=...) would make 4 "
+        "task instances (4), more than [workers] max_map_length = 3"
+    ]
+    assert run.lines("after_too_many") == ["[runner] skipped: an upstream task failed"]
+    assert "fits map_index=2 x=3" in run.lines("fits[2]")
 
 
 def test_expand_refuses_what_it_cannot_map() -> None:

@@ -40,6 +40,7 @@ class Run:
             api_url=api_server.url,
             run_id=options.get("run_id", "r1"),
             parallelism=options.get("parallelism", 2),
+            max_map_length=options.get("max_map_length", 1024),
             heartbeat_interval=options.get("heartbeat_interval", 10.0),
             worker_backend=options.get("worker_backend"),
             output=self.output,
@@ -357,14 +358,32 @@ def test_an_empty_mapping_skips_the_task_and_what_follows_and_the_run_succeeds(
     assert run.lines("after") == ["[runner] skipped: an upstream task was skipped"]
 
 
-def test_an_output_that_is_not_a_list_fails_the_mapped_task_without_a_try(
-    make_run: Callable[..., Run],
+@pytest.mark.parametrize(
+    ("returned", "max_map_length", "message"),
+    [
+        (
+            '{"tables": ["a"]}',
+            1024,
+            "each.expand(item=...) maps over the output of items(), which is dict, not a list",
+        ),
+        # The runner allows more than the API server (1024): the server refuses the count.
+        (
+            "list(range(1025))",
+            2048,
+            "cannot expand task instance {each_id!r} into 1025 task instances: more than "
+            "[workers] max_map_length = 1024",
+        ),
+    ],
+    ids=["not_a_list", "over_the_servers_limit"],
+)
+def test_a_mapping_that_cannot_be_made_fails_the_mapped_task_without_a_try(
+    make_run: Callable[..., Run], returned: str, max_map_length: int, message: str
 ) -> None:
     run = make_run(
-        """
+        f"""
         @task
-        def settings():
-            return {"tables": ["a"]}
+        def items():
+            return {returned}
 
         @task
         def each(item):
@@ -374,18 +393,19 @@ def test_an_output_that_is_not_a_list_fails_the_mapped_task_without_a_try(
         def after():
             print("after ran")
 
-        each.expand(item=settings()) >> after()
+        each.expand(item=items()) >> after()
         """,
-        "runner_unmappable",
+        f"runner_unmappable_{max_map_length}",
+        max_map_length=max_map_length,
     )
     result = run.run()
     assert result.state == "failed"
     assert _states(result) == {
-        "settings": ("success", 1),
+        "items": ("success", 1),
         "each": ("failed", 0),
         "after": ("upstream_failed", 0),
     }
+    each_id = result.task_instances[1]["id"]
     assert run.lines("each") == [
-        "[runner] failed: UnmappableOutputError: each.expand(item=...) maps over the output of "
-        "settings(), which is dict, not a list"
+        "[runner] failed: UnmappableOutputError: " + message.format(each_id=each_id)
     ]

@@ -92,6 +92,28 @@ def test_an_output_that_is_not_a_list_cannot_be_mapped(output: Any, kind: str) -
         mapped.arguments_for(0, {"tables": output})
 
 
+def test_a_mapping_over_max_length_instances_cannot_be_made() -> None:
+    with DAG("d", start_date=START):
+        mapped = process.partial(mode="m").expand(table=tables(), factor=[1, 2])
+    outputs = {"tables": ["a", "b"]}
+    assert mapped.map_count(outputs, max_length=4) == 4
+
+    message = (
+        r"process.expand\(table=..., factor=...\) would make 6 task instances \(3 x 2\), "
+        r"more than \[workers\] max_map_length = 4"
+    )
+    with pytest.raises(UnmappableOutputError, match=message) as caught:
+        mapped.map_count({"tables": ["a", "b", "c"]}, max_length=4)
+    assert caught.value.detail == {"task_id": "process", "count": 6, "max_map_length": 4}
+    # Counted, never built: a huge cross product is refused as cheaply as a small one.
+    with DAG("d", start_date=START):
+        listed = tables()
+        crossed = process.partial(mode="m").expand(table=listed, factor=listed)
+    huge = {"tables": list(range(500_000))}
+    with pytest.raises(UnmappableOutputError, match="would make 250000000000 task instances"):
+        crossed.map_count(huge, max_length=1024)
+
+
 def test_an_item_of_an_output_can_be_mapped_over() -> None:
     with DAG("d", start_date=START):
         mapped = process.partial(mode="m").expand(table=settings()["tables"])

@@ -7,7 +7,9 @@ their outputs (``GET /dag-runs/{dag_id}/{run_id}/outputs/{task_id}``), counts th
 asks for them: ``POST /task-instances/{ti_id}/expand`` replaces the placeholder with instances
 0..n-1 in one transaction, each with its own ``ti_id`` and the placeholder's retries and assets.
 With n = 0 the placeholder ends ``skipped`` instead; a mapping that fails (an output that is not
-a list) ends it ``failed`` (``/fail``).
+a list) ends it ``failed`` (``/fail``). An n over the server's ``[workers] max_map_length`` is
+refused before anything is read or written, so no client can have the server build rows without
+bound.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from taskstate.api.app import app_state, in_transaction
 from taskstate.api.outputs import read_output
 from taskstate.api.public import require_api_key
 from taskstate.db.models import TaskInstance, TaskInstanceAsset, TaskInstanceState
-from taskstate.errors import ConflictError
+from taskstate.errors import ConflictError, UnmappableOutputError
 
 __all__ = ["expand_ti", "router"]
 
@@ -39,8 +41,16 @@ class ExpandModel(BaseModel):
     count: int = Field(ge=0)
 
 
-def expand_ti(session: Session, ti_id: str, count: int) -> list[TaskInstance]:
+def expand_ti(
+    session: Session, ti_id: str, count: int, *, max_map_length: int
+) -> list[TaskInstance]:
     """Replace the placeholder ``ti_id`` by ``count`` instances (or end it skipped if 0)."""
+    if count > max_map_length:
+        raise UnmappableOutputError(
+            f"cannot expand task instance {ti_id!r} into {count} task instances: more than "
+            f"[workers] max_map_length = {max_map_length}",
+            detail={"ti_id": ti_id, "count": count, "max_map_length": max_map_length},
+        )
     placeholder = runs.get_ti(session, ti_id, for_update=True)
     if placeholder.map_index != -1 or placeholder.state != TaskInstanceState.SCHEDULED:
         raise ConflictError(
@@ -98,11 +108,14 @@ async def get_output(dag_id: str, run_id: str, task_id: str, request: Request) -
 async def expand(ti_id: str, body: ExpandModel, request: Request) -> Json:
     """Replace a mapped task's placeholder with ``count`` instances; 0 ends it skipped."""
 
+    state = app_state(request)
+    limit = state.settings.workers.max_map_length
+
     def work(session: Session) -> Json:
-        expanded = expand_ti(session, ti_id, body.count)
+        expanded = expand_ti(session, ti_id, body.count, max_map_length=limit)
         return {"task_instances": [runs.ti_body(ti) for ti in expanded]}
 
-    return await in_transaction(app_state(request), work)
+    return await in_transaction(state, work)
 
 
 @router.post("/task-instances/{ti_id}/skip")

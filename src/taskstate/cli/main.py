@@ -92,6 +92,7 @@ def dags_test(
                 api_url=url,
                 run_id=run_id or default_run_id(),
                 parallelism=parallelism or workers.parallelism,
+                max_map_length=workers.max_map_length,
                 heartbeat_interval=workers.heartbeat_interval,
                 worker_backend=backend,
                 output=output,

@@ -127,7 +127,8 @@ class StateStoreSettings(_Section):
 
 
 class WorkersSettings(_Section):
-    """``[workers]``: how tasks run, and the worker-side state backend if any."""
+    """``[workers]``: how tasks run, how many a mapped task may make, and the worker-side
+    state backend if any."""
 
     state_backend: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
     """Dotted class path of a backend that runs in the task process; unset means none."""
@@ -137,6 +138,12 @@ class WorkersSettings(_Section):
     """Seconds between a supervisor's heartbeats."""
     parallelism: int = Field(default=4, ge=1)
     """Task instances a runner executes at once."""
+    max_map_length: int = Field(default=1024, ge=1)
+    """Most task instances one mapped task may have (the product of its expanded lists' lengths).
+
+    A mapping over more fails the task without a try (``UnmappableOutputError``); the API
+    server refuses to expand a placeholder into more, whoever asks. Both read this one setting,
+    so set it alike where the runner and the API server run. 1024 is Airflow's default."""
 
 
 class APISettings(_Section):

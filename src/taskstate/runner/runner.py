@@ -71,6 +71,7 @@ class DagRunner:
         api_url: str,
         run_id: str,
         parallelism: int,
+        max_map_length: int,
         heartbeat_interval: float,
         worker_backend: WorkerBackendSpec | None,
         output: RunOutput,
@@ -81,6 +82,7 @@ class DagRunner:
         self.api_url = api_url
         self.run_id = run_id
         self.parallelism = max(1, parallelism)
+        self.max_map_length = max_map_length
         self.heartbeat_interval = heartbeat_interval
         self.worker_backend = worker_backend
         self.output = output
@@ -102,10 +104,18 @@ class DagRunner:
                     "outlets": [{"name": a.name, "uri": a.uri} for a in t.outlets],
                 }
                 for t in order
-                for map_index in t.map_indices
+                for map_index in self._registered_indices(t)
             ],
         }
         return Instances(self.client.create_run(body)["task_instances"])
+
+    def _registered_indices(self, task: Task) -> list[int]:
+        """The task's map indices, but a placeholder for literal lists over the limit: it
+        fails when expanded, like a mapping over an output that is too long."""
+        literal = task.is_mapped and not task.maps_over_outputs
+        if literal and task.map_count({}) > self.max_map_length:
+            return [-1]
+        return task.map_indices
 
     def run(self) -> RunResult:
         order = self.dag.topological_order()
@@ -149,9 +159,16 @@ class DagRunner:
         upstream = tis.states_of(task.upstream_task_ids)
         ready = all(s == "success" for s in upstream)
         placeholder = (task.task_id, -1)
-        if ready and task.maps_over_outputs and tis.states.get(placeholder) == "scheduled":
+        if ready and task.is_mapped and tis.states.get(placeholder) == "scheduled":
             placeholder_id = tis.ids[placeholder]
-            expanded = mapping.expand(self.client, self.output, self.run_id, task, placeholder_id)
+            expanded = mapping.expand(
+                self.client,
+                self.output,
+                self.run_id,
+                task,
+                placeholder_id,
+                max_map_length=self.max_map_length,
+            )
             tis.replace(task.task_id, expanded)
         for map_index in tis.indices(task.task_id):
             key = (task.task_id, map_index)

@@ -109,9 +109,23 @@ class Task:
         values = (self.expand_kwargs or {}).values()
         return {v.task_id for v in values if isinstance(v, OutputRef)}
 
-    def map_count(self, outputs: Mapping[str, Any]) -> int:
-        """How many instances the mapped task has, given the outputs it maps over by task id."""
-        return math.prod(len(values) for values in self._expand_lists(outputs).values())
+    def map_count(self, outputs: Mapping[str, Any], *, max_length: int | None = None) -> int:
+        """How many instances the mapped task has, given the outputs it maps over by task id.
+
+        Over ``max_length`` (``[workers] max_map_length``), the task cannot be mapped: that
+        many task instances would exhaust the runner and the API server.
+        """
+        lists = self._expand_lists(outputs)
+        count = math.prod(len(values) for values in lists.values())
+        if max_length is not None and count > max_length:
+            lengths = " x ".join(str(len(values)) for values in lists.values())
+            names = ", ".join(f"{name}=..." for name in lists)
+            raise UnmappableOutputError(
+                f"{self.task_id}.expand({names}) would make {count} task instances ({lengths}), "
+                f"more than [workers] max_map_length = {max_length}",
+                detail={"task_id": self.task_id, "count": count, "max_map_length": max_length},
+            )
+        return count
 
     def arguments_for(
         self, map_index: int, outputs: Mapping[str, Any]
