@@ -197,8 +197,10 @@ def test_outputs_that_cannot_be_used_fail_their_tasks(bad: Runs) -> None:
         "returns_a_set": Row("failed", 2),
         "returns_too_much": Row("failed", 1),
         "per_key": Row("failed", 0),
+        "per_key__1": Row("failed", 0),
         "takes": Row("upstream_failed", 0),
         "takes__1": Row("upstream_failed", 0),
+        "takes__2": Row("failed", 1),
     }, str(run)
 
 
@@ -206,6 +208,18 @@ def test_an_output_that_is_not_a_list_cannot_be_mapped(bad: Runs) -> None:
     assert bad.runs["b1"].lines("per_key") == [
         "[runner] failed: UnmappableOutputError: per_key.expand(key=...) maps over the output "
         "of a_dict(), which is dict, not a list"
+    ]
+
+
+def test_an_item_the_output_does_not_have_fails_the_task(bad: Runs) -> None:
+    missing = "the output a_dict() is a dict of 1 items; it has no item"
+    # Taken as an argument: the task process cannot be set up.
+    assert f"error: InvalidValueError: a_dict()['missing']: {missing} 'missing'" in (
+        bad.runs["b1"].lines("takes__2")
+    )
+    # Mapped over: the runner cannot expand the task.
+    assert bad.runs["b1"].lines("per_key__1") == [
+        f"[runner] failed: InvalidValueError: a_dict()['nope']: {missing} 'nope'"
     ]
 
 

@@ -1,4 +1,5 @@
-"""Outputs that cannot be used: mapped over while not a list, not JSON, over the size limit."""
+"""Outputs that cannot be used: mapped over while not a list, not JSON, over the size limit, an
+item the output does not have."""
 
 from datetime import UTC, datetime
 
@@ -27,6 +28,9 @@ with DAG(dag_id="e2e_bad_outputs", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
     def takes(value):
         print(f"takes got {value!r}")
 
-    per_key.expand(key=a_dict())
+    a_dict_output = a_dict()
+    per_key.expand(key=a_dict_output)
     takes(returns_a_set())
     takes(returns_too_much())
+    takes(a_dict_output["missing"])
+    per_key.expand(key=a_dict_output["nope"])
