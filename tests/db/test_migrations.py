@@ -30,6 +30,7 @@ from taskstate.testing.postgres import temporary_database
 TABLES = {
     "alembic_version",
     "asset",
+    "asset_event",
     "asset_state",
     "dag_run",
     "purge_queue",
@@ -323,6 +324,9 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
     for name in ("task_state", "asset_state"):  # the columns 0004 added, empty
         for row in after[name]:
             assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
+    for row in after["dag_run"]:  # the columns 0005 added, empty
+        added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
+        assert [row.pop(column) for column in added] == [None] * 4
     assert after == rows
 
     # And the server's backend reads what was stored before the upgrade.
@@ -337,3 +341,25 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
     assert job == StoredValue('{"id": "j-1"}', None)
     assert blob == StoredValue("file:///objects/task/b", "pkg.Backend")
     assert mark == StoredValue('"2026-01-01"', None)
+
+
+def test_an_output_at_0004_becomes_the_return_value_xcom(empty_url: str) -> None:
+    _alembic(empty_url, command.upgrade, "0004")
+    rows = _rows_at_0003()
+    ti_id = rows["task_instance"][0]["id"]
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    database = Database(empty_url)
+    try:
+        with database.engine.begin() as connection:
+            meta = _reflect(connection, ["dag_run", "task_instance", "task_output"])
+            connection.execute(meta.tables["dag_run"].insert(), rows["dag_run"])
+            connection.execute(meta.tables["task_instance"].insert(), rows["task_instance"])
+            output = {"ti_id": ti_id, "data": "[1, 2]", "updated_at": when}
+            connection.execute(meta.tables["task_output"].insert(), [output])
+    finally:
+        database.dispose()
+
+    assert migrate(empty_url) == ("0004", HEAD_REVISION)
+
+    (row,) = _read_rows(empty_url, ["task_output"])["task_output"]
+    assert (row["ti_id"], row["key"], row["data"]) == (ti_id, "return_value", "[1, 2]")

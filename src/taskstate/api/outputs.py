@@ -24,7 +24,7 @@ from taskstate.api.auth import token_claims
 from taskstate.api.execution import decode_body, json_response
 from taskstate.api.wire import OutputBody
 from taskstate.db.engine import dialect_insert
-from taskstate.db.models import TaskInstance, TaskOutput, utcnow
+from taskstate.db.models import RETURN_VALUE, TaskInstance, TaskOutput, utcnow
 from taskstate.errors import InvalidValueError, PermissionDeniedError
 from taskstate.state.codec import validate_encoded_value
 
@@ -35,13 +35,16 @@ router = APIRouter(prefix="/execution", tags=["execution"])
 _output_body = msgspec.json.Decoder(OutputBody)
 
 
-def store_output(session: Session, ti_id: str, data: str, *, dialect: str) -> None:
-    """Upsert the output of a task instance (one statement, no read before the write)."""
+def store_output(
+    session: Session, ti_id: str, data: str, *, dialect: str, key: str = RETURN_VALUE
+) -> None:
+    """Upsert an XCom of a task instance, by default its output (one statement, no read
+    before the write)."""
     insert = dialect_insert(dialect)(TaskOutput)
-    insert = insert.values(ti_id=ti_id, data=data, updated_at=utcnow())
+    insert = insert.values(ti_id=ti_id, key=key, data=data, updated_at=utcnow())
     session.execute(
         insert.on_conflict_do_update(
-            index_elements=[TaskOutput.ti_id],
+            index_elements=[TaskOutput.ti_id, TaskOutput.key],
             set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at},
         )
     )
@@ -53,7 +56,9 @@ def read_output(session: Session, dag_id: str, run_id: str, task_id: str) -> byt
     nothing). The instances' texts are joined as they are stored, never parsed."""
     rows = session.execute(
         select(TaskInstance.map_index, TaskOutput.data)
-        .outerjoin(TaskOutput, TaskOutput.ti_id == TaskInstance.id)
+        .outerjoin(
+            TaskOutput, (TaskOutput.ti_id == TaskInstance.id) & (TaskOutput.key == RETURN_VALUE)
+        )
         .where(
             TaskInstance.dag_id == dag_id,
             TaskInstance.run_id == run_id,

@@ -34,7 +34,9 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "REF_PREFIX_CHARS",
+    "RETURN_VALUE",
     "Asset",
+    "AssetEvent",
     "AssetRole",
     "AssetState",
     "Base",
@@ -138,6 +140,11 @@ class DagRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None]
+    logical_date: Mapped[datetime | None]
+    data_interval_start: Mapped[datetime | None]
+    data_interval_end: Mapped[datetime | None]
+    conf: Mapped[str | None] = mapped_column(Text)
+    """The JSON text of the run's configuration (``dags test --conf``); NULL: none given."""
 
 
 class TaskInstance(Base):
@@ -263,16 +270,46 @@ _expiry_index(TaskState)
 _expiry_index(AssetState)
 
 
+RETURN_VALUE = "return_value"
+"""The XCom key of a task's return value (its output)."""
+
+
 class TaskOutput(Base):
-    """The JSON return value of a task instance, passed to the tasks that take it."""
+    """An XCom of a task instance: a JSON value under a key. The return value, keyed
+    :data:`RETURN_VALUE`, is the output passed to the tasks that take it."""
 
     __tablename__ = "task_output"
 
     ti_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
     )
+    key: Mapped[str] = mapped_column(
+        String(512), primary_key=True, server_default=RETURN_VALUE, default=RETURN_VALUE
+    )
     data: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AssetEvent(Base):
+    """An event a task instance recorded on an asset it writes (``outlet_events``,
+    ``yield Metadata(...)``); later tasks read them through ``inlet_events``.
+
+    The source is kept as plain ids, not a foreign key: an asset's history outlives its runs.
+    """
+
+    __tablename__ = "asset_event"
+    __table_args__ = (Index("ix_asset_event_asset_id_id", "asset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"))
+    extra: Mapped[str] = mapped_column(Text)
+    """The event's extra, a JSON object as text."""
+    source_ti_id: Mapped[str | None] = mapped_column(String(36))
+    source_dag_id: Mapped[str | None] = mapped_column(String(250))
+    source_run_id: Mapped[str | None] = mapped_column(String(250))
+    source_task_id: Mapped[str | None] = mapped_column(String(250))
+    source_map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PurgeEntry(Base):
