@@ -121,11 +121,12 @@ _BASES = (BaseStateBackend, BaseStoreBackend)
 
 
 def implemented_hooks(cls: type, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` that ``cls`` defines itself or inherits from a class other than the
-    two base classes, whose definitions are only defaults."""
+    """Those of ``names`` that ``cls`` implements: it has them, and not as the two base
+    classes define them (those are only defaults)."""
+    defaults = {id(vars(base)[name]) for base in _BASES for name in names if name in vars(base)}
     found = []
     for name in names:
         owner = next((klass for klass in cls.__mro__ if name in vars(klass)), None)
-        if owner is not None and owner not in _BASES:
+        if owner is not None and id(vars(owner)[name]) not in defaults:
             found.append(name)
     return found
