@@ -11,8 +11,8 @@ import pytest
 from taskstate.cli.purge import drain_queue, sweep_orphans
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
-from taskstate.runtime.worker_backend import WorkerBackend
-from taskstate.state import BaseStateBackend
+from taskstate.runtime.worker_backend import TaskOwner, WorkerBackend
+from taskstate.state import BaseStateBackend, BaseStoreBackend, TaskScope
 
 WORKER = f"{__name__}.RecordingBackend"
 
@@ -124,4 +124,58 @@ def test_orphans_need_a_backend_that_lists_its_objects(
     from taskstate.errors import ConfigError
 
     with pytest.raises(ConfigError, match="iter_objects"):
+        sweep_orphans(public, worker, older_than=datetime.now(UTC))
+
+
+class AirflowStyleBackend(BaseStoreBackend):
+    """Apache Airflow 3.3.2's hooks; objects removed by delete(scope, key), recorded here."""
+
+    def __init__(self) -> None:
+        self.deleted: list[tuple[Any, str]] = []
+
+    def serialize_task_state_store_to_ref(self, *, value: Any, key: str, scope: Any) -> str:
+        return f"airflow://{scope}/{key}"
+
+    def delete(self, scope: Any, key: str, *, session: Any = None) -> None:
+        self.deleted.append((scope, key))
+
+    # What a sweep would need, which must not make it sweep this backend.
+    def iter_objects(self, *, older_than: Any = None) -> Iterator[str]:
+        raise AssertionError("never listed")
+
+    def purge_object(self, url: str, *, older_than: Any = None) -> bool:
+        raise AssertionError("never purged")
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    set = clear = aget = aset = adelete = aclear = get
+
+
+def test_queued_references_of_a_backend_with_airflows_hooks_are_purged_by_scope_and_key(
+    public: PublicClient, task: Task
+) -> None:
+    backend = AirflowStyleBackend()
+    worker = WorkerBackend(backend)
+    scope = TaskScope("purging", task.run_id, "t")
+    for key in ("a", "b"):
+        ref = worker.store(TaskOwner(task.ti_id, scope), key, key)
+        assert isinstance(ref, str)
+        task.client.set_task_state(task.ti_id, key, ref.encode(), worker.path)
+    task.clear_through_the_public_api()
+
+    report = drain_queue(public, worker)
+
+    assert report.purged == 2 and report.failed == []
+    assert sorted(backend.deleted, key=lambda d: d[1]) == [(scope, "a"), (scope, "b")]
+    assert public.list_purge_queue() == []
+
+
+def test_orphans_of_a_backend_with_airflows_hooks_are_not_swept(public: PublicClient) -> None:
+    from datetime import UTC, datetime
+
+    from taskstate.errors import ConfigError
+
+    worker = WorkerBackend(AirflowStyleBackend())
+    with pytest.raises(ConfigError, match="implements Apache Airflow's hooks"):
         sweep_orphans(public, worker, older_than=datetime.now(UTC))

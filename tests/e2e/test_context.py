@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 DAG = DAGS / "context_dag.py"
 CONTEXT_KEYS = [
     "asset_state",
+    "asset_state_store",
     "dag",
     "dag_run",
     "map_index",
@@ -24,6 +25,7 @@ CONTEXT_KEYS = [
     "task",
     "task_instance",
     "task_state",
+    "task_state_store",
     "ti",
     "try_number",
 ]

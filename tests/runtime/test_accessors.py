@@ -4,15 +4,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from taskstate.errors import (
     InvalidKeyError,
     InvalidRetentionError,
     InvalidValueError,
     ReferenceResolutionError,
-    TaskStateError,
     UndeclaredAssetError,
     ValueTooLargeError,
 )
@@ -20,10 +17,10 @@ from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
 from taskstate.runtime.protocol import SetAssetState, SetTaskState
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk import NEVER_EXPIRE, Asset
-from taskstate.state import BaseStateBackend
-from taskstate.state.codec import encode_value
+from taskstate.state import BaseStateBackend, TaskScope
 
 ORDERS = Asset(name="orders", uri="s3://lake/orders")
+SCOPE = TaskScope("d", "r", "t")
 
 
 class DictBackend(BaseStateBackend):
@@ -55,7 +52,7 @@ DictBackend.__abstractmethods__ = frozenset()
 
 def task_state(served, worker=None, limit=1000):  # type: ignore[no-untyped-def]
     comms, _ = served
-    return TaskState(comms, worker, limit, ti_id="ti-1")
+    return TaskState(comms, worker, limit, ti_id="ti-1", scope=SCOPE)
 
 
 def test_inline_values_round_trip(served) -> None:  # type: ignore[no-untyped-def]
@@ -221,39 +218,3 @@ def test_a_bad_retention_fails_before_anything_is_stored(served, retention: Any)
         )
     assert server.requests == []
     assert backend.calls == []  # not even the worker backend was asked to store it
-
-
-# -- the JSON text a worker hook receives, built in pieces for large values --------------------
-
-_json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats()
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=12)
-        | st.dictionaries(st.text(max_size=5), children, max_size=12)
-    ),
-    max_leaves=60,
-)
-
-
-def _outcome(encode: Any, value: object) -> tuple[Any, ...]:
-    try:
-        return ("ok", encode(value))
-    except TaskStateError as exc:
-        return (type(exc).__name__, exc.message, exc.detail)
-
-
-@settings(max_examples=300, deadline=None, database=None)
-@given(value=_json_values | st.lists(_json_values, max_size=30))
-def test_json_text_in_pieces_equals_the_whole_encoding(value: object) -> None:
-    import taskstate.runtime.accessors as accessors
-
-    # Tiny pieces, so that every value above is cut up; errors must be the same too.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(accessors, "_PIECE", 7)
-        patch.setattr(accessors, "_FIRST_ITEMS", 3)
-        whole = _outcome(lambda v: encode_value(v, max_bytes=0).decode(), value)
-        assert _outcome(accessors._json_text, value) == whole

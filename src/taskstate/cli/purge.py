@@ -5,7 +5,8 @@ Two kinds of object outlive their reference:
 * **queued**: deletions where the worker backend is not (the public API's delete and clear,
   the server's ``clear_on_success``, a deleted DAG run) leave the references they removed in
   the server's purge queue. :func:`drain_queue` claims each entry, removes its object through
-  the backend's ``purge_*`` hook, then acknowledges it, so a purge killed half way is simply run
+  the backend's ``purge_*`` hook (or, for a backend with Airflow's hooks, its
+  ``delete(scope, key)``), then acknowledges it, so a purge killed half way is simply run
   again (purging is idempotent). An entry whose reference was written again since is
   superseded: the server drops it and its object stays.
 * **orphans**: a task killed between storing an object and writing its reference, or a write
@@ -167,6 +168,15 @@ def sweep_orphans(
 ) -> PurgeReport:
     """Remove ``worker``'s objects older than ``older_than`` that no stored reference names."""
     backend = worker.backend
+    if worker.style == "airflow":
+        # Its objects are named by scope and key, which only the stored reference carries: an
+        # object's URL never equals a stored reference, so every object would look orphaned.
+        raise ConfigError(
+            f"purge --orphans cannot sweep {worker.path}: it implements Apache Airflow's "
+            "hooks, whose stored references do not match its objects' URLs; drain the queue "
+            "without --orphans",
+            detail={"backend": worker.path},
+        )
     if not isinstance(backend, ListableBackend):
         raise ConfigError(
             f"purge --orphans needs a worker backend that can list its objects; "

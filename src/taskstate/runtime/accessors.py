@@ -1,7 +1,8 @@
 """``context["task_state"]`` and ``context["asset_state"]``: what a task calls.
 
 Both accessors share one core (:class:`StateAccessor`) and differ only in the frames they send
-and the worker hooks they call. With a worker-side backend configured:
+and the owner they store values for. With a worker-side backend configured (called through
+:class:`~taskstate.runtime.worker_backend.WorkerBackend`, whichever hooks it implements):
 
 * ``set``: the hook stores the value and returns a reference; then the reference is written.
 * ``get``: the reference is read; then the hook resolves it.
@@ -22,13 +23,10 @@ import abc
 import asyncio
 import functools
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
-from typing import Any, cast
+from collections.abc import Iterator
 
 from taskstate.errors import (
     BackendError,
-    InvalidValueError,
     ReferenceResolutionError,
     TaskStateError,
     UndeclaredAssetError,
@@ -47,7 +45,7 @@ from taskstate.runtime.protocol import (
     SetTaskState,
     StateReply,
 )
-from taskstate.runtime.worker_backend import WorkerBackend
+from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.sdk.asset import Asset
 from taskstate.state.codec import (
     check_size,
@@ -57,37 +55,28 @@ from taskstate.state.codec import (
     validate_ref,
 )
 from taskstate.state.retention import Retention, WireRetention, retention_to_wire
-from taskstate.state.types import JSONValue
+from taskstate.state.types import AssetScope, JSONValue, StateKind, TaskScope
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
-
-_PIECE = 256 * 1024
-"""Characters of a long string, or about the bytes of JSON, encoded at a time for a hook.
-
-Small enough to stay in the CPU's caches: on 200 MiB values, 256 KiB pieces took 0.18 s for a
-string and 0.43 s for a list of strings, 8 MiB pieces 0.23 s and 0.75 s."""
-
-_FIRST_ITEMS = 1024
-"""Items of a list or object encoded in its first piece; a smaller one is encoded whole."""
-
-_PUNCTUATION: dict[type, tuple[str, str, str]] = {
-    str: ('"', "", '"'),
-    list: ("[", ",", "]"),
-    tuple: ("[", ",", "]"),
-    dict: ("{", ",", "}"),
-}
-"""Opening, separator and closing of the JSON of each type :func:`_json_text` cuts up."""
 
 
 class StateAccessor(abc.ABC):
     """get/set/delete/clear of one scope, through the supervisor and the worker backend."""
 
+    _kind: StateKind
+    """Which purge the references of this scope take."""
+
     def __init__(
-        self, comms: SupervisorComms, worker: WorkerBackend | None, max_value_bytes: int
+        self,
+        comms: SupervisorComms,
+        worker: WorkerBackend | None,
+        max_value_bytes: int,
+        owner: Owner,
     ) -> None:
         self._comms = comms
         self._worker = worker
         self._max_value_bytes = max_value_bytes
+        self._owner = owner
 
     # -- what differs between task state and asset state ----------------------------------
 
@@ -104,15 +93,6 @@ class StateAccessor(abc.ABC):
 
     @abc.abstractmethod
     def _clear(self) -> Request[RemovedRefs]: ...
-
-    @abc.abstractmethod
-    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str: ...
-
-    @abc.abstractmethod
-    def _deserialize(self, worker: WorkerBackend, stored: str) -> str: ...
-
-    @abc.abstractmethod
-    def _purge(self, worker: WorkerBackend, stored: str) -> None: ...
 
     @abc.abstractmethod
     def _describe(self) -> str: ...
@@ -142,9 +122,8 @@ class StateAccessor(abc.ABC):
             self._comms.send(self._set(key, data, None, wire))
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
-        text = _json_text(value)
         try:
-            ref = self._serialize(worker, text, key)
+            stored = worker.store(self._owner, key, value)
         except TaskStateError:
             raise
         except Exception as exc:
@@ -153,12 +132,11 @@ class StateAccessor(abc.ABC):
                 f"{type(exc).__name__}: {exc}",
                 detail={"key": key, "backend": worker.path},
             ) from exc
-        if ref == text:  # a hook left at its no-op default: the value is stored inline
-            data = text.encode()
-            check_size(len(data), self._max_value_bytes)
-            self._comms.send(self._set(key, data, None, wire))
+        if isinstance(stored, Inline):  # the backend keeps it in the database
+            check_size(len(stored.data), self._max_value_bytes)
+            self._comms.send(self._set(key, stored.data, None, wire))
             return
-        self._comms.send(self._set(key, validate_ref(ref).encode(), worker.path, wire))
+        self._comms.send(self._set(key, validate_ref(stored).encode(), worker.path, wire))
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (and the object its reference names); a missing key is no error."""
@@ -204,37 +182,7 @@ class StateAccessor(abc.ABC):
                 f"{ref_backend!r} to read it",
                 detail={"key": key, "ref_backend": ref_backend},
             )
-        # The hook is the user's code: whatever goes wrong in it is this one typed error.
-        problem = f"{self._describe()} key {key!r}: worker backend {worker.path!r} could not "
-        detail = {"key": key, "ref": stored, "ref_backend": ref_backend}
-        try:
-            text = self._deserialize(worker, stored)
-        except TaskStateError:
-            raise
-        except Exception as exc:
-            raise ReferenceResolutionError(
-                f"{problem}resolve reference {stored!r}: {type(exc).__name__}: {exc}",
-                detail=detail,
-            ) from exc
-        if not isinstance(text, str):
-            raise ReferenceResolutionError(
-                f"{problem}resolve reference {stored!r}: its deserialize hook returned "
-                f"{type(text).__name__}, not the value's JSON text",
-                detail=detail,
-            )
-        head = text[:80]
-        # The decoder reads UTF-8, which it would cache beside a non-ASCII str for as long as
-        # the str lives; encoded here instead, the text is freed before the value is built.
-        data: str | bytes = text if text.isascii() else text.encode()
-        del text
-        try:
-            return decode_value(data)
-        except InvalidValueError as exc:
-            raise ReferenceResolutionError(
-                f"{problem}resolve reference {stored!r}: its deserialize hook returned text "
-                f"that is not JSON (is the object gone?): {head!r}",
-                detail=detail,
-            ) from exc
+        return worker.resolve(self._owner, key, stored, what=self._describe())
 
     def _purge_refs(self, refs: list[tuple[str, str]]) -> None:
         worker = self._worker
@@ -244,7 +192,7 @@ class StateAccessor(abc.ABC):
                 # The references are gone already; purge every object before reporting any
                 # that could not be, so one failure leaves no more behind than it must.
                 try:
-                    self._purge(worker, stored)
+                    worker.purge(self._kind, stored)
                 except Exception as exc:
                     failed.append(f"{stored!r} ({type(exc).__name__}: {exc})")
             else:
@@ -263,7 +211,13 @@ class StateAccessor(abc.ABC):
 
 
 class TaskState(StateAccessor):
-    """State of the running task instance: kept across its tries."""
+    """State of the running task instance: kept across its tries.
+
+    ``ti_id`` and ``scope`` name the same task instance: taskstate's worker hooks are given
+    the one, Airflow's the other.
+    """
+
+    _kind = "task"
 
     def __init__(
         self,
@@ -272,9 +226,11 @@ class TaskState(StateAccessor):
         max_value_bytes: int,
         *,
         ti_id: str,
+        scope: TaskScope,
     ) -> None:
-        super().__init__(comms, worker, max_value_bytes)
+        super().__init__(comms, worker, max_value_bytes, TaskOwner(ti_id, scope))
         self.ti_id = ti_id
+        self.scope = scope
 
     def _get(self, key: str) -> Request[StateReply]:
         return GetTaskState(key)
@@ -290,21 +246,14 @@ class TaskState(StateAccessor):
     def _clear(self) -> Request[RemovedRefs]:
         return ClearTaskState()
 
-    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str:
-        return worker.backend.serialize_task_state_value(value=text, key=key, ti_id=self.ti_id)
-
-    def _deserialize(self, worker: WorkerBackend, stored: str) -> str:
-        return worker.backend.deserialize_task_state_value(stored)
-
-    def _purge(self, worker: WorkerBackend, stored: str) -> None:
-        worker.backend.purge_task_state(stored)
-
     def _describe(self) -> str:
         return "task state"
 
 
 class AssetState(StateAccessor):
     """State of one asset, shared by every run and task that declares it."""
+
+    _kind = "asset"
 
     def __init__(
         self,
@@ -314,7 +263,7 @@ class AssetState(StateAccessor):
         *,
         asset: Asset,
     ) -> None:
-        super().__init__(comms, worker, max_value_bytes)
+        super().__init__(comms, worker, max_value_bytes, AssetScope(asset.name))
         self.asset = asset
 
     def __repr__(self) -> str:
@@ -333,17 +282,6 @@ class AssetState(StateAccessor):
 
     def _clear(self) -> Request[RemovedRefs]:
         return ClearAssetState(self.asset.name)
-
-    def _serialize(self, worker: WorkerBackend, text: str, key: str) -> str:
-        return worker.backend.serialize_asset_state_value(
-            value=text, key=key, asset_name=self.asset.name
-        )
-
-    def _deserialize(self, worker: WorkerBackend, stored: str) -> str:
-        return worker.backend.deserialize_asset_state_value(stored)
-
-    def _purge(self, worker: WorkerBackend, stored: str) -> None:
-        worker.backend.purge_asset_state(stored)
 
     def _describe(self) -> str:
         return f"asset {self.asset.name!r} state"
@@ -419,76 +357,3 @@ class AssetStates:
 
     async def aclear(self) -> None:
         await self._only().aclear()
-
-
-def _json_text(value: JSONValue) -> str:
-    """The JSON text of ``value``, as :func:`encode_value` writes it, for a worker hook.
-
-    Encoded whole, a large value's bytes would sit beside its text while one is decoded into
-    the other: a third copy of the value. So a long string, list or object at the top is
-    encoded a piece at a time, and the pieces are appended to the text in batches. CPython
-    grows a str that has a single reference in place, so the text is not copied as it grows;
-    where it cannot (another interpreter, or the allocator must move the text), each batch,
-    at least an eighth of the text so far, bounds the copying to about nine times the text,
-    as a growing list's would be. Should a piece fail, the value is encoded whole instead, so
-    the error raised, and the path in its message, are the ones they always were.
-    """
-    pieces = _pieces(value)
-    if pieces is not None:
-        opening, separator, closing = _PUNCTUATION[type(value)]
-        text = opening
-        batch: list[str] = []
-        pending = 0
-        try:
-            for i, piece in enumerate(pieces):
-                if i and separator:
-                    batch.append(separator)
-                batch.append(str(memoryview(piece)[1:-1], "utf-8"))  # without its punctuation
-                pending += len(piece)
-                if pending > len(text) // 8:
-                    text += "".join(batch)
-                    batch.clear()
-                    pending = 0
-        except MemoryError:
-            raise
-        except Exception:
-            del text, batch  # what was built, before the value is encoded whole
-        else:
-            batch.append(closing)
-            text += "".join(batch)
-            return text
-    return encode_value(value, max_bytes=0).decode()
-
-
-def _pieces(value: JSONValue) -> Iterator[bytes] | None:
-    """The JSON of a long string, list or object in pieces of ~_PIECE bytes; else None.
-
-    Exact types only: a subclass is not JSON, and its slices (plain str or list) would pass.
-    """
-    kind = type(value)
-    if kind is str:
-        text = cast(str, value)
-        if len(text) > _PIECE:
-            return (
-                encode_value(text[start : start + _PIECE], max_bytes=0)
-                for start in range(0, len(text), _PIECE)
-            )
-    elif kind in (list, tuple):
-        items = cast("list[JSONValue]", value)
-        if len(items) > _FIRST_ITEMS:
-            return _slices(iter(items), list)
-    elif kind is dict:
-        mapping = cast("dict[str, JSONValue]", value)
-        if len(mapping) > _FIRST_ITEMS:
-            return _slices(iter(mapping.items()), dict)
-    return None
-
-
-def _slices(items: Iterator[Any], build: Callable[[Iterable[Any]], JSONValue]) -> Iterator[bytes]:
-    """Each slice of a list (or of an object's items), built back up by ``build`` and encoded;
-    slices are sized to ~_PIECE bytes of JSON."""
-    count = _FIRST_ITEMS
-    while chunk := build(islice(items, count)):
-        piece = encode_value(chunk, max_bytes=0)
-        yield piece
-        count = max(1, count * _PIECE // len(piece))

@@ -13,6 +13,7 @@ from taskstate.runtime.protocol import StartTask
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk.dag import DAG
 from taskstate.sdk.task import Task
+from taskstate.state.types import TaskScope
 
 __all__ = ["DagRunInfo", "TaskInstance", "build_context", "call_task"]
 
@@ -54,7 +55,12 @@ def build_context(
         try_number=info.try_number,
     )
     limit = start.max_value_bytes
-    asset_states = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
+    scope = TaskScope(info.dag_id, info.run_id, info.task_id, info.map_index)
+    task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
+    asset_state = AssetStates(
+        [AssetState(comms, worker, limit, asset=asset) for asset in task.assets],
+        task_id=info.task_id,
+    )
     return {
         "ti": ti,
         "task_instance": ti,
@@ -64,8 +70,10 @@ def build_context(
         "run_id": info.run_id,
         "map_index": info.map_index,
         "try_number": info.try_number,
-        "task_state": TaskState(comms, worker, limit, ti_id=info.id),
-        "asset_state": AssetStates(asset_states, task_id=info.task_id),
+        "task_state": task_state,
+        "asset_state": asset_state,
+        "task_state_store": task_state,  # Airflow 3.3.2's names for the same two objects
+        "asset_state_store": asset_state,
     }
 
 

@@ -1,8 +1,25 @@
-"""What DAG authors import: ``DAG``, ``task``, ``Asset``, and ``NEVER_EXPIRE`` for ``set``."""
+"""What DAG authors import: ``DAG``, ``task``, ``Asset``, and ``NEVER_EXPIRE`` for ``set``.
+
+Also the names a worker backend written for Apache Airflow 3.3.2 imports (``BaseStoreBackend``,
+``TaskScope``, ``AssetScope``, ``StoreScope``), so that such a file runs with only its import
+line changed; they are :mod:`taskstate.state`'s own.
+"""
 
 from taskstate.sdk.asset import Asset
 from taskstate.sdk.dag import DAG
 from taskstate.sdk.task import Task, task
 from taskstate.state.retention import NEVER_EXPIRE
+from taskstate.state.store_backend import BaseStoreBackend, StoreScope
+from taskstate.state.types import AssetScope, TaskScope
 
-__all__ = ["DAG", "NEVER_EXPIRE", "Asset", "Task", "task"]
+__all__ = [
+    "DAG",
+    "NEVER_EXPIRE",
+    "Asset",
+    "AssetScope",
+    "BaseStoreBackend",
+    "StoreScope",
+    "Task",
+    "TaskScope",
+    "task",
+]

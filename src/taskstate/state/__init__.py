@@ -5,6 +5,7 @@ API server all build on it.
 """
 
 from taskstate.state.backend import BaseStateBackend, ListableBackend
+from taskstate.state.store_backend import BaseStoreBackend, StoreScope
 from taskstate.state.types import (
     AssetScope,
     ExpiredBatch,
@@ -18,11 +19,13 @@ from taskstate.state.types import (
 __all__ = [
     "AssetScope",
     "BaseStateBackend",
+    "BaseStoreBackend",
     "ExpiredBatch",
     "JSONValue",
     "ListableBackend",
     "StateEntry",
     "StateScope",
+    "StoreScope",
     "StoredValue",
     "TaskScope",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "validate_ref",
     "validate_run_id",
     "validate_task_id",
+    "validate_value",
 ]
 
 MAX_KEY_LENGTH = 512
@@ -143,6 +144,13 @@ def _check_json_value(value: object) -> None:
                 f"{kind.__name__} is not JSON-serializable; store str, int, float, bool, "
                 "list or dict (convert it first, e.g. a datetime with .isoformat())",
             )
+
+
+def validate_value(value: object) -> JSONValue:
+    """Return ``value`` if it is a storable JSON document, else raise :class:`InvalidValueError`;
+    for a hook that takes the value itself, so nothing is encoded."""
+    _check_json_value(value)
+    return cast(JSONValue, value)
 
 
 def encode_value(value: Any, *, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> bytes:

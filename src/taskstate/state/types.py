@@ -46,6 +46,18 @@ class AssetScope(msgspec.Struct, frozen=True):
     def __str__(self) -> str:
         return f"asset {self.name}"
 
+    # Airflow 3.3.2's AssetScope also has these; its workers leave them None for an asset named
+    # by its name, as taskstate always names one. A backend written for Airflow may read them.
+    @property
+    def uri(self) -> None:
+        """Always None: the asset is named by :attr:`name` (Airflow's ``AssetScope.uri``)."""
+        return None
+
+    @property
+    def asset_id(self) -> None:
+        """Always None: a worker never knows the server's id of an asset (as in Airflow)."""
+        return None
+
 
 StateScope: TypeAlias = TaskScope | AssetScope
 

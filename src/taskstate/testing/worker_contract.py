@@ -9,10 +9,17 @@ Bind it to a backend by subclassing it in a test module and providing a ``backen
         def backend(self, tmp_path: Path) -> BaseStateBackend:
             return MyWorkerBackend(root=str(tmp_path))
 
-Each test gets a fresh ``backend`` and stores under task instance ids and asset names of its own.
-The suite calls only the six hooks, as the task process does; whatever a backend does to keep
-its objects apart is its own business, but a reference must always resolve to what was stored
-for its (scope, key) and to nothing else.
+Each test gets a fresh ``backend`` and stores under task instances and asset names of its own.
+A backend implements taskstate's six hooks or Apache Airflow 3.3.2's four
+(:class:`~taskstate.state.BaseStoreBackend`); the suite runs either:
+
+* taskstate's hooks are called directly, as the task process calls them: a reference must
+  resolve to exactly what was stored for its (scope, key) and to nothing else, and resolving a
+  purged reference must raise a :class:`~taskstate.errors.TaskStateError`.
+* Airflow's hooks are called through :class:`~taskstate.runtime.worker_backend.WorkerBackend`,
+  as the task process calls them: what a reference resolves to is compared as a value, and a
+  purge is the backend's ``delete(scope, key)``, after which the reference must not resolve
+  (the hook returns None or raises). Every value given must be stored, not kept inline.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskstate.errors import TaskStateError
+from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.state.backend import BaseStateBackend
+from taskstate.state.types import AssetScope, JSONValue, TaskScope
 
-__all__ = ["HOSTILE_NAMES", "WorkerBackendContract"]
+__all__ = ["HOSTILE_NAMES", "WorkerBackendContract", "WorkerHooks"]
 
 HOSTILE_NAMES = [
     "..",
@@ -55,8 +64,52 @@ VALUES = [
 ]
 
 
-def _ti() -> str:
-    return str(uuid.uuid4())
+def _ti() -> TaskOwner:
+    """A task instance of its own: an id for taskstate's hooks, a scope for Airflow's."""
+    ti_id = str(uuid.uuid4())
+    return TaskOwner(ti_id, TaskScope("contract", f"run-{ti_id}", "task", -1))
+
+
+def _asset(name: str) -> AssetScope:
+    return AssetScope(name)
+
+
+class WorkerHooks:
+    """The three things the task process asks of a worker backend, in either set of hooks.
+
+    ``value`` is JSON text; ``load`` returns the value it names.
+    """
+
+    def __init__(self, backend: BaseStateBackend) -> None:
+        self.backend = backend
+        self.worker = WorkerBackend(backend)
+
+    def store(self, owner: Owner, key: str, value: str) -> str:
+        backend = self.backend
+        if self.worker.style == "airflow":
+            stored = self.worker.store(owner, key, json.loads(value))
+            assert not isinstance(stored, Inline), "the backend kept the value inline"
+            return stored
+        if isinstance(owner, TaskOwner):
+            ref = backend.serialize_task_state_value(value=value, key=key, ti_id=owner.ti_id)
+        else:
+            ref = backend.serialize_asset_state_value(value=value, key=key, asset_name=owner.name)
+        assert isinstance(ref, str)
+        assert ref != value, "the hook returned the value itself: it stored nothing"
+        return ref
+
+    def load(self, owner: Owner, key: str, ref: str) -> JSONValue:
+        if self.worker.style == "airflow":
+            return self.worker.resolve(owner, key, ref, what="contract")
+        if isinstance(owner, TaskOwner):
+            text = self.backend.deserialize_task_state_value(ref)
+        else:
+            text = self.backend.deserialize_asset_state_value(ref)
+        assert isinstance(text, str)
+        return json.loads(text)  # type: ignore[no-any-return]
+
+    def purge(self, owner: Owner, ref: str) -> None:
+        self.worker.purge("task" if isinstance(owner, TaskOwner) else "asset", ref)
 
 
 class WorkerBackendContract:
@@ -66,52 +119,49 @@ class WorkerBackendContract:
     def backend(self) -> BaseStateBackend:
         raise NotImplementedError("a WorkerBackendContract subclass provides a `backend` fixture")
 
+    @pytest.fixture
+    def hooks(self, backend: BaseStateBackend) -> WorkerHooks:
+        return WorkerHooks(backend)
+
     # -- round trips ---------------------------------------------------------------------
 
     @pytest.mark.parametrize("value", VALUES, ids=["str", "int", "unicode", "5MB"])
-    def test_task_round_trip(self, backend: BaseStateBackend, value: str) -> None:
-        ref = backend.serialize_task_state_value(value=value, key="k", ti_id=_ti())
-        assert isinstance(ref, str)
-        assert ref != value
-        assert backend.deserialize_task_state_value(ref) == value
+    def test_task_round_trip(self, hooks: WorkerHooks, value: str) -> None:
+        ti = _ti()
+        ref = hooks.store(ti, "k", value)
+        assert hooks.load(ti, "k", ref) == json.loads(value)
 
     @pytest.mark.parametrize("value", VALUES, ids=["str", "int", "unicode", "5MB"])
-    def test_asset_round_trip(self, backend: BaseStateBackend, value: str) -> None:
-        ref = backend.serialize_asset_state_value(value=value, key="k", asset_name="orders")
-        assert isinstance(ref, str)
-        assert backend.deserialize_asset_state_value(ref) == value
+    def test_asset_round_trip(self, hooks: WorkerHooks, value: str) -> None:
+        asset = _asset("orders")
+        ref = hooks.store(asset, "k", value)
+        assert hooks.load(asset, "k", ref) == json.loads(value)
 
-    def test_same_scope_and_key_overwrite(self, backend: BaseStateBackend) -> None:
+    def test_same_scope_and_key_overwrite(self, hooks: WorkerHooks) -> None:
         ti = _ti()
-        first = backend.serialize_task_state_value(value='"one"', key="k", ti_id=ti)
-        second = backend.serialize_task_state_value(value='"two"', key="k", ti_id=ti)
+        first = hooks.store(ti, "k", '"one"')
+        second = hooks.store(ti, "k", '"two"')
         assert first == second
-        assert backend.deserialize_task_state_value(first) == '"two"'
-        asset = f"asset-{uuid.uuid4()}"
-        first = backend.serialize_asset_state_value(value="1", key="k", asset_name=asset)
-        second = backend.serialize_asset_state_value(value="2", key="k", asset_name=asset)
+        assert hooks.load(ti, "k", first) == "two"
+        asset = _asset(f"asset-{uuid.uuid4()}")
+        first = hooks.store(asset, "k", "1")
+        second = hooks.store(asset, "k", "2")
         assert first == second
-        assert backend.deserialize_asset_state_value(first) == "2"
+        assert hooks.load(asset, "k", first) == 2
 
-    def test_scopes_and_keys_do_not_collide(self, backend: BaseStateBackend) -> None:
+    def test_scopes_and_keys_do_not_collide(self, hooks: WorkerHooks) -> None:
         ti_a, ti_b = _ti(), _ti()
-        refs = {
-            backend.serialize_task_state_value(value='"ta"', key="k", ti_id=ti_a): '"ta"',
-            backend.serialize_task_state_value(value='"tb"', key="k", ti_id=ti_b): '"tb"',
-            backend.serialize_task_state_value(value='"ta2"', key="k2", ti_id=ti_a): '"ta2"',
-        }
-        asset_refs = {
+        refs: dict[str, tuple[Owner, str, str]] = {
+            hooks.store(ti_a, "k", '"ta"'): (ti_a, "k", "ta"),
+            hooks.store(ti_b, "k", '"tb"'): (ti_b, "k", "tb"),
+            hooks.store(ti_a, "k2", '"ta2"'): (ti_a, "k2", "ta2"),
             # An asset named like a task instance id must not meet that task's state.
-            backend.serialize_asset_state_value(value='"aa"', key="k", asset_name=ti_a): '"aa"',
-            backend.serialize_asset_state_value(value='"ab"', key="k", asset_name="b"): '"ab"',
+            hooks.store(_asset(ti_a.ti_id), "k", '"aa"'): (_asset(ti_a.ti_id), "k", "aa"),
+            hooks.store(_asset("b"), "k", '"ab"'): (_asset("b"), "k", "ab"),
         }
-        assert len(refs) == 3
-        assert len(asset_refs) == 2
-        assert not set(refs) & set(asset_refs)
-        for ref, value in refs.items():
-            assert backend.deserialize_task_state_value(ref) == value
-        for ref, value in asset_refs.items():
-            assert backend.deserialize_asset_state_value(ref) == value
+        assert len(refs) == 5
+        for ref, (owner, key, value) in refs.items():
+            assert hooks.load(owner, key, ref) == value
 
     @settings(
         max_examples=40,
@@ -131,79 +181,66 @@ class WorkerBackendContract:
             unique=True,
         )
     )
-    def test_distinct_names_never_collide(
-        self, backend: BaseStateBackend, names: list[str]
-    ) -> None:
-        asset = f"asset-{uuid.uuid4()}"
+    def test_distinct_names_never_collide(self, hooks: WorkerHooks, names: list[str]) -> None:
+        asset = _asset(f"asset-{uuid.uuid4()}")
         ti = _ti()
-        keys = {
-            backend.serialize_asset_state_value(
-                value=json.dumps(name), key=name, asset_name=asset
-            ): name
-            for name in names
-        }
-        assets = {
-            backend.serialize_asset_state_value(
-                value=json.dumps(name), key="k", asset_name=name
-            ): name
-            for name in names
-        }
-        tasks = {
-            backend.serialize_task_state_value(value=json.dumps(name), key=name, ti_id=ti): name
-            for name in names
-        }
-        assert len(keys) == len(assets) == len(tasks) == len(names)
-        for ref, name in [*keys.items(), *assets.items()]:
-            assert backend.deserialize_asset_state_value(ref) == json.dumps(name)
-            backend.purge_asset_state(ref)
-        for ref, name in tasks.items():
-            assert backend.deserialize_task_state_value(ref) == json.dumps(name)
-            backend.purge_task_state(ref)
+        stored: dict[str, tuple[Owner, str, str]] = {}
+        for name in names:
+            text = json.dumps(name)
+            stored[hooks.store(asset, name, text)] = (asset, name, name)
+            stored[hooks.store(_asset(name), "k", text)] = (_asset(name), "k", name)
+            stored[hooks.store(ti, name, text)] = (ti, name, name)
+        assert len(stored) == 3 * len(names)
+        for ref, (owner, key, value) in stored.items():
+            assert hooks.load(owner, key, ref) == value
+            hooks.purge(owner, ref)
 
     # -- purging -------------------------------------------------------------------------
 
-    def test_purge_removes_and_is_idempotent(self, backend: BaseStateBackend) -> None:
+    def test_purge_removes_and_is_idempotent(self, hooks: WorkerHooks) -> None:
         ti = _ti()
-        ref = backend.serialize_task_state_value(value='"v"', key="k", ti_id=ti)
-        kept = backend.serialize_task_state_value(value='"kept"', key="other", ti_id=ti)
-        backend.purge_task_state(ref)
-        backend.purge_task_state(ref)
+        ref = hooks.store(ti, "k", '"v"')
+        kept = hooks.store(ti, "other", '"kept"')
+        hooks.purge(ti, ref)
+        hooks.purge(ti, ref)
         with pytest.raises(TaskStateError):
-            backend.deserialize_task_state_value(ref)
-        assert backend.deserialize_task_state_value(kept) == '"kept"'
+            hooks.load(ti, "k", ref)
+        assert hooks.load(ti, "other", kept) == "kept"
 
-    def test_asset_purge_removes_and_is_idempotent(self, backend: BaseStateBackend) -> None:
-        ref = backend.serialize_asset_state_value(value='"v"', key="k", asset_name="orders")
-        backend.purge_asset_state(ref)
-        backend.purge_asset_state(ref)
+    def test_asset_purge_removes_and_is_idempotent(self, hooks: WorkerHooks) -> None:
+        asset = _asset("orders")
+        ref = hooks.store(asset, "k", '"v"')
+        hooks.purge(asset, ref)
+        hooks.purge(asset, ref)
         with pytest.raises(TaskStateError):
-            backend.deserialize_asset_state_value(ref)
+            hooks.load(asset, "k", ref)
 
-    def test_set_after_purge_stores_again(self, backend: BaseStateBackend) -> None:
+    def test_set_after_purge_stores_again(self, hooks: WorkerHooks) -> None:
         ti = _ti()
-        ref = backend.serialize_task_state_value(value='"v"', key="k", ti_id=ti)
-        backend.purge_task_state(ref)
-        again = backend.serialize_task_state_value(value='"w"', key="k", ti_id=ti)
-        assert backend.deserialize_task_state_value(again) == '"w"'
+        ref = hooks.store(ti, "k", '"v"')
+        hooks.purge(ti, ref)
+        again = hooks.store(ti, "k", '"w"')
+        assert hooks.load(ti, "k", again) == "w"
 
     # -- hostile names -------------------------------------------------------------------
 
     @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda n: repr(n)[:24])
-    def test_hostile_keys_stay_apart(self, backend: BaseStateBackend, name: str) -> None:
+    def test_hostile_keys_stay_apart(self, hooks: WorkerHooks, name: str) -> None:
         ti = _ti()
-        plain = backend.serialize_task_state_value(value='"plain"', key="passwd", ti_id=ti)
-        ref = backend.serialize_task_state_value(value='"hostile"', key=name, ti_id=ti)
+        plain = hooks.store(ti, "passwd", '"plain"')
+        ref = hooks.store(ti, name, '"hostile"')
         assert ref != plain
-        assert backend.deserialize_task_state_value(ref) == '"hostile"'
-        assert backend.deserialize_task_state_value(plain) == '"plain"'
-        backend.purge_task_state(ref)
-        assert backend.deserialize_task_state_value(plain) == '"plain"'
+        assert hooks.load(ti, name, ref) == "hostile"
+        assert hooks.load(ti, "passwd", plain) == "plain"
+        hooks.purge(ti, ref)
+        assert hooks.load(ti, "passwd", plain) == "plain"
 
     @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda n: repr(n)[:24])
-    def test_hostile_asset_names_stay_apart(self, backend: BaseStateBackend, name: str) -> None:
-        plain = backend.serialize_asset_state_value(value='"plain"', key="k", asset_name="etc")
-        ref = backend.serialize_asset_state_value(value='"hostile"', key=name, asset_name=name)
+    def test_hostile_asset_names_stay_apart(self, hooks: WorkerHooks, name: str) -> None:
+        etc, hostile = _asset("etc"), _asset(name)
+        plain = hooks.store(etc, "k", '"plain"')
+        ref = hooks.store(hostile, name, '"hostile"')
         assert ref != plain
-        assert backend.deserialize_asset_state_value(ref) == '"hostile"'
-        backend.purge_asset_state(ref)
-        assert backend.deserialize_asset_state_value(plain) == '"plain"'
+        assert hooks.load(hostile, name, ref) == "hostile"
+        hooks.purge(hostile, ref)
+        assert hooks.load(etc, "k", plain) == "plain"
