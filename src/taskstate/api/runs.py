@@ -9,6 +9,7 @@ instance that will never run ends without a try: ``upstream_failed``, ``skipped`
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from taskstate.state.types import TaskScope
 
 __all__ = [
     "AssetSpec",
+    "RunDates",
     "TaskSpec",
     "assets_of",
     "create_run",
@@ -59,6 +61,7 @@ __all__ = [
     "require_task",
     "resolve_asset",
     "run_body",
+    "run_conf",
     "scope_of",
     "start_ti",
     "task_not_found",
@@ -94,6 +97,52 @@ class TaskSpec:
     retry_delay_seconds: float = 0.0
     inlets: Sequence[AssetSpec] = ()
     outlets: Sequence[AssetSpec] = ()
+
+
+@dataclass(frozen=True)
+class RunDates:
+    """When a run is for, as Airflow dates it: its logical date and data interval (all three
+    timezone-aware, or all None)."""
+
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        logical_date: datetime | None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> RunDates:
+        """The dates of a new run; without a data interval, the run's is its logical date
+        (as Airflow infers it for a manual run of every built-in schedule)."""
+        given = {
+            "logical_date": logical_date,
+            "data_interval_start": start,
+            "data_interval_end": end,
+        }
+        naive = [
+            name for name, value in given.items() if value is not None and value.tzinfo is None
+        ]
+        if naive:
+            raise UsageError(
+                f"{', '.join(naive)} must be timezone-aware (e.g. 2026-03-01T00:00:00+00:00)",
+                detail={"fields": naive},
+            )
+        if (start is None) != (end is None):
+            raise UsageError("give both ends of the data interval, or neither")
+        if start is not None and end is not None:
+            if logical_date is None:
+                raise UsageError("a run with a data interval needs a logical date")
+            if start > end:
+                raise UsageError(
+                    f"the data interval starts ({start.isoformat()}) after it ends "
+                    f"({end.isoformat()})"
+                )
+        elif logical_date is not None:
+            start = end = logical_date
+        return cls(logical_date, start, end)
 
 
 def scope_of(ti: TaskInstance) -> TaskScope:
@@ -143,18 +192,29 @@ def create_run(
     tasks: Sequence[TaskSpec],
     *,
     dag_file: str | None = None,
+    dates: RunDates | None = None,
+    conf: str | None = None,
 ) -> DagRun:
-    """Register a DAG run with one task instance per task (and map index)."""
+    """Register a DAG run with one task instance per task (and map index).
+
+    ``conf`` is the JSON text of the run's configuration (an object), None for none.
+    """
     validate_dag_id(dag_id)
     validate_run_id(run_id)
     if not tasks:
         raise UsageError("a DAG run needs at least one task")
-    fields = {"dag_id": dag_id, "run_id": run_id, "dag_file": dag_file}
+    dates = dates or RunDates()
+    fields = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "dag_file": dag_file,
+        "logical_date": dates.logical_date,
+        "data_interval_start": dates.data_interval_start,
+        "data_interval_end": dates.data_interval_end,
+        "conf": conf,
+    }
     if not _insert_new(session, DagRun, state=DagRunState.RUNNING, **fields):
-        raise ConflictError(
-            f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id",
-            detail={"dag_id": dag_id, "run_id": run_id},
-        )
+        raise _run_exists(session, dag_id, run_id, conf)
     run = get_run(session, dag_id, run_id)
     seen: set[tuple[str, int]] = set()
     for spec in tasks:
@@ -186,6 +246,26 @@ def create_run(
         )
     session.flush()
     return run
+
+
+def run_conf(run: DagRun) -> dict[str, Any]:
+    """The run's conf as an object (``{}`` when it was given none)."""
+    return json.loads(run.conf) if run.conf else {}
+
+
+def _run_exists(session: Session, dag_id: str, run_id: str, conf: str | None) -> ConflictError:
+    existing = run_conf(get_run(session, dag_id, run_id))
+    wanted = json.loads(conf) if conf else {}
+    detail = {"dag_id": dag_id, "run_id": run_id}
+    if existing != wanted:
+        return ConflictError(
+            f"DAG {dag_id!r} already has a run {run_id!r}, with conf {json.dumps(existing)}, "
+            f"not {json.dumps(wanted)}; a run's conf cannot change: choose another run id",
+            detail={**detail, "conf": existing},
+        )
+    return ConflictError(
+        f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id", detail=detail
+    )
 
 
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
@@ -459,6 +539,10 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "run_id": run.run_id,
         "state": run.state,
         "dag_file": run.dag_file,
+        "logical_date": _iso(run.logical_date),
+        "data_interval_start": _iso(run.data_interval_start),
+        "data_interval_end": _iso(run.data_interval_end),
+        "conf": run_conf(run),
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
     }
