@@ -17,15 +17,32 @@ pytestmark = pytest.mark.e2e
 DAG = DAGS / "context_dag.py"
 CONTEXT_KEYS = [
     "asset_state",
+    "asset_state_store",
+    "conn",
     "dag",
     "dag_run",
+    "data_interval_end",
+    "data_interval_start",
+    "ds",
+    "ds_nodash",
+    "inlets",
+    "logical_date",
+    "macros",
     "map_index",
+    "outlets",
+    "params",
     "run_id",
     "task",
     "task_instance",
+    "task_instance_key_str",
     "task_state",
+    "task_state_store",
     "ti",
     "try_number",
+    "ts",
+    "ts_nodash",
+    "ts_nodash_with_tz",
+    "var",
 ]
 
 
