@@ -45,6 +45,7 @@ def test_the_run_succeeds(dated: ContextRun) -> None:
     assert dated.run.code == 0, str(dated.run)
     assert dated.run.summary() == {
         "both_names": Row("success", 1),
+        "braces": Row("success", 1),
         "extract": Row("success", 1),
         "show": Row("success", 1),
         "report": Row("success", 1),
@@ -71,6 +72,8 @@ def test_a_templated_argument_is_rendered(dated: ContextRun) -> None:
         "ds=2026-03-01 x=2 k=none tomorrow=2026-03-02 pulled=3 region=eu-west-1 project=lake"
     )
     assert dated.seen("report", "ROWS") == {"rows": [1, 2, 3]}
+    # An upstream output passed as an argument is not rendered, as in Airflow.
+    assert dated.seen("report", "OUTPUT") == "{{ an output is data, never a template }}"
 
 
 def test_both_accessor_names_are_the_same_object(dated: ContextRun) -> None:

@@ -105,6 +105,23 @@ def test_fields_not_templated_and_empty_values_are_left_alone() -> None:
     assert op.untouched == "{{ ds }}"
 
 
+class Ambiguous:
+    """Like a DataFrame: its truth cannot be told, yet its template fields are rendered."""
+
+    template_fields = ("query",)
+
+    def __init__(self) -> None:
+        self.query = "{{ ds }}"
+
+    def __bool__(self) -> bool:
+        raise ValueError("ambiguous")
+
+
+def test_a_value_of_ambiguous_truth_is_rendered() -> None:
+    op = render(make_op(frame=Ambiguous()))
+    assert op.frame.query == "2026-03-01"
+
+
 def test_jinja_line_handling_applies_to_plain_strings_too() -> None:
     op = render(make_op(plain="no template", newline="line\n", crlf="a\r\nb"))
     assert (op.plain, op.newline, op.crlf) == ("no template", "line", "a\nb")

@@ -92,8 +92,8 @@ def dags_test(
 ) -> None:
     """Run one DAG run of PATH, each task in its own supervised process, and report it.
 
-    As ``airflow dags test``: the run is dated LOGICAL_DATE (now by default), its data
-    interval is the one Airflow infers for a manual run, and ``--conf`` overrides the DAG's
+    As with "airflow dags test": the run is dated LOGICAL_DATE (now by default), its data
+    interval is the one Airflow infers for a manual run, and --conf overrides the DAG's
     params, each checked against its schema before any task runs.
     """
     from taskstate.runner import DagRunner, default_run_id

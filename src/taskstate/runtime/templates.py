@@ -87,6 +87,13 @@ def _as_list(value: Any) -> list[str]:
     return [os.fspath(v) for v in value]
 
 
+def _is_empty(value: Any) -> bool:
+    try:
+        return not value
+    except Exception:  # an object whose truth is ambiguous (a DataFrame) is rendered as one
+        return False
+
+
 class _Renderer:
     """Renders the fields of one operator; the Jinja environment is built at first need."""
 
@@ -114,7 +121,7 @@ class _Renderer:
                     f"{type(parent).__name__} has no attribute {name!r}",
                     detail={"field": name},
                 ) from None
-            if not value:
+            if _is_empty(value):
                 continue
             setattr(parent, name, self.render(value, parent, name))
 

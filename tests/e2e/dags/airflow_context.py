@@ -33,9 +33,14 @@ with DAG(dag_id="e2e_airflow_context", start_date=datetime(2026, 1, 1, tzinfo=UT
         return {"rows": [1, 2, 3]}
 
     @task
-    def report(message, rows):
+    def braces():
+        return "{{ an output is data, never a template }}"
+
+    @task
+    def report(message, rows, output):
         print("RENDERED " + message)
         print("ROWS " + json.dumps(rows))
+        print("OUTPUT " + json.dumps(output))
 
     @task
     def both_names(task_state_store=None, task_state=None, asset_state_store=None):
@@ -51,6 +56,7 @@ with DAG(dag_id="e2e_airflow_context", start_date=datetime(2026, 1, 1, tzinfo=UT
         " pulled={{ ti.xcom_pull(task_ids='extract')['rows'] | length }}"
         " region={{ var.value.region }} project={{ project }}",
         rows,
+        braces(),
     )
     both_names()
 
