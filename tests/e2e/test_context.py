@@ -37,6 +37,7 @@ CONTEXT_KEYS = [
     "task_instance_key_str",
     "task_state",
     "task_state_store",
+    "templates_dict",
     "ti",
     "try_number",
     "ts",

@@ -38,7 +38,8 @@ _TASKFLOW_TEMPLATE_FIELDS = ("templates_dict", "op_args", "op_kwargs", "expand_k
 def _rendered(task: Task, context: dict[str, Any], folder: Path) -> Task:
     """A copy of the TaskFlow task with the literal values of its arguments rendered as Jinja
     templates, as Airflow renders a ``@task``'s arguments; upstream outputs, resolved later, are
-    not rendered. A rendered ``templates_dict`` is put in the context."""
+    not rendered. Its ``templates_dict`` (rendered; None without one) joins the context, as
+    Airflow's PythonOperator puts it there."""
     fields = SimpleNamespace(
         task_id=task.task_id,
         dag=task.dag,
@@ -49,8 +50,7 @@ def _rendered(task: Task, context: dict[str, Any], folder: Path) -> Task:
         expand_kwargs=task.expand_kwargs,
     )
     render_template_fields(fields, context, folder=folder)
-    if fields.templates_dict is not None:
-        context["templates_dict"] = fields.templates_dict
+    context["templates_dict"] = fields.templates_dict
     rendered = copy.copy(task)
     rendered.op_args = fields.op_args
     rendered.op_kwargs = fields.op_kwargs
