@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
+from taskstate.api.run_dates import RunDates
 from taskstate.db.models import Asset
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
@@ -141,9 +142,7 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
         )
         for t in body.tasks
     ]
-    dates = runs.RunDates.checked(
-        body.logical_date, body.data_interval_start, body.data_interval_end
-    )
+    dates = RunDates.checked(body.logical_date, body.data_interval_start, body.data_interval_end)
     state = app_state(request)
     conf = None
     if body.conf is not None:
