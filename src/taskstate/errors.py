@@ -13,10 +13,14 @@ far side as the same class, found by its ``code``::
     │   ├── InvalidRetentionError        a retention that is not a positive duration 400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
     │   ├── NotFoundError                no such DAG run or task instance           404
-    │   │   └── UnknownAssetError        no asset of that name or uri               404
+    │   │   ├── UnknownAssetError        no asset of that name or uri               404
+    │   │   ├── VariableNotFoundError    no such variable (also a KeyError)         404
+    │   │   └── ConnectionNotFoundError  no such connection (also a KeyError)       404
     │   ├── UndeclaredAssetError         the task does not declare the asset        403
     │   ├── ConflictError                already exists, or in the wrong state      409
-    │   └── DagDefinitionError           a DAG file that cannot be used             400
+    │   ├── DagDefinitionError           a DAG file that cannot be used             400
+    │   ├── ParamValidationError         a param value its JSON Schema refuses      400
+    │   └── TemplateError                a templated field that cannot be rendered  400
     ├── ConfigError                      a setting that cannot be used               500
     │   └── BackendImportError           a backend class path that cannot be loaded
     ├── AuthError
@@ -46,6 +50,7 @@ __all__ = [
     "CommsError",
     "ConfigError",
     "ConflictError",
+    "ConnectionNotFoundError",
     "DagDefinitionError",
     "InvalidIdentifierError",
     "InvalidKeyError",
@@ -53,16 +58,19 @@ __all__ = [
     "InvalidValueError",
     "NotAuthenticatedError",
     "NotFoundError",
+    "ParamValidationError",
     "PermissionDeniedError",
     "ReferenceResolutionError",
     "RuntimeFailure",
     "TaskFailed",
     "TaskStateError",
+    "TemplateError",
     "UndeclaredAssetError",
     "UnknownAssetError",
     "UnmappableOutputError",
     "UsageError",
     "ValueTooLargeError",
+    "VariableNotFoundError",
     "error_class",
     "error_from_body",
 ]
@@ -142,6 +150,28 @@ class UnknownAssetError(NotFoundError):
     code = "unknown_asset"
 
 
+class _KeyErrorMixin(KeyError):
+    """A not-found error that ``except KeyError`` catches too, as Airflow's lookups raise."""
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ would quote the message.
+        return str(self.args[0]) if self.args else ""
+
+
+class VariableNotFoundError(NotFoundError, _KeyErrorMixin):
+    """``var.value.NAME`` / ``var.json.NAME`` in a task: no ``AIRFLOW_VAR_NAME`` or
+    ``TASKSTATE_VAR_NAME`` in the task's environment."""
+
+    code = "variable_not_found"
+
+
+class ConnectionNotFoundError(NotFoundError, _KeyErrorMixin):
+    """``conn.NAME`` in a task: no ``AIRFLOW_CONN_NAME`` or ``TASKSTATE_CONN_NAME`` in the
+    task's environment."""
+
+    code = "connection_not_found"
+
+
 class UndeclaredAssetError(UsageError):
     code = "asset_not_declared"
     status = 403
@@ -154,6 +184,20 @@ class ConflictError(UsageError):
 
 class DagDefinitionError(UsageError):
     code = "dag_definition"
+
+
+class ParamValidationError(UsageError, ValueError):
+    """A DAG or task param whose value (its default, or the run's ``--conf``) its JSON Schema
+    refuses, or a required param without a value. Also a ValueError, as Airflow's is."""
+
+    code = "param_validation"
+
+
+class TemplateError(UsageError):
+    """A templated field of a task that cannot be rendered: a Jinja syntax error, an undefined
+    name, a template file not found on the DAG's search path."""
+
+    code = "template_error"
 
 
 class ConfigError(TaskStateError):

@@ -6,6 +6,7 @@ queueing a task instance hands out, or through plain httpx for what that client 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,9 @@ def is_missing(body: StateBody) -> bool:
 # -- lifecycle ------------------------------------------------------------------------------
 
 
-def test_start_reports_the_try_and_the_declared_assets(run: Run, attach: Attach) -> None:
+def test_start_reports_the_try_and_the_declared_assets(
+    run: Run, attach: Attach, public: PublicClient
+) -> None:
     queued = attach(run.ti_id("load"), start=False)
     assert queued.queued["state"] == "queued"
     assert queued.queued["try_number"] == 1
@@ -58,6 +61,30 @@ def test_start_reports_the_try_and_the_declared_assets(run: Run, attach: Attach)
         (a["name"], a["uri"]) for a in (ORDERS, EVENTS)
     )
     assert started.max_value_bytes == 1_048_576
+    # A run made without dates or conf.
+    assert started.dag_run.logical_date is None
+    assert started.dag_run.data_interval_start is None
+    assert started.dag_run.data_interval_end is None
+    assert bytes(started.dag_run.conf) == b"{}"
+    assert started.dag_run.start_date == public.get_run("etl", run.run_id)["created_at"]
+
+
+def test_start_carries_the_run_dates_and_conf(attach: Attach, public: PublicClient) -> None:
+    public.create_run(
+        {
+            "dag_id": "dated",
+            "run_id": "r",
+            "tasks": [{"task_id": "t"}],
+            "logical_date": "2026-03-01T00:00:00+00:00",
+            "conf": {"x": 2, "text": "é"},
+        }
+    )
+    ti_id = public.get_run("dated", "r")["task_instances"][0]["id"]
+    started = attach(ti_id, start=False).client.start(ti_id, pid=1, hostname="h")
+    assert started.dag_run.logical_date == "2026-03-01T00:00:00+00:00"
+    assert started.dag_run.data_interval_start == "2026-03-01T00:00:00+00:00"
+    assert started.dag_run.data_interval_end == "2026-03-01T00:00:00+00:00"
+    assert json.loads(bytes(started.dag_run.conf)) == {"x": 2, "text": "é"}
 
 
 def test_a_failed_try_with_retries_left_is_retried_with_the_same_id_and_state(

@@ -63,6 +63,59 @@ def test_create_and_get_a_run(public: PublicClient) -> None:
     fetched = public.get_run("etl", "manual__2026-01-01T00:00:00+00:00")
     assert fetched == created
     assert public.get_task_instance(tis["load"]["id"]) == tis["load"]
+    # Without dates or conf: no logical date, and an empty conf.
+    assert created["logical_date"] is None
+    assert created["data_interval_start"] is None and created["data_interval_end"] is None
+    assert created["conf"] == {}
+
+
+def test_a_run_with_dates_and_conf(public: PublicClient) -> None:
+    body = {
+        "dag_id": "etl",
+        "run_id": "dated",
+        "tasks": [{"task_id": "t"}],
+        "logical_date": "2026-03-01T00:00:00Z",
+        "data_interval_start": "2026-02-28T00:00:00+00:00",
+        "data_interval_end": "2026-03-01T02:00:00+02:00",
+        "conf": {"x": 2, "nested": {"list": [1, "a", None]}},
+    }
+    created = public.create_run(body)
+    assert created["logical_date"] == "2026-03-01T00:00:00+00:00"
+    assert created["data_interval_start"] == "2026-02-28T00:00:00+00:00"
+    assert created["data_interval_end"] == "2026-03-01T00:00:00+00:00"  # stored in UTC
+    assert created["conf"] == {"x": 2, "nested": {"list": [1, "a", None]}}
+    assert public.get_run("etl", "dated") == created
+    [listed] = public.list_runs("etl")
+    assert listed["conf"] == created["conf"] and listed["logical_date"] == created["logical_date"]
+
+
+def test_a_logical_date_alone_is_its_own_data_interval(public: PublicClient) -> None:
+    created = public.create_run(
+        {
+            "dag_id": "etl",
+            "run_id": "r",
+            "tasks": [{"task_id": "t"}],
+            "logical_date": "2026-03-01T10:30:00+00:00",
+        }
+    )
+    assert (
+        created["data_interval_start"]
+        == created["data_interval_end"]
+        == ("2026-03-01T10:30:00+00:00")
+    )
+
+
+def test_a_second_run_with_the_same_id_and_another_conf_says_so(public: PublicClient) -> None:
+    first = {"dag_id": "etl", "run_id": "r", "tasks": [{"task_id": "t"}], "conf": {"x": 1}}
+    public.create_run(first)
+    with pytest.raises(ConflictError) as info:
+        public.create_run({**first, "conf": {"x": 2}})
+    assert 'with conf {"x": 1}, not {"x": 2}' in info.value.message
+    assert "conf cannot change" in info.value.message
+    assert info.value.detail["conf"] == {"x": 1}
+    with pytest.raises(ConflictError, match="already has a run 'r'; choose another"):
+        public.create_run(first)
+    assert public.get_run("etl", "r")["conf"] == {"x": 1}
 
 
 def test_list_runs_all_and_by_dag(make_run: Callable[..., Run], public: PublicClient) -> None:
@@ -128,6 +181,10 @@ def test_an_asset_uri_conflict(
         public.get_run("etl", "second")
 
 
+_ONE_TASK: dict[str, Any] = {"dag_id": "etl", "run_id": "r", "tasks": [{"task_id": "t"}]}
+_DAY = {"logical_date": "2026-03-01T00:00:00Z"}
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -145,8 +202,46 @@ def test_an_asset_uri_conflict(
             {"dag_id": "etl", "run_id": "r", "tasks": [{"task_id": "t", "inlets": [{"name": ""}]}]},
             UsageError,
         ),
+        ({**_ONE_TASK, "logical_date": "2026-03-01T00:00:00"}, UsageError),
+        ({**_ONE_TASK, "logical_date": "yesterday"}, UsageError),
+        ({**_ONE_TASK, **_DAY, "data_interval_start": "2026-03-01T00:00:00Z"}, UsageError),
+        (
+            {
+                **_ONE_TASK,
+                **_DAY,
+                "data_interval_start": "2026-03-02T00:00:00Z",
+                "data_interval_end": "2026-03-01T00:00:00Z",
+            },
+            UsageError,
+        ),
+        (
+            {
+                **_ONE_TASK,
+                "data_interval_start": "2026-03-01T00:00:00Z",
+                "data_interval_end": "2026-03-01T00:00:00Z",
+            },
+            UsageError,
+        ),
+        ({**_ONE_TASK, "conf": [1, 2]}, UsageError),
+        ({**_ONE_TASK, "conf": "x"}, UsageError),
     ],
-    ids=["no-tasks", "dag-id", "run-id", "task-id", "twice", "retries", "no-tasks-key", "asset"],
+    ids=[
+        "no-tasks",
+        "dag-id",
+        "run-id",
+        "task-id",
+        "twice",
+        "retries",
+        "no-tasks-key",
+        "asset",
+        "naive-date",
+        "not-a-date",
+        "half-interval",
+        "interval-backwards",
+        "interval-without-date",
+        "conf-list",
+        "conf-string",
+    ],
 )
 def test_invalid_runs_are_refused(
     body: dict[str, Any], error: type[UsageError], public: PublicClient

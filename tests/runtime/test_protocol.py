@@ -6,6 +6,7 @@ import pytest
 
 from taskstate.errors import CommsError
 from taskstate.runtime.protocol import (
+    DagRunInfo,
     Frame,
     FrameSocket,
     GetTaskOutput,
@@ -32,6 +33,7 @@ def test_frames_round_trip_over_a_socket() -> None:
                 "/f.py",
                 [],
                 10,
+                DagRunInfo("2026-03-01T00:00:00+00:00", None, None, b'{"x":2}', "2026-03-01"),
                 WorkerBackendSpec("m.C", {"x": 1}),
             ),
         ),

@@ -11,6 +11,7 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -23,6 +24,7 @@ from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
 from taskstate.api.wire import (
     AssetBody,
+    DagRunBody,
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
@@ -33,6 +35,7 @@ from taskstate.api.wire import (
     StateBody,
     TaskInstanceBody,
 )
+from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
 from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 
@@ -120,6 +123,19 @@ def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
 # -- task-instance lifecycle ----------------------------------------------------------------
 
 
+def _dag_run_body(run: DagRun) -> DagRunBody:
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return DagRunBody(
+        logical_date=iso(run.logical_date),
+        data_interval_start=iso(run.data_interval_start),
+        data_interval_end=iso(run.data_interval_end),
+        conf=msgspec.Raw((run.conf or "{}").encode()),
+        start_date=run.created_at.isoformat(),
+    )
+
+
 @router.post("/task-instances/{ti_id}/start")
 async def start(ti_id: str, request: Request) -> Response:
     state = app_state(request)
@@ -129,6 +145,7 @@ async def start(ti_id: str, request: Request) -> Response:
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
         assets = runs.assets_of(session, ti_id)
+        run = runs.get_run(session, ti.dag_id, ti.run_id)
         return StartResponse(
             ti=TaskInstanceBody(
                 id=ti.id,
@@ -140,6 +157,7 @@ async def start(ti_id: str, request: Request) -> Response:
             ),
             assets=[AssetBody(name=n, uri=u) for n, u in assets.items()],
             max_value_bytes=state.settings.state_store.max_value_bytes,
+            dag_run=_dag_run_body(run),
         )
 
     return json_response(await in_transaction(state, transition))

@@ -11,6 +11,7 @@ through this API; null if not recorded). A ``PUT`` takes an optional ``retention
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
+from taskstate.api.run_dates import RunDates
 from taskstate.db.models import Asset
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
@@ -56,10 +58,17 @@ class TaskModel(BaseModel):
 
 
 class CreateRunModel(BaseModel):
+    """A new run. Its dates are timezone-aware ISO 8601; without a data interval, a run with a
+    logical date has that date for both ends. ``conf`` is a JSON object, or null for none."""
+
     dag_id: str
     run_id: str
     dag_file: str | None = None
     tasks: list[TaskModel]
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    conf: dict[str, Any] | None = None
 
 
 class FinishRunModel(BaseModel):
@@ -133,13 +142,26 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
         )
         for t in body.tasks
     ]
+    dates = RunDates.checked(body.logical_date, body.data_interval_start, body.data_interval_end)
+    state = app_state(request)
+    conf = None
+    if body.conf is not None:
+        conf = encode_value(body.conf, max_bytes=state.settings.state_store.max_value_bytes)
 
     def work(session: Session) -> Json:
-        run = runs.create_run(session, body.dag_id, body.run_id, specs, dag_file=body.dag_file)
+        run = runs.create_run(
+            session,
+            body.dag_id,
+            body.run_id,
+            specs,
+            dag_file=body.dag_file,
+            dates=dates,
+            conf=None if conf is None else conf.decode(),
+        )
         tis = runs.list_tis(session, run.dag_id, run.run_id)
         return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
 
-    return await in_transaction(app_state(request), work)
+    return await in_transaction(state, work)
 
 
 @router.get("/dag-runs")

@@ -9,6 +9,7 @@ instance that will never run ends without a try: ``upstream_failed``, ``skipped`
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, exists, literal, select
 from sqlalchemy.orm import Session
 
+from taskstate.api.run_dates import RunDates
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import (
     Asset,
@@ -59,6 +61,7 @@ __all__ = [
     "require_task",
     "resolve_asset",
     "run_body",
+    "run_conf",
     "scope_of",
     "start_ti",
     "task_not_found",
@@ -143,18 +146,29 @@ def create_run(
     tasks: Sequence[TaskSpec],
     *,
     dag_file: str | None = None,
+    dates: RunDates | None = None,
+    conf: str | None = None,
 ) -> DagRun:
-    """Register a DAG run with one task instance per task (and map index)."""
+    """Register a DAG run with one task instance per task (and map index).
+
+    ``conf`` is the JSON text of the run's configuration (an object), None for none.
+    """
     validate_dag_id(dag_id)
     validate_run_id(run_id)
     if not tasks:
         raise UsageError("a DAG run needs at least one task")
-    fields = {"dag_id": dag_id, "run_id": run_id, "dag_file": dag_file}
+    dates = dates or RunDates()
+    fields = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "dag_file": dag_file,
+        "logical_date": dates.logical_date,
+        "data_interval_start": dates.data_interval_start,
+        "data_interval_end": dates.data_interval_end,
+        "conf": conf,
+    }
     if not _insert_new(session, DagRun, state=DagRunState.RUNNING, **fields):
-        raise ConflictError(
-            f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id",
-            detail={"dag_id": dag_id, "run_id": run_id},
-        )
+        raise _run_exists(session, dag_id, run_id, conf)
     run = get_run(session, dag_id, run_id)
     seen: set[tuple[str, int]] = set()
     for spec in tasks:
@@ -186,6 +200,26 @@ def create_run(
         )
     session.flush()
     return run
+
+
+def run_conf(run: DagRun) -> dict[str, Any]:
+    """The run's conf as an object (``{}`` when it was given none)."""
+    return json.loads(run.conf) if run.conf else {}
+
+
+def _run_exists(session: Session, dag_id: str, run_id: str, conf: str | None) -> ConflictError:
+    existing = run_conf(get_run(session, dag_id, run_id))
+    wanted = json.loads(conf) if conf else {}
+    detail = {"dag_id": dag_id, "run_id": run_id}
+    if existing != wanted:
+        return ConflictError(
+            f"DAG {dag_id!r} already has a run {run_id!r}, with conf {json.dumps(existing)}, "
+            f"not {json.dumps(wanted)}; a run's conf cannot change: choose another run id",
+            detail={**detail, "conf": existing},
+        )
+    return ConflictError(
+        f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id", detail=detail
+    )
 
 
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
@@ -459,6 +493,10 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "run_id": run.run_id,
         "state": run.state,
         "dag_file": run.dag_file,
+        "logical_date": _iso(run.logical_date),
+        "data_interval_start": _iso(run.data_interval_start),
+        "data_interval_end": _iso(run.data_interval_end),
+        "conf": run_conf(run),
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
     }

@@ -13,6 +13,7 @@ import msgspec
 
 __all__ = [
     "AssetBody",
+    "DagRunBody",
     "FinishRequest",
     "FinishResponse",
     "HeartbeatResponse",
@@ -74,10 +75,22 @@ class AssetBody(msgspec.Struct):
     uri: str
 
 
+class DagRunBody(msgspec.Struct):
+    """The run a starting try belongs to, as its task sees it: ISO 8601 dates (None for a run
+    without a logical date), ``conf`` passed through as the JSON text of an object."""
+
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    conf: msgspec.Raw
+    start_date: str
+
+
 class StartResponse(msgspec.Struct):
     ti: TaskInstanceBody
     assets: list[AssetBody]
     max_value_bytes: int
+    dag_run: DagRunBody
 
 
 class FinishRequest(msgspec.Struct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -27,7 +27,9 @@ __all__ = [
     "command_group",
     "err",
     "fail",
+    "parse_conf",
     "parse_duration",
+    "parse_logical_date",
     "plural",
     "print_json",
     "settings",
@@ -63,6 +65,38 @@ def parse_duration(text: str, option: str) -> timedelta:
     if value < timedelta(0):
         raise UsageError(f"{option} cannot be negative, got {text!r}")
     return value
+
+
+def parse_logical_date(text: str) -> datetime:
+    """A logical date as ``airflow dags test`` reads one: an ISO 8601 date or datetime, or a
+    looser form its parser (pendulum, then dateutil) understands; naive means UTC."""
+    import pendulum  # here: only `dags test` with a date needs it
+
+    try:
+        # object: pendulum's stubs claim a Duration cannot be a datetime, but a DateTime is.
+        parsed: object = pendulum.parse(text.strip(), tz=UTC, strict=False)
+    except (ValueError, OverflowError) as exc:
+        raise UsageError(
+            f"LOGICAL_DATE takes a date or a datetime, e.g. 2026-03-01 or "
+            f"2026-03-01T06:00:00+02:00, not {text!r}"
+        ) from exc
+    if not isinstance(parsed, datetime):
+        kind = type(parsed).__name__.lower()
+        raise UsageError(f"LOGICAL_DATE takes a date or a datetime, not a {kind}: {text!r}")
+    return parsed
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """The run configuration given to ``--conf``: a JSON object."""
+    try:
+        conf = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--conf takes a JSON object; {text!r} is not valid JSON: {exc}") from exc
+    if not isinstance(conf, dict):
+        raise UsageError(
+            f"--conf takes a JSON object (e.g. '{{\"x\": 2}}'), not {type(conf).__name__} {text!r}"
+        )
+    return conf
 
 
 # Wide enough that a table printed to a pipe or a file is never cut to 80 columns.

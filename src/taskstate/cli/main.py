@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,8 @@ from taskstate.cli.common import (
     command_group,
     err,
     fail,
+    parse_conf,
+    parse_logical_date,
     settings,
     stdout,
     worker_backend_spec,
@@ -58,6 +61,20 @@ def version() -> None:
 @dags_app.command("test")
 def dags_test(
     path: Annotated[Path, typer.Argument(help="The DAG file.")],
+    logical_date: Annotated[
+        str | None,
+        typer.Argument(
+            help="The run's logical date: a date or datetime (2026-03-01, "
+            "2026-03-01T06:00:00+02:00); naive is UTC. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    conf: Annotated[
+        str | None,
+        typer.Option(
+            "--conf", "-c", help="The run's conf, a JSON object; it overrides the DAG's params."
+        ),
+    ] = None,
     dag_id: Annotated[
         str | None, typer.Option("--dag-id", help="The DAG to run, if the file has several.")
     ] = None,
@@ -73,12 +90,19 @@ def dags_test(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Run one DAG run of PATH, each task in its own supervised process, and report it."""
+    """Run one DAG run of PATH, each task in its own supervised process, and report it.
+
+    As with "airflow dags test": the run is dated LOGICAL_DATE (now by default), its data
+    interval is the one Airflow infers for a manual run, and --conf overrides the DAG's
+    params, each checked against its schema before any task runs.
+    """
     from taskstate.runner import DagRunner, default_run_id
     from taskstate.runner.output import RunOutput
     from taskstate.sdk.loader import load_dag
 
     try:
+        when = parse_logical_date(logical_date) if logical_date else datetime.now(UTC)
+        run_conf = parse_conf(conf) if conf is not None else None
         config = settings()
         dag = load_dag(path, dag_id)
         workers = config.workers
@@ -96,6 +120,8 @@ def dags_test(
                 heartbeat_interval=workers.heartbeat_interval,
                 worker_backend=backend,
                 output=output,
+                logical_date=when,
+                conf=run_conf,
             ).run()
     except TaskStateError as exc:
         fail(exc)

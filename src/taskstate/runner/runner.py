@@ -26,11 +26,13 @@ from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.errors import TaskStateError
 from taskstate.runner import mapping
+from taskstate.runner.dates import manual_data_interval
 from taskstate.runner.instances import Instances, TiKey
 from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
+from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.sdk.task import Task
 from taskstate.supervisor.job import SupervisorJob
 
@@ -75,7 +77,11 @@ class DagRunner:
         heartbeat_interval: float,
         worker_backend: WorkerBackendSpec | None,
         output: RunOutput,
+        logical_date: datetime | None = None,
+        conf: dict[str, Any] | None = None,
     ) -> None:
+        """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
+        ``conf`` is its configuration, which overrides the DAG's params."""
         self.dag = dag
         self.dag_file = dag_file
         self.client = client
@@ -86,7 +92,19 @@ class DagRunner:
         self.heartbeat_interval = heartbeat_interval
         self.worker_backend = worker_backend
         self.output = output
+        self.logical_date = logical_date
+        self.conf = conf
         self._stopping = threading.Event()
+
+    def _dates(self) -> dict[str, str | None]:
+        if self.logical_date is None:
+            return {"logical_date": None}
+        start, end = manual_data_interval(self.dag.schedule, self.logical_date)
+        return {
+            "logical_date": self.logical_date.isoformat(),
+            "data_interval_start": start.isoformat(),
+            "data_interval_end": end.isoformat(),
+        }
 
     def _register(self, order: list[Task]) -> Instances:
         """Create the run, with one instance per task and map index known so far."""
@@ -94,6 +112,8 @@ class DagRunner:
             "dag_id": self.dag.dag_id,
             "run_id": self.run_id,
             "dag_file": self.dag_file,
+            **self._dates(),
+            "conf": self.conf,
             "tasks": [
                 {
                     "task_id": t.task_id,
@@ -119,6 +139,9 @@ class DagRunner:
 
     def run(self) -> RunResult:
         order = self.dag.topological_order()
+        # As Airflow creates a run: its conf over the DAG's params, every value checked by its
+        # schema, before anything is registered or run.
+        resolve_params(dag_params(self.dag), None, self.conf)
         tis = self._register(order)
         self.output.run_started(self.dag.dag_id, self.run_id, len(order))
         running: dict[Future[str], TiKey] = {}

@@ -1,100 +1,166 @@
-"""The context a task function receives, and how it is passed in."""
+"""The context a task receives, with Airflow's keys, and how a task function is given it.
+
+Keys: ``ti`` and ``task_instance`` (the same object), ``task``, ``dag``, ``dag_run``,
+``run_id``, ``map_index``, ``try_number``, ``params`` (the DAG's, the task's and the run's conf
+over them, checked: :mod:`taskstate.sdk.params`), ``inlets``, ``outlets``, ``macros``, ``var``,
+``conn``, ``task_state`` and ``asset_state`` with their Airflow 3.3.2 names
+``task_state_store`` and ``asset_state_store`` (the very same objects). A run with a logical
+date adds ``logical_date``, ``ds``, ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``,
+``data_interval_start``, ``data_interval_end`` and ``task_instance_key_str``, computed as
+Airflow computes them. Airflow's ``prev_*`` keys are left out: they would cost a lookup of
+earlier runs at every start.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass
+import json
 from typing import Any
 
+from taskstate.runtime import macros
 from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import StartTask
+from taskstate.runtime.connections import ConnectionAccessor
+from taskstate.runtime.protocol import DagRunInfo, StartTask
+from taskstate.runtime.task_instance import DagRun, RuntimeTaskInstance
+from taskstate.runtime.variables import variables
 from taskstate.runtime.worker_backend import WorkerBackend
-from taskstate.sdk.dag import DAG
-from taskstate.sdk.task import Task
+from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.state.types import TaskScope
 
-__all__ = ["DagRunInfo", "TaskInstance", "build_context", "call_task"]
+__all__ = ["build_context", "call_task", "dag_run_of"]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskInstance:
-    """``context["ti"]``: the running task instance; ``id`` is the same across its tries."""
+def _date(text: str | None) -> Any:
+    if text is None:
+        return None
+    import pendulum  # here: a run without dates never needs it
 
-    id: str
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
-    try_number: int
+    return pendulum.parse(text)
 
 
-@dataclass(frozen=True, slots=True)
-class DagRunInfo:
-    """``context["dag_run"]``."""
+def dag_run_of(dag_id: str, run_id: str, info: DagRunInfo) -> DagRun:
+    """``context["dag_run"]`` from the run details of the start-up frame."""
+    return DagRun(
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=_date(info.logical_date),
+        data_interval_start=_date(info.data_interval_start),
+        data_interval_end=_date(info.data_interval_end),
+        start_date=_date(info.start_date),
+        conf=json.loads(info.conf) if info.conf else {},
+    )
 
-    dag_id: str
-    run_id: str
+
+def _date_keys(dag_run: DagRun, dag_id: str, task_id: str) -> dict[str, Any]:
+    logical_date = dag_run.logical_date
+    if logical_date is None:
+        return {}
+    ds = logical_date.strftime("%Y-%m-%d")
+    ts = logical_date.isoformat()
+    return {
+        "logical_date": logical_date,
+        "ds": ds,
+        "ds_nodash": ds.replace("-", ""),
+        "ts": ts,
+        "ts_nodash": logical_date.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
+        "data_interval_start": dag_run.data_interval_start,
+        "data_interval_end": dag_run.data_interval_end,
+        "task_instance_key_str": f"{dag_id}__{task_id}__{ds.replace('-', '')}",
+    }
 
 
 def build_context(
     start: StartTask,
-    dag: DAG,
-    task: Task,
+    dag: Any,
+    task: Any,
     comms: SupervisorComms,
     worker: WorkerBackend | None,
 ) -> dict[str, Any]:
+    """The context of the task instance ``start`` describes; ParamValidationError when the
+    params (the task's own included) are refused."""
     info = start.ti
-    ti = TaskInstance(
+    dag_run = dag_run_of(info.dag_id, info.run_id, start.dag_run)
+    params = resolve_params(dag_params(dag), getattr(task, "params", None), dag_run.conf)
+    ti = RuntimeTaskInstance(
         id=info.id,
         dag_id=info.dag_id,
         run_id=info.run_id,
         task_id=info.task_id,
         map_index=info.map_index,
         try_number=info.try_number,
+        max_tries=getattr(task, "retries", 0),
+        task=task,
+        logical_date=dag_run.logical_date,
+        _comms=comms,
+        _info=info,
+        _max_value_bytes=start.max_value_bytes,
     )
     limit = start.max_value_bytes
     scope = TaskScope(info.dag_id, info.run_id, info.task_id, info.map_index)
     task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
-    asset_state = AssetStates(
-        [AssetState(comms, worker, limit, asset=asset) for asset in task.assets],
-        task_id=info.task_id,
-    )
+    assets = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
+    asset_state = AssetStates(assets, task_id=info.task_id)
     return {
-        "ti": ti,
-        "task_instance": ti,
         "dag": dag,
         "task": task,
-        "dag_run": DagRunInfo(dag_id=info.dag_id, run_id=info.run_id),
+        "ti": ti,
+        "task_instance": ti,
+        "dag_run": dag_run,
         "run_id": info.run_id,
         "map_index": info.map_index,
         "try_number": info.try_number,
+        **_date_keys(dag_run, info.dag_id, info.task_id),
+        "params": params,
+        "inlets": list(getattr(task, "inlets", ())),
+        "outlets": list(getattr(task, "outlets", ())),
+        "macros": macros,
+        "var": variables(),
+        "conn": ConnectionAccessor(),
         "task_state": task_state,
+        "task_state_store": task_state,
         "asset_state": asset_state,
-        "task_state_store": task_state,  # Airflow 3.3.2's names for the same two objects
         "asset_state_store": asset_state,
     }
 
 
+_BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _positional_names(function: Any, count: int) -> set[str]:
+    """The parameters that ``count`` positional arguments fill."""
+    names: list[str] = []
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            break
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+    return set(names[:count])
+
+
 def call_task(
-    task: Task, context: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    task: Any, context: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Call the task's function with its arguments and the context it asks for; return what
     it returns.
 
     A function with ``**kwargs`` receives the whole context; otherwise each parameter named like
-    a context key (``task_state``, ``ti``, ...) receives that entry.
+    a context key (``ti``, ``params``, ``task_state_store=None``, ...) receives that entry, with
+    or without a default, unless the call's own arguments fill it.
     """
     function = task.python_callable
     kwargs = dict(kwargs)
     parameters = inspect.signature(function).parameters
-    positional = list(parameters)[: len(args)]
+    filled = _positional_names(function, len(args))
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     for name, value in context.items():
-        if name in kwargs or name in positional:
+        if name in kwargs or name in filled:
             continue
-        if takes_all or name in parameters:
+        parameter = parameters.get(name)
+        named = parameter is not None and parameter.kind in _BY_NAME
+        if takes_all or named:
             kwargs[name] = value
     if task.is_async:
         return asyncio.run(function(*args, **kwargs))

@@ -6,9 +6,12 @@ code tells the supervisor how the task ended (``EXIT_*`` in :mod:`taskstate.runt
 
 from __future__ import annotations
 
+import copy
 import socket
 import sys
 import traceback
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from taskstate.errors import TaskStateError
@@ -21,10 +24,38 @@ from taskstate.runtime.protocol import (
     EXIT_TASK_FAILED,
     FrameSocket,
 )
+from taskstate.runtime.templates import render_template_fields
 from taskstate.runtime.worker_backend import load_worker_backend
 from taskstate.sdk.loader import load_dag
+from taskstate.sdk.task import Task
 
 __all__ = ["main"]
+
+_TASKFLOW_TEMPLATE_FIELDS = ("templates_dict", "op_args", "op_kwargs", "expand_kwargs")
+"""What Airflow renders of a ``@task``: its call's arguments (and ``templates_dict``)."""
+
+
+def _rendered(task: Task, context: dict[str, Any], folder: Path) -> Task:
+    """A copy of the TaskFlow task with the literal values of its arguments rendered as Jinja
+    templates, as Airflow renders a ``@task``'s arguments; upstream outputs, resolved later, are
+    not rendered. Its ``templates_dict`` (rendered; None without one) joins the context, as
+    Airflow's PythonOperator puts it there."""
+    fields = SimpleNamespace(
+        task_id=task.task_id,
+        dag=task.dag,
+        template_fields=_TASKFLOW_TEMPLATE_FIELDS,
+        templates_dict=getattr(task, "templates_dict", None),
+        op_args=task.op_args,
+        op_kwargs=task.op_kwargs,
+        expand_kwargs=task.expand_kwargs,
+    )
+    render_template_fields(fields, context, folder=folder)
+    context["templates_dict"] = fields.templates_dict
+    rendered = copy.copy(task)
+    rendered.op_args = fields.op_args
+    rendered.op_kwargs = fields.op_kwargs
+    rendered.expand_kwargs = fields.expand_kwargs
+    return rendered
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: DAG {dag.dag_id!r} has no task {start.ti.task_id!r}", file=sys.stderr)
             return EXIT_SETUP_FAILED
         worker = load_worker_backend(start.worker_backend)
+        context = build_context(start, dag, task, comms, worker)
         # The upstream outputs the arguments take; a mapped instance picks its own item.
         outputs = fetch_outputs(comms, start.ti, task.output_task_ids)
-        task_args, task_kwargs = task.arguments_for(start.ti.map_index, outputs)
+        rendered = _rendered(task, context, Path(start.dag_file).parent)
+        task_args, task_kwargs = rendered.arguments_for(start.ti.map_index, outputs)
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED
-    context = build_context(start, dag, task, comms, worker)
     result: Any = None
     try:
         result = call_task(task, context, task_args, task_kwargs)

@@ -28,6 +28,7 @@ __all__ = [
     "AssetInfo",
     "ClearAssetState",
     "ClearTaskState",
+    "DagRunInfo",
     "DeleteAssetState",
     "DeleteTaskState",
     "Frame",
@@ -185,6 +186,20 @@ class AssetInfo(msgspec.Struct, frozen=True):
     uri: str
 
 
+class DagRunInfo(msgspec.Struct, frozen=True):
+    """The run the task belongs to, for ``context["dag_run"]`` and the dates of the context.
+
+    Dates are ISO 8601 text (None, all three, for a run without a logical date); ``conf`` is
+    the JSON text of the run's conf, an object (``b"{}"`` when the run was given none).
+    """
+
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    conf: bytes
+    start_date: str
+
+
 class WorkerBackendSpec(msgspec.Struct, frozen=True):
     """``[workers] state_backend`` and its kwargs, handed down to the task process."""
 
@@ -199,6 +214,7 @@ class StartTask(msgspec.Struct, tag=True):
     dag_file: str
     assets: list[AssetInfo]
     max_value_bytes: int
+    dag_run: DagRunInfo
     worker_backend: WorkerBackendSpec | None = None
 
 

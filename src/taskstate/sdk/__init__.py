@@ -1,4 +1,5 @@
-"""What DAG authors import: ``DAG``, ``task``, ``Asset``, and ``NEVER_EXPIRE`` for ``set``.
+"""What DAG authors import: ``DAG``, ``task``, ``Asset``, ``Param``, and ``NEVER_EXPIRE`` for
+``set``.
 
 Also the names a worker backend written for Apache Airflow 3.3.2 imports (``BaseStoreBackend``,
 ``TaskScope``, ``AssetScope``, ``StoreScope``), so that such a file runs with only its import
@@ -7,6 +8,7 @@ line changed; they are :mod:`taskstate.state`'s own.
 
 from taskstate.sdk.asset import Asset
 from taskstate.sdk.dag import DAG
+from taskstate.sdk.params import Param, ParamsDict
 from taskstate.sdk.task import Task, task
 from taskstate.state.retention import NEVER_EXPIRE
 from taskstate.state.store_backend import BaseStoreBackend, StoreScope
@@ -18,6 +20,8 @@ __all__ = [
     "Asset",
     "AssetScope",
     "BaseStoreBackend",
+    "Param",
+    "ParamsDict",
     "StoreScope",
     "Task",
     "TaskScope",

@@ -26,6 +26,7 @@ from taskstate.runtime.protocol import (
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
     AssetInfo,
+    DagRunInfo,
     Frame,
     FrameSocket,
     StartTask,
@@ -100,7 +101,7 @@ class _Supervision:
     def run(self) -> Outcome:
         job = self.job
         started = self.client.start(job.ti_id, pid=os.getpid(), hostname=socket.gethostname())
-        ti = started.ti
+        ti, run = started.ti, started.dag_run
         _say(self.out, f"try {ti.try_number} of {ti.task_id} started")
         parent, child = socket.socketpair()
         proc = subprocess.Popen(
@@ -129,6 +130,13 @@ class _Supervision:
                         dag_file=job.dag_file,
                         assets=[AssetInfo(name=a.name, uri=a.uri) for a in started.assets],
                         max_value_bytes=started.max_value_bytes,
+                        dag_run=DagRunInfo(
+                            logical_date=run.logical_date,
+                            data_interval_start=run.data_interval_start,
+                            data_interval_end=run.data_interval_end,
+                            conf=bytes(run.conf),
+                            start_date=run.start_date,
+                        ),
                         worker_backend=job.worker_backend,
                     ),
                 )
