@@ -163,11 +163,18 @@ class APISettings(_Section):
     """API server processes."""
 
 
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_LOG_LEVELS = get_args(LogLevel)
+
+
+def _log_level(value: Any) -> Any:
+    """A level name in any case, upper-cased; refused with the value as the user wrote it."""
+    name = value.strip().upper() if isinstance(value, str) else None
+    if name not in _LOG_LEVELS:
+        raise PydanticCustomError(
+            "log_level", "expected one of {levels} (in any case)", {"levels": ", ".join(_LOG_LEVELS)}
+        )
+    return name
 
 
 class LoggingSettings(_Section):
@@ -177,7 +184,7 @@ class LoggingSettings(_Section):
     attempt=K.log`` on the machine that ran it; ``taskstate tasks logs`` prints one back.
     """
 
-    level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    level: Annotated[LogLevel, BeforeValidator(_log_level)] = "INFO"
     """Least severe level of the records a task's loggers pass on (any case is accepted).
 
     It applies to the root logger of the task process; a logger the task configures with a
