@@ -172,7 +172,9 @@ def _log_level(value: Any) -> Any:
     name = value.strip().upper() if isinstance(value, str) else None
     if name not in _LOG_LEVELS:
         raise PydanticCustomError(
-            "log_level", "expected one of {levels} (in any case)", {"levels": ", ".join(_LOG_LEVELS)}
+            "log_level",
+            "expected one of {levels} (in any case)",
+            {"levels": ", ".join(_LOG_LEVELS)},
         )
     return name
 
