@@ -6,9 +6,9 @@ code tells the supervisor how the task ended (``EXIT_*`` in :mod:`taskstate.runt
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
-import traceback
 from typing import Any
 
 from taskstate.errors import TaskStateError
@@ -21,6 +21,8 @@ from taskstate.runtime.protocol import (
     EXIT_TASK_FAILED,
     FrameSocket,
 )
+from taskstate.runtime.task_logging import TASK_LOGGER, configure_task_logging
+from taskstate.runtime.termination import raise_on_sigterm
 from taskstate.runtime.worker_backend import load_worker_backend
 from taskstate.sdk.loader import load_dag
 
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     comms = SupervisorComms(FrameSocket(socket.socket(fileno=int(args[0]))))
     try:
         start = comms.receive_start()
+        configure_task_logging(start.log_level)
+        raise_on_sigterm()
         dag = load_dag(start.dag_file, start.ti.dag_id)
         task = dag.tasks.get(start.ti.task_id)
         if task is None:
@@ -55,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.code not in (0, None):
             print(f"task exited with sys.exit({exc.code!r})", file=sys.stderr)
             return EXIT_TASK_FAILED
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        logging.getLogger(TASK_LOGGER).error("Task failed with exception", exc_info=exc)
         return EXIT_TASK_FAILED
     finally:
         sys.stdout.flush()

@@ -200,6 +200,8 @@ class StartTask(msgspec.Struct, tag=True):
     assets: list[AssetInfo]
     max_value_bytes: int
     worker_backend: WorkerBackendSpec | None = None
+    log_level: str = "INFO"
+    """``[logging] level``: the task process's root logger level."""
 
 
 Body = (
