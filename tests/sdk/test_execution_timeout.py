@@ -50,6 +50,6 @@ def test_default_args_give_the_execution_timeout_and_the_task_overrides_it() -> 
         (float("inf"), "execution_timeout must be a timedelta or seconds, not inf"),
     ],
 )
-def test_a_bad_execution_timeout_is_refused_when_the_task_is_added(given: Any, message: str) -> None:
+def test_a_bad_execution_timeout_is_refused(given: Any, message: str) -> None:
     with DAG("d", start_date=START), pytest.raises(DagDefinitionError, match=message):
         task(execution_timeout=given)(_noop)()

@@ -61,7 +61,15 @@ class Harness:
         )
         return str(run["task_instances"][0]["id"])
 
-    def job(self, ti_id: str, *, heartbeat_interval: float = 10.0, token: str | None = None) -> Any:
+    def job(
+        self,
+        ti_id: str,
+        *,
+        heartbeat_interval: float = 10.0,
+        token: str | None = None,
+        **fields: Any,
+    ) -> Any:
+        """Queue the next try of ``ti_id``; its job, with ``fields`` of SupervisorJob."""
         queued = self.client.queue_task_instance(ti_id)
         return SupervisorJob(
             api_url=self.url,
@@ -69,6 +77,7 @@ class Harness:
             ti_id=ti_id,
             dag_file=str(self.dag_file),
             heartbeat_interval=heartbeat_interval,
+            **fields,
         )
 
     def supervise(self, ti_id: str, **options: Any) -> tuple[Outcome, list[str]]:
