@@ -20,6 +20,7 @@ from taskstate.runtime.protocol import (
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
     FrameSocket,
+    TaskStarting,
 )
 from taskstate.runtime.task_logging import TASK_LOGGER, configure_task_logging
 from taskstate.runtime.termination import raise_on_sigterm
@@ -48,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         # The upstream outputs the arguments take; a mapped instance picks its own item.
         outputs = fetch_outputs(comms, start.ti, task.output_task_ids)
         task_args, task_kwargs = task.arguments_for(start.ti.map_index, outputs)
+        context = build_context(start, dag, task, comms, worker)
+        comms.send(TaskStarting())
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED
-    context = build_context(start, dag, task, comms, worker)
     result: Any = None
     try:
         result = call_task(task, context, task_args, task_kwargs)

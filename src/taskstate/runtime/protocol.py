@@ -45,6 +45,7 @@ __all__ = [
     "StartTask",
     "StateReply",
     "TaskInstanceInfo",
+    "TaskStarting",
     "WorkerBackendSpec",
 ]
 
@@ -169,6 +170,11 @@ class GetTaskOutput(Request[OutputReply]):
 # -- start-up -----------------------------------------------------------------------------------
 
 
+class TaskStarting(Request[None]):
+    """Sent right before the task is called (its DAG file loaded, its arguments fetched): the
+    try's ``execution_timeout`` counts from here, as Airflow's covers the task's execution."""
+
+
 class TaskInstanceInfo(msgspec.Struct, frozen=True):
     """Who the task process is: the ``ti`` of the context."""
 
@@ -219,6 +225,7 @@ Body = (
     | SetTaskOutput
     | GetTaskOutput
     | OutputReply
+    | TaskStarting
 )
 
 

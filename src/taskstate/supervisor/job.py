@@ -23,6 +23,6 @@ class SupervisorJob(msgspec.Struct, frozen=True):
     log_folder: str | None = None
     """Where the try's log file goes (``Settings.logs_folder``); None: no file."""
     execution_timeout: float | None = None
-    """Seconds the try may run (the task's ``execution_timeout``); None: no limit."""
+    """Seconds the task may run once called (its ``execution_timeout``); None: no limit."""
     kill_grace_seconds: float = 5.0
     """Seconds between SIGTERM and SIGKILL when a try that ran over is stopped."""

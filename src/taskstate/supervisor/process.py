@@ -9,7 +9,11 @@ grace period.
 
 A try that runs over its ``execution_timeout`` gets SIGTERM, then SIGKILL if it is still there
 after ``kill_grace_seconds``; it fails with the reason "timed out after N s" (its retries
-apply, as in Airflow). Every line the supervisor shows is also written to the try's log file
+apply, as in Airflow). The time counts from the task process's ``TaskStarting`` frame, sent
+when the task is called: as in Airflow, loading the DAG file is not part of the task's time, so
+a busy machine's slow start does not time a task out.
+
+Every line the supervisor shows is also written to the try's log file
 (:mod:`taskstate.supervisor.logfile`).
 """
 
@@ -39,6 +43,7 @@ from taskstate.runtime.protocol import (
     FrameSocket,
     StartTask,
     TaskInstanceInfo,
+    TaskStarting,
 )
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
@@ -103,6 +108,8 @@ class _Supervision:
         self.partial = b""
         # The state the server reported when it no longer considered this try running.
         self.stopped_by_server: str | None = None
+        # When the try must end (execution_timeout), once the task process said the task starts.
+        self.deadline: float | None = None
         # Why the supervisor stopped the try when it ran over its execution_timeout.
         self.timed_out: str | None = None
 
@@ -213,10 +220,7 @@ class _Supervision:
         pidfd = _open_pidfd(proc.pid)
         if pidfd is not None:
             selector.register(pidfd, selectors.EVENT_READ, "exit")
-        now = time.monotonic()
-        next_heartbeat = now + self.job.heartbeat_interval
-        limit = self.job.execution_timeout
-        deadline = None if limit is None else now + limit
+        next_heartbeat = time.monotonic() + self.job.heartbeat_interval
         exited_at: float | None = None
         try:
             while True:
@@ -232,9 +236,9 @@ class _Supervision:
                     self._heartbeat(proc)
                     next_heartbeat = now + self.job.heartbeat_interval
                 wake = next_heartbeat
-                if deadline is not None and exited_at is None:
-                    deadline = self._enforce_deadline(proc, deadline, now)
-                    wake = min(wake, deadline)
+                if self.deadline is not None and exited_at is None:
+                    self.deadline = self._enforce_deadline(proc, self.deadline, now)
+                    wake = min(wake, self.deadline)
                 timeout = max(0.0, wake - now)
                 if exited_at is not None:
                     timeout = min(timeout, 0.05)
@@ -278,11 +282,17 @@ class _Supervision:
         try:
             frame = frames.receive()
         except TaskStateError as exc:
-            self.say(f"task socket: {exc}")
+            if self.timed_out is None and self.stopped_by_server is None:
+                self.say(f"task socket: {exc}")  # else: the supervisor stopped the task itself
             return False
         if frame is None:
             return False
         request = frame.body
+        if isinstance(request, TaskStarting):
+            # The one request about the supervision itself rather than the API server.
+            limit = self.job.execution_timeout
+            if limit is not None:
+                self.deadline = time.monotonic() + limit
         handler = HANDLERS.get(type(request))
         try:
             if handler is None:
