@@ -3,7 +3,9 @@
 The runner decides *when* a task instance runs (its upstream tasks succeeded, a slot is free,
 its retry delay has passed); the API server decides *what state* it is in. Each try runs in a
 supervisor process of its own (:mod:`taskstate.supervisor`), whose output the runner streams
-to the terminal, prefixed with the task id.
+to the terminal, prefixed with the task id. The supervisor also writes that output to the try's
+log file under ``log_folder``; the runner adds its own lines about the try (a retry, a try left
+unreported) to the same file once the supervisor has ended.
 
 A task whose upstream task failed ends ``upstream_failed``; one whose upstream task was skipped
 ends ``skipped``, as does a task mapped over an empty list (:mod:`taskstate.runner.mapping`).
