@@ -17,6 +17,7 @@ from taskstate.runtime.protocol import (
     StartTask,
     StateReply,
     TaskInstanceInfo,
+    TaskStarting,
     WorkerBackendSpec,
 )
 
@@ -45,6 +46,13 @@ def test_frames_round_trip_over_a_socket() -> None:
         Frame(8, GetTaskOutput("d", "r", "t")),
         Frame(9, OutputReply(data=b'{"a":1}')),
         Frame(10, OutputReply()),
+        Frame(11, TaskStarting()),
+        Frame(
+            0,
+            StartTask(
+                TaskInstanceInfo("id", "d", "r", "t", 2, 1), "/f.py", [], 10, log_level="DEBUG"
+            ),
+        ),
     ]
     for frame in frames:
         left.send(frame)
@@ -59,6 +67,7 @@ def test_reply_type_is_named_by_the_request() -> None:
     assert SetAssetState.reply_type is None
     assert GetTaskOutput.reply_type is OutputReply
     assert SetTaskOutput.reply_type is None
+    assert TaskStarting.reply_type is None
 
 
 def test_truncated_and_oversized_frames_are_comms_errors() -> None:
