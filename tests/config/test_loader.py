@@ -254,6 +254,27 @@ def test_wrong_type_in_env_names_key_value_and_source(env: dict[str, str]) -> No
     assert type(caught.value.__cause__).__name__ == "ValidationError"
 
 
+def test_logging_level_from_the_file_and_the_environment(home: Path, env: dict[str, str]) -> None:
+    write(home / "taskstate.toml", '[logging]\nlevel = "warning"\n')
+    assert load_settings(env=env).logging.level == "WARNING"
+
+    env["TASKSTATE__LOGGING__LEVEL"] = "debug"
+    settings = load_settings(env=env)
+    assert settings.logging.level == "DEBUG"
+    assert settings.sources["logging.level"] == "env TASKSTATE__LOGGING__LEVEL"
+
+
+def test_bad_logging_level_names_the_setting_and_its_source(env: dict[str, str]) -> None:
+    env["TASKSTATE__LOGGING__LEVEL"] = "chatty"
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env)
+
+    message = caught.value.message
+    assert "[logging] level" in message and "'chatty'" in message
+    assert "env TASKSTATE__LOGGING__LEVEL" in message
+
+
 def test_wrong_type_in_file_names_key_and_file(home: Path, env: dict[str, str]) -> None:
     config = write(home / "taskstate.toml", '[api]\nport = "http"\n')
 

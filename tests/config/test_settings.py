@@ -13,6 +13,7 @@ import taskstate.config
 from taskstate.config import (
     APISettings,
     DatabaseSettings,
+    LoggingSettings,
     Settings,
     StateStoreSettings,
     WorkersSettings,
@@ -30,6 +31,7 @@ def test_public_surface_is_pinned() -> None:
     assert taskstate.config.__all__ == [
         "APISettings",
         "DatabaseSettings",
+        "LoggingSettings",
         "SettingInfo",
         "Settings",
         "StateStoreSettings",
@@ -65,6 +67,8 @@ def test_defaults(tmp_path: Path) -> None:
         token_ttl_seconds=600,
         workers=1,
     )
+    assert settings.logging == LoggingSettings(level="INFO")
+    assert settings.logs_folder == tmp_path / "logs"
     assert settings.config_file is None
     assert set(settings.sources.values()) == {"default"}
 
@@ -125,6 +129,10 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("api", {"token_ttl_seconds": 0}),
         ("api", {"workers": 0}),
         ("api", {"unknown": 1}),
+        ("logging", {"level": "LOUD"}),
+        ("logging", {"level": ""}),
+        ("logging", {"level": 20}),
+        ("logging", {"unknown": 1}),
     ],
 )
 def test_out_of_range_values_are_rejected(section: str, values: dict[str, object]) -> None:
@@ -132,6 +140,20 @@ def test_out_of_range_values_are_rejected(section: str, values: dict[str, object
         build(**{section: values})
 
     assert caught.value.errors()[0]["loc"][:2] == (section, next(iter(values)))
+
+
+@pytest.mark.parametrize(
+    ("given", "level"), [("debug", "DEBUG"), (" Warning ", "WARNING"), ("CRITICAL", "CRITICAL")]
+)
+def test_logging_level_takes_a_level_name_in_any_case(given: str, level: str) -> None:
+    assert build(logging={"level": given}).logging.level == level
+
+
+def test_logging_level_names_its_choices_when_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build(logging={"level": "verbose"})
+
+    assert "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in str(caught.value)
 
 
 def test_max_map_length_is_at_least_one() -> None:

@@ -44,6 +44,8 @@ class Run:
             heartbeat_interval=options.get("heartbeat_interval", 10.0),
             worker_backend=options.get("worker_backend"),
             output=self.output,
+            log_folder=options.get("log_folder"),
+            log_level=options.get("log_level", "INFO"),
         )
 
     def run(self) -> RunResult:

@@ -18,6 +18,7 @@ from taskstate.runtime.protocol import (
     StartTask,
     StateReply,
     TaskInstanceInfo,
+    TaskStarting,
     WorkerBackendSpec,
 )
 
@@ -47,6 +48,18 @@ def test_frames_round_trip_over_a_socket() -> None:
         Frame(8, GetTaskOutput("d", "r", "t")),
         Frame(9, OutputReply(data=b'{"a":1}')),
         Frame(10, OutputReply()),
+        Frame(11, TaskStarting()),
+        Frame(
+            0,
+            StartTask(
+                TaskInstanceInfo("id", "d", "r", "t", 2, 1),
+                "/f.py",
+                [],
+                10,
+                DagRunInfo(None, None, None, b"{}", "2026-03-01"),
+                log_level="DEBUG",
+            ),
+        ),
     ]
     for frame in frames:
         left.send(frame)
@@ -61,6 +74,7 @@ def test_reply_type_is_named_by_the_request() -> None:
     assert SetAssetState.reply_type is None
     assert GetTaskOutput.reply_type is OutputReply
     assert SetTaskOutput.reply_type is None
+    assert TaskStarting.reply_type is None
 
 
 def test_truncated_and_oversized_frames_are_comms_errors() -> None:

@@ -61,7 +61,15 @@ class Harness:
         )
         return str(run["task_instances"][0]["id"])
 
-    def job(self, ti_id: str, *, heartbeat_interval: float = 10.0, token: str | None = None) -> Any:
+    def job(
+        self,
+        ti_id: str,
+        *,
+        heartbeat_interval: float = 10.0,
+        token: str | None = None,
+        **fields: Any,
+    ) -> Any:
+        """Queue the next try of ``ti_id``; its job, with ``fields`` of SupervisorJob."""
         queued = self.client.queue_task_instance(ti_id)
         return SupervisorJob(
             api_url=self.url,
@@ -69,6 +77,7 @@ class Harness:
             ti_id=ti_id,
             dag_file=str(self.dag_file),
             heartbeat_interval=heartbeat_interval,
+            **fields,
         )
 
     def supervise(self, ti_id: str, **options: Any) -> tuple[Outcome, list[str]]:
@@ -239,14 +248,39 @@ def test_a_task_that_kills_itself_fails(harness_for: Callable[[str], Harness]) -
         """
         @task
         def t():
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGUSR1)
         t()
         """
     )
     ti_id = harness.register()
     outcome, lines = harness.supervise(ti_id)
     assert outcome is Outcome.FAILED
-    assert "killed by SIGTERM" in lines[-1]
+    assert "killed by SIGUSR1" in lines[-1]
+
+
+def test_sigterm_raises_in_the_task_where_it_is(harness_for: Callable[[str], Harness]) -> None:
+    harness = harness_for(
+        """
+        @task
+        def t():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+            finally:
+                print("cleaned up")
+        t()
+        """
+    )
+    ti_id = harness.register()
+    outcome, lines = harness.supervise(ti_id)
+    assert outcome is Outcome.FAILED
+    assert "cleaned up" in lines
+    assert lines[-2] == (
+        "taskstate.runtime.termination.TaskTerminated: the task process received SIGTERM"
+    )
+    assert lines[-1] == (
+        "[supervisor] try 1 failed: the task raised an exception; task instance is failed"
+    )
 
 
 def test_a_task_that_exits_reports_its_exit_code(harness_for: Callable[[str], Harness]) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from taskstate import __version__
-from taskstate.cli import run_commands, state_commands
+from taskstate.cli import run_commands, state_commands, task_commands
 from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
@@ -50,6 +50,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(state_commands.app, name="state")
 app.add_typer(run_commands.app, name="runs")
+app.add_typer(task_commands.app, name="tasks")
 
 
 @app.command()
@@ -122,6 +123,8 @@ def dags_test(
                 output=output,
                 logical_date=when,
                 conf=run_conf,
+                log_folder=config.logs_folder,
+                log_level=config.logging.level,
             ).run()
     except TaskStateError as exc:
         fail(exc)

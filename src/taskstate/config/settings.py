@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, NamedTuple, get_args
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,7 @@ __all__ = [
     "SECTIONS",
     "APISettings",
     "DatabaseSettings",
+    "LoggingSettings",
     "SettingInfo",
     "Settings",
     "StateStoreSettings",
@@ -162,12 +163,43 @@ class APISettings(_Section):
     """API server processes."""
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_LOG_LEVELS = get_args(LogLevel)
+
+
+def _log_level(value: Any) -> Any:
+    """A level name in any case, upper-cased; refused with the value as the user wrote it."""
+    name = value.strip().upper() if isinstance(value, str) else None
+    if name not in _LOG_LEVELS:
+        raise PydanticCustomError(
+            "log_level",
+            "expected one of {levels} (in any case)",
+            {"levels": ", ".join(_LOG_LEVELS)},
+        )
+    return name
+
+
+class LoggingSettings(_Section):
+    """``[logging]``: what a task's ``logging`` calls show in the terminal and its log files.
+
+    Each try's lines are written to ``{home}/logs/dag_id=D/run_id=R/task_id=T[/map_index=N]/
+    attempt=K.log`` on the machine that ran it; ``taskstate tasks logs`` prints one back.
+    """
+
+    level: Annotated[LogLevel, BeforeValidator(_log_level)] = "INFO"
+    """Least severe level of the records a task's loggers pass on (any case is accepted).
+
+    It applies to the root logger of the task process; a logger the task configures with a
+    level of its own keeps it. A task's print() output is always shown."""
+
+
 SECTIONS: Mapping[str, type[_Section]] = MappingProxyType(
     {
         "database": DatabaseSettings,
         "state_store": StateStoreSettings,
         "workers": WorkersSettings,
         "api": APISettings,
+        "logging": LoggingSettings,
     }
 )
 """The sections of the TOML file, in the order they are shown."""
@@ -240,6 +272,7 @@ class Settings(BaseSettings):
     state_store: StateStoreSettings = Field(default_factory=StateStoreSettings)
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     api: APISettings = Field(default_factory=APISettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -268,6 +301,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return expand_home(value)
+
+    @property
+    def logs_folder(self) -> Path:
+        """Where the log files of the tries run on this machine are written: ``{home}/logs``."""
+        return self.home / "logs"
 
     @property
     def config_file(self) -> Path | None:

@@ -3,7 +3,9 @@
 The runner decides *when* a task instance runs (its upstream tasks succeeded, a slot is free,
 its retry delay has passed); the API server decides *what state* it is in. Each try runs in a
 supervisor process of its own (:mod:`taskstate.supervisor`), whose output the runner streams
-to the terminal, prefixed with the task id.
+to the terminal, prefixed with the task id. The supervisor also writes that output to the try's
+log file under ``log_folder``; the runner adds its own lines about the try (a retry, a try left
+unreported) to the same file once the supervisor has ended.
 
 A task whose upstream task failed ends ``upstream_failed``; one whose upstream task was skipped
 ends ``skipped``, as does a task mapped over an empty list (:mod:`taskstate.runner.mapping`).
@@ -15,9 +17,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -35,6 +39,7 @@ from taskstate.sdk.dag import DAG
 from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.sdk.task import Task
 from taskstate.supervisor.job import SupervisorJob
+from taskstate.supervisor.logfile import append_lines, try_log_path
 
 __all__ = ["DagRunner", "RunResult", "default_run_id"]
 
@@ -79,6 +84,8 @@ class DagRunner:
         output: RunOutput,
         logical_date: datetime | None = None,
         conf: dict[str, Any] | None = None,
+        log_folder: Path | None = None,
+        log_level: str = "INFO",
     ) -> None:
         """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
         ``conf`` is its configuration, which overrides the DAG's params."""
@@ -94,6 +101,9 @@ class DagRunner:
         self.output = output
         self.logical_date = logical_date
         self.conf = conf
+        # Settings.logs_folder: where each try's log file is written; None: none is.
+        self.log_folder = log_folder
+        self.log_level = log_level
         self._stopping = threading.Event()
 
     def _dates(self) -> dict[str, str | None]:
@@ -214,6 +224,7 @@ class DagRunner:
 
         ``label`` prefixes its lines: the task id, and ``[map_index]`` for a mapped instance.
         """
+        timeout: timedelta | None = getattr(task, "execution_timeout", None)
         while True:
             queued = self.client.queue_task_instance(ti_id)
             job = SupervisorJob(
@@ -223,26 +234,55 @@ class DagRunner:
                 dag_file=self.dag_file,
                 heartbeat_interval=self.heartbeat_interval,
                 worker_backend=self.worker_backend,
+                log_level=self.log_level,
+                log_folder=None if self.log_folder is None else str(self.log_folder),
+                execution_timeout=None if timeout is None else timeout.total_seconds(),
             )
             code = self._supervise(label, job)
+            say = self._try_lines(label, queued)
             state = str(self.client.get_task_instance(ti_id)["state"])
             if state in _UNREPORTED:
-                state = self._fail_unreported_try(label, ti_id, queued["token"], state, code)
+                state = self._fail_unreported_try(say, ti_id, queued["token"], state, code)
             if state == "up_for_retry":
                 delay = task.retry_delay.total_seconds()
-                self.output.line(label, f"[runner] retrying in {delay:g}s")
+                say(f"[runner] retrying in {delay:g}s")
                 if self._stopping.wait(delay):
                     return "failed"
                 continue
             if state not in _FINAL:
-                self.output.line(
-                    label, f"[runner] supervisor ended with code {code}; task is {state}"
-                )
+                say(f"[runner] supervisor ended with code {code}; task is {state}")
                 return "failed"
             return state
 
+    def _try_lines(self, label: str, ti: dict[str, Any]) -> Callable[[str], None]:
+        """Show the runner's lines about the try of ``ti`` (as queued) and add them to its log
+        file, after the supervisor's."""
+        path = None
+        if self.log_folder is not None:
+            path = try_log_path(
+                self.log_folder,
+                ti["dag_id"],
+                ti["run_id"],
+                ti["task_id"],
+                ti["map_index"],
+                ti["try_number"],
+            )
+
+        def say(line: str) -> None:
+            nonlocal path
+            self.output.line(label, line)
+            if path is None:
+                return
+            try:
+                append_lines(path, [line])
+            except OSError as exc:
+                self.output.line(label, f"[runner] cannot write the try's log file {path}: {exc}")
+                path = None
+
+        return say
+
     def _fail_unreported_try(
-        self, label: str, ti_id: str, token: str, state: str, code: int
+        self, say: Callable[[str], None], ti_id: str, token: str, state: str, code: int
     ) -> str:
         """Report a try its supervisor left queued or running (it crashed, or was killed).
 
@@ -250,12 +290,12 @@ class DagRunner:
         failed; it then retries or fails like any other, and the run can finish.
         """
         reason = f"the supervisor ended with code {code} without reporting the try"
-        self.output.line(label, f"[runner] {reason}; marking it failed")
+        say(f"[runner] {reason}; marking it failed")
         client = ExecutionClient(self.api_url, token)
         try:
             return client.finish(ti_id, "failed", reason)
         except TaskStateError as exc:
-            self.output.line(label, f"[runner] cannot mark the try failed: {exc}")
+            say(f"[runner] cannot mark the try failed: {exc}")
             return state
         finally:
             client.close()

@@ -7,9 +7,9 @@ code tells the supervisor how the task ended (``EXIT_*`` in :mod:`taskstate.runt
 from __future__ import annotations
 
 import copy
+import logging
 import socket
 import sys
-import traceback
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,8 +23,11 @@ from taskstate.runtime.protocol import (
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
     FrameSocket,
+    TaskStarting,
 )
+from taskstate.runtime.task_logging import TASK_LOGGER, configure_task_logging
 from taskstate.runtime.templates import render_template_fields
+from taskstate.runtime.termination import raise_on_sigterm
 from taskstate.runtime.worker_backend import load_worker_backend
 from taskstate.sdk.loader import load_dag
 from taskstate.sdk.task import Task
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     comms = SupervisorComms(FrameSocket(socket.socket(fileno=int(args[0]))))
     try:
         start = comms.receive_start()
+        configure_task_logging(start.log_level)
+        raise_on_sigterm()
         dag = load_dag(start.dag_file, start.ti.dag_id)
         task = dag.tasks.get(start.ti.task_id)
         if task is None:
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs = fetch_outputs(comms, start.ti, task.output_task_ids)
         rendered = _rendered(task, context, Path(start.dag_file).parent)
         task_args, task_kwargs = rendered.arguments_for(start.ti.map_index, outputs)
+        comms.send(TaskStarting())
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED
@@ -87,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.code not in (0, None):
             print(f"task exited with sys.exit({exc.code!r})", file=sys.stderr)
             return EXIT_TASK_FAILED
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        logging.getLogger(TASK_LOGGER).error("Task failed with exception", exc_info=exc)
         return EXIT_TASK_FAILED
     finally:
         sys.stdout.flush()

@@ -46,6 +46,7 @@ __all__ = [
     "StartTask",
     "StateReply",
     "TaskInstanceInfo",
+    "TaskStarting",
     "WorkerBackendSpec",
 ]
 
@@ -170,6 +171,11 @@ class GetTaskOutput(Request[OutputReply]):
 # -- start-up -----------------------------------------------------------------------------------
 
 
+class TaskStarting(Request[None]):
+    """Sent right before the task is called (its DAG file loaded, its arguments fetched): the
+    try's ``execution_timeout`` counts from here, as Airflow's covers the task's execution."""
+
+
 class TaskInstanceInfo(msgspec.Struct, frozen=True):
     """Who the task process is: the ``ti`` of the context."""
 
@@ -216,6 +222,8 @@ class StartTask(msgspec.Struct, tag=True):
     max_value_bytes: int
     dag_run: DagRunInfo
     worker_backend: WorkerBackendSpec | None = None
+    log_level: str = "INFO"
+    """``[logging] level``: the task process's root logger level."""
 
 
 Body = (
@@ -233,6 +241,7 @@ Body = (
     | SetTaskOutput
     | GetTaskOutput
     | OutputReply
+    | TaskStarting
 )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-import traceback
 from pathlib import Path
 
 from taskstate.errors import DagDefinitionError
 from taskstate.sdk.dag import DAG, collect_dags
+from taskstate.sdk.tracebacks import format_user_exception
 
 __all__ = ["load_dag", "load_dag_file"]
 
@@ -38,7 +38,8 @@ def load_dag_file(path: str | Path) -> dict[str, DAG]:
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[module_name]
-            summary = "".join(traceback.format_exception(exc, limit=-3)).rstrip()
+            # The DAG file's own line first: the loader's and importlib's frames are left out.
+            summary = format_user_exception(exc).rstrip()
             raise DagDefinitionError(
                 f"importing DAG file {file} failed: {type(exc).__name__}: {exc}\n{summary}",
                 detail={"path": str(file)},

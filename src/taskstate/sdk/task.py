@@ -45,6 +45,7 @@ class Task:
         python_callable: Callable[..., Any],
         retries: int = 0,
         retry_delay: timedelta = timedelta(0),
+        execution_timeout: timedelta | None = None,
         inlets: Sequence[Asset] = (),
         outlets: Sequence[Asset] = (),
         op_args: tuple[Any, ...] = (),
@@ -56,6 +57,8 @@ class Task:
         self.python_callable = python_callable
         self.retries = retries
         self.retry_delay = retry_delay
+        # The supervisor stops a try that runs longer, and fails it (its retries apply).
+        self.execution_timeout = execution_timeout
         self.inlets = tuple(inlets)
         self.outlets = tuple(outlets)
         self.op_args = op_args
@@ -236,6 +239,26 @@ def _retry_delay(value: timedelta | float | int | None) -> timedelta:
     return delay
 
 
+def _execution_timeout(value: timedelta | float | int | None) -> timedelta | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        limit = value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        limit = timedelta(seconds=value)
+    else:
+        raise DagDefinitionError(
+            f"execution_timeout must be a timedelta or seconds, not {value!r}",
+            detail={"option": "execution_timeout"},
+        )
+    if limit <= timedelta(0):
+        raise DagDefinitionError(
+            f"execution_timeout must be positive, not {value!r}",
+            detail={"option": "execution_timeout"},
+        )
+    return limit
+
+
 def _assets(what: str, value: Iterable[Asset] | Asset | None) -> tuple[Asset, ...]:
     if value is None:
         return ()
@@ -293,6 +316,7 @@ class TaskDecorator(Generic[P, R]):
             python_callable=self.function,
             retries=retries,
             retry_delay=_retry_delay(options.get("retry_delay")),
+            execution_timeout=_execution_timeout(options.get("execution_timeout")),
             inlets=_assets("inlets", options.get("inlets")),
             outlets=_assets("outlets", options.get("outlets")),
             op_args=args,
@@ -369,11 +393,13 @@ def _expand_kwargs(
 
 
 def _dag_defaults(dag: DAG) -> dict[str, Any]:
-    keys = ("retries", "retry_delay")
+    keys = ("retries", "retry_delay", "execution_timeout")
     return {k: v for k, v in dag.default_args.items() if k in keys}
 
 
-_OPTIONS = frozenset({"task_id", "retries", "retry_delay", "inlets", "outlets"})
+_OPTIONS = frozenset(
+    {"task_id", "retries", "retry_delay", "execution_timeout", "inlets", "outlets"}
+)
 
 
 @overload
@@ -386,6 +412,7 @@ def task(
     task_id: str | None = None,
     retries: int = 0,
     retry_delay: timedelta | float | None = None,
+    execution_timeout: timedelta | float | None = None,
     inlets: Sequence[Asset] | None = None,
     outlets: Sequence[Asset] | None = None,
 ) -> Callable[[Callable[P, R]], TaskDecorator[P, R]]: ...

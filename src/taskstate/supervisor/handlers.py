@@ -24,6 +24,7 @@ from taskstate.runtime.protocol import (
     SetTaskOutput,
     SetTaskState,
     StateReply,
+    TaskStarting,
 )
 
 __all__ = ["HANDLERS", "Handler"]
@@ -84,6 +85,11 @@ def get_task_output(client: ExecutionClient, ti_id: str, req: GetTaskOutput) -> 
     return OutputReply(data=None if body.value is msgspec.UNSET else bytes(body.value))
 
 
+def task_starting(client: ExecutionClient, ti_id: str, req: TaskStarting) -> None:
+    """Nothing for the API server: the supervision arms the try's execution_timeout."""
+    return None
+
+
 HANDLERS: dict[type, Handler] = {
     GetTaskState: get_task_state,
     SetTaskState: set_task_state,
@@ -95,4 +101,5 @@ HANDLERS: dict[type, Handler] = {
     ClearAssetState: clear_asset_state,
     SetTaskOutput: set_task_output,
     GetTaskOutput: get_task_output,
+    TaskStarting: task_starting,
 }

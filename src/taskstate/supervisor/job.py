@@ -10,9 +10,19 @@ __all__ = ["SupervisorJob"]
 
 
 class SupervisorJob(msgspec.Struct, frozen=True):
+    """One try of one task instance, as the runner asks a supervisor to run it."""
+
     api_url: str
     token: str
     ti_id: str
     dag_file: str
     heartbeat_interval: float = 10.0
     worker_backend: WorkerBackendSpec | None = None
+    log_level: str = "INFO"
+    """``[logging] level``, for the task process's loggers."""
+    log_folder: str | None = None
+    """Where the try's log file goes (``Settings.logs_folder``); None: no file."""
+    execution_timeout: float | None = None
+    """Seconds the task may run once called (its ``execution_timeout``); None: no limit."""
+    kill_grace_seconds: float = 5.0
+    """Seconds between SIGTERM and SIGKILL when a try that ran over is stopped."""

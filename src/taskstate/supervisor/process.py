@@ -1,14 +1,25 @@
 """The supervisor's loop around one task process.
 
 One thread waits on everything at once with a selector: request frames on the socket, the
-task's stdout and stderr, and the task's exit (a pidfd), with a timeout for the next heartbeat.
-So a task that dies, of an exception or a signal, is noticed at once; the supervisor never
-waits on a dead child, and a grandchild holding the output pipes open only delays the report
-by a short grace period.
+task's output (stdout and stderr share one pipe, so their lines keep their order), and the
+task's exit (a pidfd), with a timeout for the next heartbeat or the try's deadline. So a task
+that dies, of an exception or a signal, is noticed at once; the supervisor never waits on a
+dead child, and a grandchild holding the output pipe open only delays the report by a short
+grace period.
+
+A try that runs over its ``execution_timeout`` gets SIGTERM, then SIGKILL if it is still there
+after ``kill_grace_seconds``; it fails with the reason "timed out after N s" (its retries
+apply, as in Airflow). The time counts from the task process's ``TaskStarting`` frame, sent
+when the task is called: as in Airflow, loading the DAG file is not part of the task's time, so
+a busy machine's slow start does not time a task out.
+
+Every line the supervisor shows is also written to the try's log file
+(:mod:`taskstate.supervisor.logfile`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import selectors
@@ -17,8 +28,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any, TextIO
 
+from taskstate.api.wire import TaskInstanceBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.errors import RuntimeFailure, TaskStateError
 from taskstate.runtime.protocol import (
@@ -31,9 +44,11 @@ from taskstate.runtime.protocol import (
     FrameSocket,
     StartTask,
     TaskInstanceInfo,
+    TaskStarting,
 )
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
+from taskstate.supervisor.logfile import open_try_log, try_log_path
 
 __all__ = ["Outcome", "supervise"]
 
@@ -53,20 +68,16 @@ class Outcome(enum.IntEnum):
 
 def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
     """Run one try of the task instance ``job.ti_id`` and report it to the API server."""
-    stream = out or sys.stdout
     client = ExecutionClient(job.api_url, job.token)
+    supervision = _Supervision(job, client, out or sys.stdout)
     try:
-        return _Supervision(job, client, stream).run()
+        return supervision.run()
     except TaskStateError as exc:
-        _say(stream, f"supervisor error: {type(exc).__name__}: {exc}")
+        supervision.say(f"supervisor error: {type(exc).__name__}: {exc}")
         return Outcome.ERROR
     finally:
+        supervision.close_log()
         client.close()
-
-
-def _say(stream: TextIO, line: str) -> None:
-    stream.write(f"[supervisor] {line}\n")
-    stream.flush()
 
 
 def _child_env() -> dict[str, str]:
@@ -94,22 +105,68 @@ class _Supervision:
         self.job = job
         self.client = client
         self.out = out
-        self.partial: dict[int, bytes] = {}
+        self.log: TextIO | None = None
+        self.partial = b""
         # The state the server reported when it no longer considered this try running.
         self.stopped_by_server: str | None = None
+        # When the try must end (execution_timeout), once the task process said the task starts.
+        self.deadline: float | None = None
+        # Why the supervisor stopped the try when it ran over its execution_timeout.
+        self.timed_out: str | None = None
+
+    def say(self, line: str) -> None:
+        """Show a line of the supervisor's own, and log it."""
+        self._emit(f"[supervisor] {line}\n")
+
+    def _emit(self, text: str) -> None:
+        """Show ``text`` (whole lines) in the terminal and write it to the try's log file."""
+        self.out.write(text)
+        self.out.flush()
+        if self.log is None:
+            return
+        try:
+            self.log.write(text)
+            self.log.flush()
+        except OSError as exc:
+            self.close_log()
+            self.say(f"cannot write the try's log file any more: {exc}")
+
+    def _open_log(self, ti: TaskInstanceBody) -> None:
+        if self.job.log_folder is None:
+            return
+        path = try_log_path(
+            Path(self.job.log_folder),
+            ti.dag_id,
+            ti.run_id,
+            ti.task_id,
+            ti.map_index,
+            ti.try_number,
+        )
+        try:
+            self.log = open_try_log(path)
+        except OSError as exc:
+            self.say(f"cannot write the try's log file {path}: {exc}")
+
+    def close_log(self) -> None:
+        log, self.log = self.log, None
+        if log is not None:
+            # What could not be written was reported when it was written.
+            with contextlib.suppress(OSError):
+                log.close()
 
     def run(self) -> Outcome:
         job = self.job
         started = self.client.start(job.ti_id, pid=os.getpid(), hostname=socket.gethostname())
         ti, run = started.ti, started.dag_run
-        _say(self.out, f"try {ti.try_number} of {ti.task_id} started")
+        self._open_log(ti)
+        self.say(f"try {ti.try_number} of {ti.task_id} started")
         parent, child = socket.socketpair()
         proc = subprocess.Popen(
             [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env=_child_env(),
         )
         child.close()
@@ -138,6 +195,7 @@ class _Supervision:
                             start_date=run.start_date,
                         ),
                         worker_backend=job.worker_backend,
+                        log_level=job.log_level,
                     ),
                 )
             )
@@ -147,31 +205,26 @@ class _Supervision:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe is not None:
-                    pipe.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
         if self.stopped_by_server is not None:
-            _say(
-                self.out,
-                f"try {ti.try_number} stopped: the task instance is {self.stopped_by_server}",
-            )
+            self.say(f"try {ti.try_number} stopped: the task instance is {self.stopped_by_server}")
             return Outcome.FAILED
-        if code == EXIT_SUCCESS:
+        if code == EXIT_SUCCESS and self.timed_out is None:
             final = self.client.finish(job.ti_id, "success")
-            _say(self.out, f"try {ti.try_number} succeeded")
+            self.say(f"try {ti.try_number} succeeded")
         else:
-            reason = _describe_exit(code)
+            reason = self.timed_out or _describe_exit(code)
             final = self.client.finish(job.ti_id, "failed", reason)
-            _say(self.out, f"try {ti.try_number} failed: {reason}; task instance is {final}")
+            self.say(f"try {ti.try_number} failed: {reason}; task instance is {final}")
         return Outcome.SUCCESS if final == "success" else Outcome.FAILED
 
     def _relay(self, proc: subprocess.Popen[bytes], frames: FrameSocket) -> int:
         """Serve the task until it exits; return its exit code."""
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(frames.sock, selectors.EVENT_READ, "frames")
         selector.register(proc.stdout, selectors.EVENT_READ, "output")
-        selector.register(proc.stderr, selectors.EVENT_READ, "output")
         pidfd = _open_pidfd(proc.pid)
         if pidfd is not None:
             selector.register(pidfd, selectors.EVENT_READ, "exit")
@@ -190,7 +243,11 @@ class _Supervision:
                 if now >= next_heartbeat:
                     self._heartbeat(proc)
                     next_heartbeat = now + self.job.heartbeat_interval
-                timeout = next_heartbeat - now
+                wake = next_heartbeat
+                if self.deadline is not None and exited_at is None:
+                    self.deadline = self._enforce_deadline(proc, self.deadline, now)
+                    wake = min(wake, self.deadline)
+                timeout = max(0.0, wake - now)
                 if exited_at is not None:
                     timeout = min(timeout, 0.05)
                 elif pidfd is None:
@@ -205,23 +262,45 @@ class _Supervision:
                     else:
                         selector.unregister(key.fileobj)
         finally:
-            for key in list(selector.get_map().values()):
-                if key.data == "output":
-                    self._flush_partial(key.fileobj)  # type: ignore[arg-type]
+            self._flush_partial()
             selector.close()
             if pidfd is not None:
                 os.close(pidfd)
         return proc.wait()
 
+    def _enforce_deadline(
+        self, proc: subprocess.Popen[bytes], deadline: float, now: float
+    ) -> float:
+        """Stop a try that ran over its execution_timeout; the next moment to act."""
+        if now < deadline or proc.poll() is not None:
+            return deadline
+        if self.timed_out is None:
+            self.timed_out = f"timed out after {self.job.execution_timeout:g} s"
+            self.say(f"{self.timed_out}; stopping the task process (SIGTERM)")
+            proc.terminate()
+            return now + self.job.kill_grace_seconds
+        self.say(
+            f"the task process is still running {self.job.kill_grace_seconds:g} s after "
+            "SIGTERM; killing it (SIGKILL)"
+        )
+        proc.kill()
+        return float("inf")
+
     def _serve_frame(self, frames: FrameSocket) -> bool:
         try:
             frame = frames.receive()
         except TaskStateError as exc:
-            _say(self.out, f"task socket: {exc}")
+            if self.timed_out is None and self.stopped_by_server is None:
+                self.say(f"task socket: {exc}")  # else: the supervisor stopped the task itself
             return False
         if frame is None:
             return False
         request = frame.body
+        if isinstance(request, TaskStarting):
+            # The one request about the supervision itself rather than the API server.
+            limit = self.job.execution_timeout
+            if limit is not None:
+                self.deadline = time.monotonic() + limit
         handler = HANDLERS.get(type(request))
         try:
             if handler is None:
@@ -239,35 +318,29 @@ class _Supervision:
         return True
 
     def _forward_output(self, pipe: IO[bytes]) -> bool:
-        fd = pipe.fileno()
-        data = os.read(fd, 65536)
+        data = os.read(pipe.fileno(), 65536)
         if not data:
-            self._flush_partial(pipe)
+            self._flush_partial()
             return False
-        buffered = self.partial.pop(fd, b"") + data
-        *lines, rest = buffered.split(b"\n")
-        if rest:
-            self.partial[fd] = rest
+        *lines, self.partial = (self.partial + data).split(b"\n")
         if lines:
-            self.out.write("".join(line.decode(errors="replace") + "\n" for line in lines))
-            self.out.flush()
+            self._emit("".join(line.decode(errors="replace") + "\n" for line in lines))
         return True
 
-    def _flush_partial(self, pipe: IO[bytes]) -> None:
-        rest = self.partial.pop(pipe.fileno(), b"")
+    def _flush_partial(self) -> None:
+        rest, self.partial = self.partial, b""
         if rest:
-            self.out.write(rest.decode(errors="replace") + "\n")
-            self.out.flush()
+            self._emit(rest.decode(errors="replace") + "\n")
 
     def _heartbeat(self, proc: subprocess.Popen[bytes]) -> None:
         try:
             beat = self.client.heartbeat(self.job.ti_id)
         except TaskStateError as exc:
-            _say(self.out, f"heartbeat failed: {exc}")
+            self.say(f"heartbeat failed: {exc}")
             return
         self.client.set_token(beat.token)
         if beat.state != "running" and proc.poll() is None:
-            _say(self.out, f"task instance is {beat.state} on the server; stopping the task")
+            self.say(f"task instance is {beat.state} on the server; stopping the task")
             self.stopped_by_server = beat.state
             proc.kill()
 
