@@ -11,6 +11,7 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -23,6 +24,7 @@ from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
 from taskstate.api.wire import (
     AssetBody,
+    DagRunBody,
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
@@ -33,6 +35,7 @@ from taskstate.api.wire import (
     StateBody,
     TaskInstanceBody,
 )
+from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
 from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 
@@ -102,6 +105,19 @@ async def _set(
     return Response(status_code=204)
 
 
+def _dag_run_body(run: DagRun) -> DagRunBody:
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return DagRunBody(
+        logical_date=iso(run.logical_date),
+        data_interval_start=iso(run.data_interval_start),
+        data_interval_end=iso(run.data_interval_end),
+        conf=msgspec.Raw((run.conf or "{}").encode()),
+        start_date=run.created_at.isoformat(),
+    )
+
+
 def _ti_claims(request: Request, state: AppState) -> TokenClaims:
     claims = _claims(request, state)
     claims.require_ti(request.path_params["ti_id"])
@@ -128,7 +144,8 @@ async def start(ti_id: str, request: Request) -> Response:
 
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
-        assets = runs.assets_of(session, ti_id)
+        assets = runs.asset_roles(session, ti_id)
+        run = runs.get_run(session, ti.dag_id, ti.run_id)
         return StartResponse(
             ti=TaskInstanceBody(
                 id=ti.id,
@@ -138,8 +155,12 @@ async def start(ti_id: str, request: Request) -> Response:
                 map_index=ti.map_index,
                 try_number=ti.try_number,
             ),
-            assets=[AssetBody(name=n, uri=u) for n, u in assets.items()],
+            assets=[
+                AssetBody(name=name, uri=uri, inlet="inlet" in roles, outlet="outlet" in roles)
+                for name, (uri, roles) in assets.items()
+            ],
             max_value_bytes=state.settings.state_store.max_value_bytes,
+            dag_run=_dag_run_body(run),
         )
 
     return json_response(await in_transaction(state, transition))
@@ -162,8 +183,12 @@ async def finish(ti_id: str, request: Request) -> Response:
     claims.require_ti(ti_id)
     parsed = decode_body(await request.body(), _finish_body, "finish")
     succeeded = parsed.state == "success"
+
     final = await in_transaction(
-        state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
+        state,
+        lambda session: (
+            runs.finish_ti(session, ti_id, state=parsed.state, retry=parsed.retry).state
+        ),
     )
     if succeeded and state.settings.state_store.clear_on_success:
         # The task process is gone: the objects its references name wait in the purge queue.

@@ -11,17 +11,16 @@ through this API; null if not recorded). A ``PUT`` takes an optional ``retention
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
-from taskstate.db.models import Asset
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
 from taskstate.state.provenance import API_WRITER, decode_writer
@@ -60,6 +59,11 @@ class CreateRunModel(BaseModel):
     run_id: str
     dag_file: str | None = None
     tasks: list[TaskModel]
+    # A date without a zone is UTC, Airflow's default time zone.
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    conf: dict[str, Any] | None = None
 
 
 class FinishRunModel(BaseModel):
@@ -122,6 +126,7 @@ async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel)
 
 @router.post("/dag-runs", status_code=201)
 async def create_run(body: CreateRunModel, request: Request) -> Json:
+    state = app_state(request)
     specs = [
         runs.TaskSpec(
             task_id=t.task_id,
@@ -133,13 +138,35 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
         )
         for t in body.tasks
     ]
+    dates = runs.RunDates(
+        logical_date=_utc(body.logical_date),
+        data_interval_start=_utc(body.data_interval_start),
+        data_interval_end=_utc(body.data_interval_end),
+    )
+    # Checked as a state value is (NaN, depth), and bounded like one.
+    limit = state.state.max_value_bytes
+    conf = None if body.conf is None else encode_value(body.conf, max_bytes=limit).decode()
 
     def work(session: Session) -> Json:
-        run = runs.create_run(session, body.dag_id, body.run_id, specs, dag_file=body.dag_file)
+        run = runs.create_run(
+            session,
+            body.dag_id,
+            body.run_id,
+            specs,
+            dag_file=body.dag_file,
+            dates=dates,
+            conf=conf,
+        )
         tis = runs.list_tis(session, run.dag_id, run.run_id)
         return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
 
-    return await in_transaction(app_state(request), work)
+    return await in_transaction(state, work)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @router.get("/dag-runs")
@@ -195,15 +222,6 @@ async def mark_upstream_failed(ti_id: str, request: Request) -> Json:
         app_state(request),
         lambda session: runs.ti_body(runs.mark_upstream_failed(session, ti_id)),
     )
-
-
-@router.get("/assets")
-async def list_assets(request: Request) -> list[Json]:
-    def work(session: Session) -> list[Json]:
-        rows = session.execute(select(Asset.name, Asset.uri).order_by(Asset.name))
-        return [{"name": name, "uri": uri} for name, uri in rows]
-
-    return await in_transaction(app_state(request), work)
 
 
 # -- task state -------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The run registry: DAG runs, task instances, their assets and their lifecycle.
 
 Each function takes a SQLAlchemy session and leaves committing to the caller. A task instance
-moves through ``scheduled → queued → running → success | failed | up_for_retry``; an up-for-retry
-instance is queued again for its next try, keeping its id (and so its state). A scheduled
-instance that will never run ends without a try: ``upstream_failed``, ``skipped``, or ``failed``
-(its mapping failed).
+moves through ``scheduled → queued → running → success | skipped | failed | up_for_retry``
+(a running try ends skipped when the task skipped itself, and failed without a retry when it
+asked for none); an up-for-retry instance is queued again for its next try, keeping its id (and
+so its state). A scheduled instance that will never run ends without a try: ``upstream_failed``,
+``skipped``, or ``failed`` (its mapping failed).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import (
     Asset,
+    AssetEvent,
     AssetRole,
     Base,
     DagRun,
@@ -42,7 +45,9 @@ from taskstate.state.types import TaskScope
 
 __all__ = [
     "AssetSpec",
+    "RunDates",
     "TaskSpec",
+    "asset_roles",
     "assets_of",
     "create_run",
     "end_without_try",
@@ -84,6 +89,15 @@ _UNTRIED_ENDS = {
 class AssetSpec:
     name: str
     uri: str
+
+
+@dataclass(frozen=True)
+class RunDates:
+    """A run's logical date and data interval, timezone-aware (None: the run has none)."""
+
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -143,13 +157,28 @@ def create_run(
     tasks: Sequence[TaskSpec],
     *,
     dag_file: str | None = None,
+    dates: RunDates | None = None,
+    conf: str | None = None,
 ) -> DagRun:
-    """Register a DAG run with one task instance per task (and map index)."""
+    """Register a DAG run with one task instance per task (and map index).
+
+    ``dates`` are the run's logical date and data interval (none by default); ``conf`` the
+    JSON text of its configuration, an object (None: none given).
+    """
     validate_dag_id(dag_id)
     validate_run_id(run_id)
     if not tasks:
         raise UsageError("a DAG run needs at least one task")
-    fields = {"dag_id": dag_id, "run_id": run_id, "dag_file": dag_file}
+    dates = dates or RunDates()
+    fields = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "dag_file": dag_file,
+        "logical_date": dates.logical_date,
+        "data_interval_start": dates.data_interval_start,
+        "data_interval_end": dates.data_interval_end,
+        "conf": conf,
+    }
     if not _insert_new(session, DagRun, state=DagRunState.RUNNING, **fields):
         raise ConflictError(
             f"DAG {dag_id!r} already has a run {run_id!r}; choose another run id",
@@ -280,6 +309,21 @@ def assets_of(session: Session, ti_id: str) -> dict[str, str]:
     return {name: uri for name, uri in rows}
 
 
+def asset_roles(session: Session, ti_id: str) -> dict[str, tuple[str, set[str]]]:
+    """Name → (uri, roles) of every asset the task instance declares; roles are ``inlet``
+    and ``outlet``."""
+    rows = session.execute(
+        select(Asset.name, Asset.uri, TaskInstanceAsset.role)
+        .join(TaskInstanceAsset, TaskInstanceAsset.asset_id == Asset.id)
+        .where(TaskInstanceAsset.ti_id == ti_id)
+        .order_by(Asset.name)
+    )
+    found: dict[str, tuple[str, set[str]]] = {}
+    for name, uri, role in rows:
+        found.setdefault(name, (uri, set()))[1].add(role)
+    return found
+
+
 def resolve_asset(session: Session, name: str | None, uri: str | None) -> str:
     """The name of the asset named ``name`` or with ``uri``."""
     if (name is None) == (uri is None):
@@ -325,26 +369,46 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
     return ti
 
 
-def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
-    """End the running try; a failed try with retries left is ``up_for_retry``.
+_TRY_ENDS = {TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED, TaskInstanceState.FAILED}
+
+
+def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -> TaskInstance:
+    """End the running try as ``success``, ``skipped`` or ``failed``; a failed try with
+    retries left is ``up_for_retry``, unless ``retry`` is false.
 
     A queued try may end as failed too: its supervisor died before it could start it.
     """
+    if state not in _TRY_ENDS:
+        raise UsageError(f"a try ends as success, skipped or failed, not {state!r}")
     ti = get_ti(session, ti_id, for_update=True)
-    endable = (TaskInstanceState.RUNNING,) if succeeded else _IN_FLIGHT
+    endable = _IN_FLIGHT if state == TaskInstanceState.FAILED else (TaskInstanceState.RUNNING,)
     if ti.state not in endable:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not running",
             detail={"ti_id": ti_id, "state": ti.state},
         )
-    if succeeded:
-        ti.state = TaskInstanceState.SUCCESS
-    elif ti.try_number <= ti.max_tries:
+    if state != TaskInstanceState.SUCCESS:
+        # Asset events the try sent before it ended otherwise are no outcome of it.
+        _discard_asset_events(session, ti_id)
+    if state != TaskInstanceState.FAILED:
+        ti.state = state
+    elif retry and ti.try_number <= ti.max_tries:
         ti.state = TaskInstanceState.UP_FOR_RETRY
     else:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
     return ti
+
+
+def _discard_asset_events(session: Session, ti_id: str) -> None:
+    """Remove the asset events of the task instance: on a try that ends other than success,
+    they are that try's (an instance that succeeded has no later try)."""
+    outlets = select(TaskInstanceAsset.asset_id).where(
+        TaskInstanceAsset.ti_id == ti_id, TaskInstanceAsset.role == AssetRole.OUTLET
+    )
+    session.execute(
+        delete(AssetEvent).where(AssetEvent.asset_id.in_(outlets), AssetEvent.source_ti_id == ti_id)
+    )
 
 
 def require_running_try(session: Session, ti_id: str, try_number: int) -> TaskInstance:
@@ -461,6 +525,10 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "dag_file": run.dag_file,
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
+        "logical_date": _iso(run.logical_date),
+        "data_interval_start": _iso(run.data_interval_start),
+        "data_interval_end": _iso(run.data_interval_end),
+        "conf": None if run.conf is None else json.loads(run.conf),
     }
 
 

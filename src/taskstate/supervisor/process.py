@@ -19,13 +19,17 @@ import sys
 import time
 from typing import IO, Any, TextIO
 
+from taskstate.api.wire import DagRunBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.errors import RuntimeFailure, TaskStateError
 from taskstate.runtime.protocol import (
+    EXIT_FAILED_NO_RETRY,
     EXIT_SETUP_FAILED,
+    EXIT_SKIPPED,
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
     AssetInfo,
+    DagRunInfo,
     Frame,
     FrameSocket,
     StartTask,
@@ -47,6 +51,7 @@ class Outcome(enum.IntEnum):
 
     SUCCESS = 0  # the task instance succeeded
     FAILED = 1  # the task instance failed (it may be up for retry)
+    SKIPPED = 2  # the task skipped itself: the task instance is skipped
     ERROR = 3  # the supervisor could not do its job (API unreachable, bad job)
 
 
@@ -85,7 +90,22 @@ def _describe_exit(code: int) -> str:
         return "the task raised an exception"
     if code == EXIT_SETUP_FAILED:
         return "the task could not be set up"
+    if code == EXIT_FAILED_NO_RETRY:
+        return "the task failed and asked for no retry"
     return f"the task process exited with code {code}"
+
+
+_OUTCOMES = {"success": Outcome.SUCCESS, "skipped": Outcome.SKIPPED}
+
+
+def _dag_run_info(run: DagRunBody) -> DagRunInfo:
+    return DagRunInfo(
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        conf=bytes(run.conf),
+        start_date=run.start_date,
+    )
 
 
 class _Supervision:
@@ -127,9 +147,13 @@ class _Supervision:
                             try_number=ti.try_number,
                         ),
                         dag_file=job.dag_file,
-                        assets=[AssetInfo(name=a.name, uri=a.uri) for a in started.assets],
+                        assets=[
+                            AssetInfo(name=a.name, uri=a.uri, inlet=a.inlet, outlet=a.outlet)
+                            for a in started.assets
+                        ],
                         max_value_bytes=started.max_value_bytes,
                         worker_backend=job.worker_backend,
+                        dag_run=_dag_run_info(started.dag_run),
                     ),
                 )
             )
@@ -151,11 +175,15 @@ class _Supervision:
         if code == EXIT_SUCCESS:
             final = self.client.finish(job.ti_id, "success")
             _say(self.out, f"try {ti.try_number} succeeded")
+        elif code == EXIT_SKIPPED:
+            final = self.client.finish(job.ti_id, "skipped", "the task skipped itself")
+            _say(self.out, f"try {ti.try_number} skipped: the task skipped itself")
         else:
             reason = _describe_exit(code)
-            final = self.client.finish(job.ti_id, "failed", reason)
+            retry = code != EXIT_FAILED_NO_RETRY
+            final = self.client.finish(job.ti_id, "failed", reason, retry=retry)
             _say(self.out, f"try {ti.try_number} failed: {reason}; task instance is {final}")
-        return Outcome.SUCCESS if final == "success" else Outcome.FAILED
+        return _OUTCOMES.get(final, Outcome.FAILED)
 
     def _relay(self, proc: subprocess.Popen[bytes], frames: FrameSocket) -> int:
         """Serve the task until it exits; return its exit code."""
