@@ -145,7 +145,7 @@ def read_events(
     query = query.order_by(AssetEvent.id.asc() if ascending else AssetEvent.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    return [(event, owner) for event, owner in session.execute(query).tuples()]
+    return [(event, owner) for event, owner in session.execute(query)]
 
 
 def _iso(moment: datetime) -> str:

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from taskstate import __version__
-from taskstate.cli import run_commands, state_commands
+from taskstate.cli import asset_commands, run_commands, state_commands
 from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
@@ -47,6 +47,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(state_commands.app, name="state")
 app.add_typer(run_commands.app, name="runs")
+app.add_typer(asset_commands.app, name="assets")
 
 
 @app.command()
