@@ -73,7 +73,7 @@ def push_multiple_outputs(comms: SupervisorComms, value: Any, max_bytes: int) ->
 
 
 def _indexes(map_indexes: int | Iterable[int]) -> list[int]:
-    if isinstance(map_indexes, bool) or not isinstance(map_indexes, int | Iterable):
+    if isinstance(map_indexes, bool | str | bytes) or not isinstance(map_indexes, int | Iterable):
         raise UsageError(
             f"map_indexes takes an int or a list of ints, not {type(map_indexes).__name__}"
         )
