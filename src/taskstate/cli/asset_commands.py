@@ -95,7 +95,8 @@ def list_events(
     if not events:
         console.print(f"asset {name!r} has no events")
         return
-    table = Table(title=f"{plural(len(events), 'event')} of asset {name!r}, newest first")
+    title = f"{plural(len(events), 'event')} of asset {name!r}, newest first"
+    table = Table(title=title, title_justify="left")
     for column in ("id", "timestamp", "source", "extra"):
         table.add_column(column)
     for event in events:
