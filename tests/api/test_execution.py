@@ -61,7 +61,9 @@ def test_start_reports_the_try_and_the_declared_assets(
         (a["name"], a["uri"]) for a in (ORDERS, EVENTS)
     )
     assert started.max_value_bytes == 1_048_576
-    # A run made without dates or conf.
+    roles = {a.name: (a.inlet, a.outlet) for a in started.assets}
+    assert roles == {"orders": (True, False), "events": (False, True)}
+    # A run created without dates or conf.
     assert started.dag_run.logical_date is None
     assert started.dag_run.data_interval_start is None
     assert started.dag_run.data_interval_end is None
@@ -85,6 +87,51 @@ def test_start_carries_the_run_dates_and_conf(attach: Attach, public: PublicClie
     assert started.dag_run.data_interval_start == "2026-03-01T00:00:00+00:00"
     assert started.dag_run.data_interval_end == "2026-03-01T00:00:00+00:00"
     assert json.loads(bytes(started.dag_run.conf)) == {"x": 2, "text": "é"}
+
+
+def test_start_reports_the_runs_dates_and_conf(
+    make_run: Callable[..., Run], attach: Attach, public: PublicClient
+) -> None:
+    created = public.create_run(
+        {
+            "dag_id": "dated",
+            "run_id": "r1",
+            "tasks": [{"task_id": "t"}],
+            "logical_date": "2026-03-01T00:00:00+00:00",
+            "data_interval_start": "2026-02-28T00:00:00",  # no zone: UTC
+            "data_interval_end": "2026-03-01T01:00:00+01:00",
+            "conf": {"limit": 5, "tags": ["a"]},
+        }
+    )
+    assert created["logical_date"] == "2026-03-01T00:00:00+00:00"
+    assert created["data_interval_start"] == "2026-02-28T00:00:00+00:00"
+    assert created["data_interval_end"] == "2026-03-01T00:00:00+00:00"
+    assert created["conf"] == {"limit": 5, "tags": ["a"]}
+    assert public.get_run("dated", "r1")["conf"] == {"limit": 5, "tags": ["a"]}
+
+    ti = attach(created["task_instances"][0]["id"], start=False)
+    started = ti.client.start(ti.ti_id, pid=1, hostname="h")
+    assert started.dag_run.logical_date == "2026-03-01T00:00:00+00:00"
+    assert started.dag_run.data_interval_start == "2026-02-28T00:00:00+00:00"
+    assert started.dag_run.data_interval_end == "2026-03-01T00:00:00+00:00"
+    assert msgspec.json.decode(started.dag_run.conf) == {"limit": 5, "tags": ["a"]}
+
+
+@pytest.mark.parametrize(
+    ("conf", "code"),
+    [([1, 2], "usage_error"), ("text", "usage_error"), ({"x": [float("nan")]}, "invalid_value")],
+)
+def test_a_conf_that_is_not_a_json_object_is_refused(
+    conf: Any, code: str, raw: httpx.Client, api_headers: dict[str, str], public: PublicClient
+) -> None:
+    body = {"dag_id": "d", "run_id": "r", "tasks": [{"task_id": "t"}], "conf": conf}
+    answer = raw.post(
+        "/api/v1/dag-runs",
+        content=json.dumps(body).encode(),  # NaN as Python writes it, which JSON has not
+        headers={**api_headers, "content-type": "application/json"},
+    )
+    error_of(answer, 400, code)
+    assert public.list_runs("d") == []
 
 
 def test_a_failed_try_with_retries_left_is_retried_with_the_same_id_and_state(
@@ -149,6 +196,44 @@ def test_malformed_finish_body_is_a_usage_error(
     assert answer.status_code == 400
     assert answer.json()["code"] == "usage_error"
     assert ti.client.finish(ti.ti_id, "success") == "success"
+
+
+def test_a_try_that_skips_itself_ends_skipped_even_with_retries_left(
+    run: Run, attach: Attach, public: PublicClient
+) -> None:
+    ti = attach(run.ti_id("submit"))  # retries=1
+    assert ti.client.finish(ti.ti_id, "skipped", "the task skipped itself") == "skipped"
+    assert public.get_task_instance(ti.ti_id)["state"] == "skipped"
+    with pytest.raises(ConflictError):
+        public.queue_task_instance(ti.ti_id)
+
+
+def test_only_a_running_try_can_end_skipped(run: Run, attach: Attach) -> None:
+    queued = attach(run.ti_id("audit"), start=False)
+    with pytest.raises(ConflictError, match="not running"):
+        queued.client.finish(queued.ti_id, "skipped")
+
+
+def test_a_failed_try_without_retry_fails_with_retries_left(
+    run: Run, attach: Attach, public: PublicClient
+) -> None:
+    ti = attach(run.ti_id("submit"))  # retries=1
+    assert ti.client.finish(ti.ti_id, "failed", "no point", retry=False) == "failed"
+    assert public.get_task_instance(ti.ti_id)["try_number"] == 1
+    with pytest.raises(ConflictError):
+        public.queue_task_instance(ti.ti_id)
+
+
+def test_finish_retry_defaults_to_true_on_the_wire(
+    run: Run, attach: Attach, raw: httpx.Client
+) -> None:
+    ti = attach(run.ti_id("submit"))
+    answer = raw.post(
+        f"/execution/task-instances/{ti.ti_id}/finish",
+        headers=ti.headers,
+        json={"state": "failed", "reason": None},
+    )
+    assert answer.json() == {"state": "up_for_retry"}
 
 
 # -- task state -------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def test_an_asset_uri_conflict(
         make_run([{"task_id": "t", "outlets": [other]}], run_id="second")
     assert info.value.status == 409
     assert info.value.detail["uri"] == other["uri"]
-    assert public.list_assets() == [ORDERS]
+    assert [{"name": a["name"], "uri": a["uri"]} for a in public.list_assets()] == [ORDERS]
     with pytest.raises(NotFoundError):  # the whole run was rolled back
         public.get_run("etl", "second")
 
@@ -202,7 +202,6 @@ _DAY = {"logical_date": "2026-03-01T00:00:00Z"}
             {"dag_id": "etl", "run_id": "r", "tasks": [{"task_id": "t", "inlets": [{"name": ""}]}]},
             UsageError,
         ),
-        ({**_ONE_TASK, "logical_date": "2026-03-01T00:00:00"}, UsageError),
         ({**_ONE_TASK, "logical_date": "yesterday"}, UsageError),
         ({**_ONE_TASK, **_DAY, "data_interval_start": "2026-03-01T00:00:00Z"}, UsageError),
         (
@@ -234,7 +233,6 @@ _DAY = {"logical_date": "2026-03-01T00:00:00Z"}
         "retries",
         "no-tasks-key",
         "asset",
-        "naive-date",
         "not-a-date",
         "half-interval",
         "interval-backwards",
@@ -277,10 +275,11 @@ def test_mark_upstream_failed(run: Run, attach: Attach, public: PublicClient) ->
 
 def test_list_assets(make_run: Callable[..., Run], public: PublicClient) -> None:
     make_run()
+    no_events = {"events": 0, "last_event_at": None}
     assert public.list_assets() == [
-        {"name": "events", "uri": "s3://lake/events"},
-        {"name": "orders", "uri": "s3://lake/orders"},
-        {"name": "secrets", "uri": "s3://vault/secrets"},
+        {"name": "events", "uri": "s3://lake/events", **no_events},
+        {"name": "orders", "uri": "s3://lake/orders", **no_events},
+        {"name": "secrets", "uri": "s3://vault/secrets", **no_events},
     ]
 
 

@@ -253,3 +253,42 @@ def test_public_client_sends_the_value_as_json(api_server: Any, public: PublicCl
     value = {"text": 'ünï "quoted" \n', "n": [1, -2.5e-10, 10**18], "ok": False, "nil": None}
     assert public.set_task_state("d", "r", "t", "k", value)["value"] == value
     assert public.get_task_state("d", "r", "t", "k")["value"] == value
+
+
+# -- XComs and asset events -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["a/b", "..", "?#% &+", "é", "map_index=1&dag_id=x"])
+def test_an_xcom_key_travels_intact(
+    key: str, ti: tuple[str, ExecutionClient], public: PublicClient
+) -> None:
+    ti_id, client = ti
+    client.push_xcom(ti_id, key, b'"v"')
+    assert client.pull_xcom("t", key) == [b'"v"']
+    assert client.pull_xcom("t", key, [-1, 3]) == [b'"v"', None]
+    assert [x["key"] for x in public.list_xcoms(ti_id)] == [key]
+
+
+def test_the_execution_client_reads_null_as_none(ti: tuple[str, ExecutionClient]) -> None:
+    ti_id, client = ti
+    client.push_xcom(ti_id, "k", b"null")
+    assert client.pull_xcom("t", "k") == [None]
+
+
+def test_an_asset_name_is_one_path_segment_of_the_public_api(
+    public: PublicClient, api_server: Any
+) -> None:
+    asset = {"name": "a/b?c#d", "uri": "s3://x/../y"}
+    created = public.create_run(
+        {"dag_id": "d", "run_id": "r2", "tasks": [{"task_id": "t", "outlets": [asset]}]}
+    )
+    ti_id = created["task_instances"][0]["id"]
+    client = ExecutionClient(api_server.url, public.queue_task_instance(ti_id)["token"])
+    try:
+        client.start(ti_id, pid=os.getpid(), hostname="test")
+        client.record_asset_events(ti_id, [(asset["name"], b'{"k": 1}')])
+        assert [e.asset.name for e in client.get_asset_events(asset["name"]).events] == ["a/b?c#d"]
+    finally:
+        client.close()
+    (event,) = public.list_asset_events(asset["name"], limit=5)
+    assert (event["asset"], event["extra"]) == ("a/b?c#d", {"k": 1})

@@ -12,21 +12,28 @@ import pytest
 from taskstate.errors import TaskStateError, UndeclaredAssetError
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.protocol import (
+    AssetEventInfo,
+    AssetEventsReply,
     ClearAssetState,
     ClearTaskState,
     DeleteAssetState,
     DeleteTaskState,
     Frame,
     FrameSocket,
+    GetAssetEvents,
     GetAssetState,
     GetTaskOutput,
     GetTaskState,
     OutputReply,
+    PullXCom,
+    PushXCom,
+    RecordAssetEvents,
     RemovedRefs,
     SetAssetState,
     SetTaskOutput,
     SetTaskState,
     StateReply,
+    XComReply,
 )
 
 
@@ -36,6 +43,8 @@ class FrameServer:
         self.assets = assets
         self.store: dict[tuple[str, str], tuple[bytes, str | None]] = {}
         self.outputs: dict[tuple[str, str, str], bytes] = {}  # (dag_id, run_id, task_id)
+        self.xcoms: dict[tuple[str, int, str], bytes] = {}  # (task_id, map_index, key)
+        self.events: dict[str, list[AssetEventInfo]] = {}  # asset -> its events, oldest first
         self.requests: list[object] = []
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
@@ -54,6 +63,17 @@ class FrameServer:
             return None
         if isinstance(req, GetTaskOutput):
             return OutputReply(data=self.outputs.get((req.dag_id, req.run_id, req.task_id)))
+        if isinstance(req, PushXCom):
+            self.xcoms[("own", 2, req.key)] = req.data
+            return None
+        if isinstance(req, PullXCom):
+            return XComReply(values=self.pull(req))
+        if isinstance(req, RecordAssetEvents):
+            return None
+        if isinstance(req, GetAssetEvents):
+            events = self.events.get(req.asset_name, [])
+            events = events if req.ascending else events[::-1]
+            return AssetEventsReply(events=events[: req.limit])
         scope = self.scope(req)
         if isinstance(req, GetTaskState | GetAssetState):
             data, ref = self.store.get((scope, req.key), (None, None))
@@ -73,6 +93,15 @@ class FrameServer:
                     refs.append((data.decode(), ref))
             return RemovedRefs(refs=refs)
         raise AssertionError(req)
+
+    def pull(self, req: PullXCom) -> list[bytes | None]:
+        """As the supervisor answers: null and missing alike are None."""
+        found = {i: v for (t, i, k), v in self.xcoms.items() if (t, k) == (req.task_id, req.key)}
+        if req.map_indexes is None:
+            texts: list[bytes | None] = [found[i] for i in sorted(found)]
+        else:
+            texts = [found.get(i) for i in req.map_indexes]
+        return [None if t == b"null" else t for t in texts]
 
     def serve(self) -> None:
         while (frame := self.frames.receive()) is not None:

@@ -49,14 +49,22 @@ class Harness:
         self.dag_file = dag_file
         self._runs = 0
 
-    def register(self, task_id: str = "t", *, retries: int = 0, map_index: int = -1) -> str:
+    def register(
+        self,
+        task_id: str = "t",
+        *,
+        retries: int = 0,
+        map_index: int = -1,
+        outlets: list[dict[str, str]] | None = None,
+    ) -> str:
         self._runs += 1
+        task = {"task_id": task_id, "retries": retries, "map_index": map_index}
         run = self.client.create_run(
             {
                 "dag_id": DAG_ID,
                 "run_id": f"r{self._runs}",
                 "dag_file": str(self.dag_file),
-                "tasks": [{"task_id": task_id, "retries": retries, "map_index": map_index}],
+                "tasks": [{**task, "outlets": outlets or []}],
             }
         )
         return str(run["task_instances"][0]["id"])
@@ -299,6 +307,113 @@ def test_a_task_that_exits_reports_its_exit_code(harness_for: Callable[[str], Ha
     assert "partial line without a newline" in lines
     assert "code 3" in lines[-1]
     assert harness.ti(ti_id)["state"] == "failed"
+
+
+def test_exit_code_103_ends_the_try_skipped(harness_for: Callable[[str], Harness]) -> None:
+    harness = harness_for(
+        """
+        @task
+        def t():
+            os._exit(103)  # what the task process does when the task skips itself
+        t()
+        """
+    )
+    ti_id = harness.register(retries=2)
+    outcome, lines = harness.supervise(ti_id)
+    assert outcome is Outcome.SKIPPED
+    assert lines[-1] == "[supervisor] try 1 skipped: the task skipped itself"
+    assert harness.ti(ti_id)["state"] == "skipped"
+
+
+def test_exit_code_104_fails_the_try_without_a_retry(
+    harness_for: Callable[[str], Harness],
+) -> None:
+    harness = harness_for(
+        """
+        @task
+        def t():
+            os._exit(104)  # what the task process does when the task fails for good
+        t()
+        """
+    )
+    ti_id = harness.register(retries=2)
+    outcome, lines = harness.supervise(ti_id)
+    assert outcome is Outcome.FAILED
+    assert lines[-1] == (
+        "[supervisor] try 1 failed: the task failed and asked for no retry; task instance is failed"
+    )
+    assert harness.ti(ti_id)["state"] == "failed"
+
+
+LAKE = {"name": "lake", "uri": "s3://lake/tables"}
+
+
+def test_xcoms_and_asset_events_travel_through_the_supervisor(
+    harness_for: Callable[[str], Harness],
+) -> None:
+    harness = harness_for(
+        """
+        @task(outlets=[Asset(name="lake", uri="s3://lake/tables")])
+        def t(ti, outlet_events, inlet_events):
+            ti.xcom_push("rows", [1, 2])
+            ti.xcom_push("none", None)
+            print("pulled", ti.xcom_pull(task_ids="t", key="rows"), ti.xcom_pull(key="none"))
+            print("events before", len(inlet_events["lake"]))
+            outlet_events["lake"].extra["rows"] = 2
+            return "out"
+        t()
+        """
+    )
+    ti_id = harness.register(outlets=[LAKE])
+    outcome, lines = harness.supervise(ti_id)
+    assert outcome is Outcome.SUCCESS, lines
+    assert "pulled [1, 2] None" in lines
+    assert "events before 0" in lines
+    xcoms = [(x["key"], x["value"]) for x in harness.client.list_xcoms(ti_id)]
+    assert xcoms == [("none", None), ("return_value", "out"), ("rows", [1, 2])]
+    (event,) = harness.client.list_asset_events("lake")
+    assert (event["extra"], event["source_task_id"]) == ({"rows": 2}, "t")
+
+
+def test_a_generator_task_records_its_metadata_and_returns_its_value(
+    harness_for: Callable[[str], Harness],
+) -> None:
+    harness = harness_for(
+        """
+        class Metadata:  # what the SDK's Metadata holds
+            def __init__(self, asset, extra):
+                self.asset, self.extra = asset, extra
+
+        @task(outlets=[Asset(name="lake", uri="s3://lake/tables")])
+        def t():
+            yield Metadata("lake", {"yielded": True})
+            return "returned"
+        t()
+        """
+    )
+    ti_id = harness.register(outlets=[LAKE])
+    outcome, lines = harness.supervise(ti_id)
+    assert outcome is Outcome.SUCCESS, lines
+    assert [(x["key"], x["value"]) for x in harness.client.list_xcoms(ti_id)] == [
+        ("return_value", "returned")
+    ]
+    assert [e["extra"] for e in harness.client.list_asset_events("lake")] == [{"yielded": True}]
+
+
+def test_a_failed_try_records_no_asset_event(harness_for: Callable[[str], Harness]) -> None:
+    harness = harness_for(
+        """
+        @task(outlets=[Asset(name="lake", uri="s3://lake/tables")])
+        def t(outlet_events):
+            outlet_events["lake"].extra["half"] = True
+            raise RuntimeError("failed after setting the extra")
+        t()
+        """
+    )
+    ti_id = harness.register(outlets=[LAKE])
+    outcome, _ = harness.supervise(ti_id)
+    assert outcome is Outcome.FAILED
+    assert harness.client.list_asset_events("lake") == []
 
 
 def test_sys_exit_zero_is_success_and_nonzero_is_failure(

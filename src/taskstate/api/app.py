@@ -152,7 +152,16 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     A ``state`` built beforehand (by :func:`build_state`, so that start-up errors surface as
     taskstate errors in the caller) is used, and closed when the app stops.
     """
-    from taskstate.api import cleanup, execution, maintenance, mapping, outputs, public
+    from taskstate.api import (
+        asset_events,
+        cleanup,
+        execution,
+        maintenance,
+        mapping,
+        outputs,
+        public,
+        xcoms,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -193,6 +202,10 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     app.include_router(maintenance.router)
     app.include_router(outputs.router)
     app.include_router(mapping.router)
+    app.include_router(xcoms.execution_router)
+    app.include_router(xcoms.public_router)
+    app.include_router(asset_events.execution_router)
+    app.include_router(asset_events.public_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

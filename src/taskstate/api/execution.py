@@ -105,6 +105,19 @@ async def _set(
     return Response(status_code=204)
 
 
+def _dag_run_body(run: DagRun) -> DagRunBody:
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return DagRunBody(
+        logical_date=iso(run.logical_date),
+        data_interval_start=iso(run.data_interval_start),
+        data_interval_end=iso(run.data_interval_end),
+        conf=msgspec.Raw((run.conf or "{}").encode()),
+        start_date=run.created_at.isoformat(),
+    )
+
+
 def _ti_claims(request: Request, state: AppState) -> TokenClaims:
     claims = _claims(request, state)
     claims.require_ti(request.path_params["ti_id"])
@@ -123,19 +136,6 @@ def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
 # -- task-instance lifecycle ----------------------------------------------------------------
 
 
-def _dag_run_body(run: DagRun) -> DagRunBody:
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
-    return DagRunBody(
-        logical_date=iso(run.logical_date),
-        data_interval_start=iso(run.data_interval_start),
-        data_interval_end=iso(run.data_interval_end),
-        conf=msgspec.Raw((run.conf or "{}").encode()),
-        start_date=run.created_at.isoformat(),
-    )
-
-
 @router.post("/task-instances/{ti_id}/start")
 async def start(ti_id: str, request: Request) -> Response:
     state = app_state(request)
@@ -144,7 +144,7 @@ async def start(ti_id: str, request: Request) -> Response:
 
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)
-        assets = runs.assets_of(session, ti_id)
+        assets = runs.asset_roles(session, ti_id)
         run = runs.get_run(session, ti.dag_id, ti.run_id)
         return StartResponse(
             ti=TaskInstanceBody(
@@ -155,7 +155,10 @@ async def start(ti_id: str, request: Request) -> Response:
                 map_index=ti.map_index,
                 try_number=ti.try_number,
             ),
-            assets=[AssetBody(name=n, uri=u) for n, u in assets.items()],
+            assets=[
+                AssetBody(name=name, uri=uri, inlet="inlet" in roles, outlet="outlet" in roles)
+                for name, (uri, roles) in assets.items()
+            ],
             max_value_bytes=state.settings.state_store.max_value_bytes,
             dag_run=_dag_run_body(run),
         )
@@ -180,8 +183,12 @@ async def finish(ti_id: str, request: Request) -> Response:
     claims.require_ti(ti_id)
     parsed = decode_body(await request.body(), _finish_body, "finish")
     succeeded = parsed.state == "success"
+
     final = await in_transaction(
-        state, lambda session: runs.finish_ti(session, ti_id, succeeded=succeeded).state
+        state,
+        lambda session: (
+            runs.finish_ti(session, ti_id, state=parsed.state, retry=parsed.retry).state
+        ),
     )
     if succeeded and state.settings.state_store.clear_on_success:
         # The task process is gone: the objects its references name wait in the purge queue.

@@ -11,19 +11,17 @@ through this API; null if not recorded). A ``PUT`` takes an optional ``retention
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
 from taskstate.api.run_dates import RunDates
-from taskstate.db.models import Asset
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
 from taskstate.state.provenance import API_WRITER, decode_writer
@@ -131,6 +129,7 @@ async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel)
 
 @router.post("/dag-runs", status_code=201)
 async def create_run(body: CreateRunModel, request: Request) -> Json:
+    state = app_state(request)
     specs = [
         runs.TaskSpec(
             task_id=t.task_id,
@@ -142,7 +141,9 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
         )
         for t in body.tasks
     ]
-    dates = RunDates.checked(body.logical_date, body.data_interval_start, body.data_interval_end)
+    dates = RunDates.checked(
+        _utc(body.logical_date), _utc(body.data_interval_start), _utc(body.data_interval_end)
+    )
     state = app_state(request)
     conf = None
     if body.conf is not None:
@@ -162,6 +163,13 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
         return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
 
     return await in_transaction(state, work)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date without a zone is UTC, Airflow's default time zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @router.get("/dag-runs")
@@ -217,15 +225,6 @@ async def mark_upstream_failed(ti_id: str, request: Request) -> Json:
         app_state(request),
         lambda session: runs.ti_body(runs.mark_upstream_failed(session, ti_id)),
     )
-
-
-@router.get("/assets")
-async def list_assets(request: Request) -> list[Json]:
-    def work(session: Session) -> list[Json]:
-        rows = session.execute(select(Asset.name, Asset.uri).order_by(Asset.name))
-        return [{"name": name, "uri": uri} for name, uri in rows]
-
-    return await in_transaction(app_state(request), work)
 
 
 # -- task state -------------------------------------------------------------------------------

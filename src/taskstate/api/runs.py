@@ -1,10 +1,11 @@
 """The run registry: DAG runs, task instances, their assets and their lifecycle.
 
 Each function takes a SQLAlchemy session and leaves committing to the caller. A task instance
-moves through ``scheduled → queued → running → success | failed | up_for_retry``; an up-for-retry
-instance is queued again for its next try, keeping its id (and so its state). A scheduled
-instance that will never run ends without a try: ``upstream_failed``, ``skipped``, or ``failed``
-(its mapping failed).
+moves through ``scheduled → queued → running → success | skipped | failed | up_for_retry``
+(a running try ends skipped when the task skipped itself, and failed without a retry when it
+asked for none); an up-for-retry instance is queued again for its next try, keeping its id (and
+so its state). A scheduled instance that will never run ends without a try: ``upstream_failed``,
+``skipped``, or ``failed`` (its mapping failed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from taskstate.api.run_dates import RunDates
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import (
     Asset,
+    AssetEvent,
     AssetRole,
     Base,
     DagRun,
@@ -45,6 +47,7 @@ from taskstate.state.types import TaskScope
 __all__ = [
     "AssetSpec",
     "TaskSpec",
+    "asset_roles",
     "assets_of",
     "create_run",
     "end_without_try",
@@ -151,7 +154,8 @@ def create_run(
 ) -> DagRun:
     """Register a DAG run with one task instance per task (and map index).
 
-    ``conf`` is the JSON text of the run's configuration (an object), None for none.
+    ``dates`` are the run's logical date and data interval (none by default); ``conf`` the
+    JSON text of its configuration, an object (None: none given).
     """
     validate_dag_id(dag_id)
     validate_run_id(run_id)
@@ -314,6 +318,21 @@ def assets_of(session: Session, ti_id: str) -> dict[str, str]:
     return {name: uri for name, uri in rows}
 
 
+def asset_roles(session: Session, ti_id: str) -> dict[str, tuple[str, set[str]]]:
+    """Name → (uri, roles) of every asset the task instance declares; roles are ``inlet``
+    and ``outlet``."""
+    rows = session.execute(
+        select(Asset.name, Asset.uri, TaskInstanceAsset.role)
+        .join(TaskInstanceAsset, TaskInstanceAsset.asset_id == Asset.id)
+        .where(TaskInstanceAsset.ti_id == ti_id)
+        .order_by(Asset.name)
+    )
+    found: dict[str, tuple[str, set[str]]] = {}
+    for name, uri, role in rows:
+        found.setdefault(name, (uri, set()))[1].add(role)
+    return found
+
+
 def resolve_asset(session: Session, name: str | None, uri: str | None) -> str:
     """The name of the asset named ``name`` or with ``uri``."""
     if (name is None) == (uri is None):
@@ -359,26 +378,46 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
     return ti
 
 
-def finish_ti(session: Session, ti_id: str, *, succeeded: bool) -> TaskInstance:
-    """End the running try; a failed try with retries left is ``up_for_retry``.
+_TRY_ENDS = {TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED, TaskInstanceState.FAILED}
+
+
+def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -> TaskInstance:
+    """End the running try as ``success``, ``skipped`` or ``failed``; a failed try with
+    retries left is ``up_for_retry``, unless ``retry`` is false.
 
     A queued try may end as failed too: its supervisor died before it could start it.
     """
+    if state not in _TRY_ENDS:
+        raise UsageError(f"a try ends as success, skipped or failed, not {state!r}")
     ti = get_ti(session, ti_id, for_update=True)
-    endable = (TaskInstanceState.RUNNING,) if succeeded else _IN_FLIGHT
+    endable = _IN_FLIGHT if state == TaskInstanceState.FAILED else (TaskInstanceState.RUNNING,)
     if ti.state not in endable:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not running",
             detail={"ti_id": ti_id, "state": ti.state},
         )
-    if succeeded:
-        ti.state = TaskInstanceState.SUCCESS
-    elif ti.try_number <= ti.max_tries:
+    if state != TaskInstanceState.SUCCESS:
+        # Asset events the try sent before it ended otherwise are no outcome of it.
+        _discard_asset_events(session, ti_id)
+    if state != TaskInstanceState.FAILED:
+        ti.state = state
+    elif retry and ti.try_number <= ti.max_tries:
         ti.state = TaskInstanceState.UP_FOR_RETRY
     else:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
     return ti
+
+
+def _discard_asset_events(session: Session, ti_id: str) -> None:
+    """Remove the asset events of the task instance: on a try that ends other than success,
+    they are that try's (an instance that succeeded has no later try)."""
+    outlets = select(TaskInstanceAsset.asset_id).where(
+        TaskInstanceAsset.ti_id == ti_id, TaskInstanceAsset.role == AssetRole.OUTLET
+    )
+    session.execute(
+        delete(AssetEvent).where(AssetEvent.asset_id.in_(outlets), AssetEvent.source_ti_id == ti_id)
+    )
 
 
 def require_running_try(session: Session, ti_id: str, try_number: int) -> TaskInstance:

@@ -13,17 +13,22 @@ import msgspec
 
 __all__ = [
     "AssetBody",
+    "AssetEventBody",
+    "AssetEventsBody",
     "DagRunBody",
     "FinishRequest",
     "FinishResponse",
     "HeartbeatResponse",
     "OutputBody",
+    "RecordAssetEventsBody",
+    "RecordedAssetEvent",
     "RefBody",
     "RemovedRefsBody",
     "StartRequest",
     "StartResponse",
     "StateBody",
     "TaskInstanceBody",
+    "XComValuesBody",
 ]
 
 
@@ -71,8 +76,12 @@ class TaskInstanceBody(msgspec.Struct):
 
 
 class AssetBody(msgspec.Struct):
+    """An asset the task declares, as an inlet, an outlet or both."""
+
     name: str
     uri: str
+    inlet: bool = False
+    outlet: bool = False
 
 
 class DagRunBody(msgspec.Struct):
@@ -93,13 +102,17 @@ class StartResponse(msgspec.Struct):
     dag_run: DagRunBody
 
 
-class FinishRequest(msgspec.Struct):
-    state: Literal["success", "failed"]
+class FinishRequest(msgspec.Struct, omit_defaults=True):
+    """How the try ended. ``skipped`` ends it skipped (the task skipped itself); ``failed``
+    with ``retry`` false ends it failed even when retries are left."""
+
+    state: Literal["success", "failed", "skipped"]
     reason: str | None = None
+    retry: bool = True
 
 
 class FinishResponse(msgspec.Struct):
-    """The state the task instance ended in: success, failed, or up_for_retry."""
+    """The state the task instance ended in: success, skipped, failed, or up_for_retry."""
 
     state: str
 
@@ -115,3 +128,37 @@ class OutputBody(msgspec.Struct, omit_defaults=True):
     """A task's output: its JSON text, passed through raw; absent when the task returned None."""
 
     value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+class XComValuesBody(msgspec.Struct):
+    """XCom values as JSON texts, passed through raw; ``null`` where there is none."""
+
+    values: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+class RecordedAssetEvent(msgspec.Struct):
+    """An event a try records on an asset it declares as an outlet; ``extra`` a JSON object."""
+
+    asset: str
+    extra: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+
+
+class RecordAssetEventsBody(msgspec.Struct):
+    events: list[RecordedAssetEvent]
+
+
+class AssetEventBody(msgspec.Struct):
+    """A recorded asset event, as the execution API answers it."""
+
+    id: int
+    asset: AssetBody
+    extra: msgspec.Raw
+    source_dag_id: str | None
+    source_run_id: str | None
+    source_task_id: str | None
+    source_map_index: int
+    timestamp: str
+
+
+class AssetEventsBody(msgspec.Struct):
+    events: list[AssetEventBody]

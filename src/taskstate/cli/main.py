@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from taskstate import __version__
-from taskstate.cli import run_commands, state_commands, task_commands
+from taskstate.cli import asset_commands, run_commands, state_commands, task_commands
 from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
@@ -51,6 +51,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(state_commands.app, name="state")
 app.add_typer(run_commands.app, name="runs")
 app.add_typer(task_commands.app, name="tasks")
+app.add_typer(asset_commands.app, name="assets")
 
 
 @app.command()

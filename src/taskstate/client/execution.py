@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import msgspec
 
 from taskstate.api.wire import (
+    AssetEventsBody,
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
     OutputBody,
+    RecordAssetEventsBody,
+    RecordedAssetEvent,
     RemovedRefsBody,
     StartRequest,
     StartResponse,
     StateBody,
+    XComValuesBody,
 )
 from taskstate.client._common import error_for, key_path
 from taskstate.client._connection import KeepAliveConnection
@@ -57,8 +61,12 @@ class ExecutionClient:
         content = self._send("POST", f"/task-instances/{ti_id}/heartbeat", b"")
         return msgspec.json.decode(content, type=HeartbeatResponse)
 
-    def finish(self, ti_id: str, state: str, reason: str | None = None) -> str:
-        finish = FinishRequest(state=state, reason=reason)  # type: ignore[arg-type]
+    def finish(
+        self, ti_id: str, state: str, reason: str | None = None, *, retry: bool = True
+    ) -> str:
+        """End the running try as ``success``, ``skipped`` or ``failed`` (retried when
+        retries are left, unless ``retry`` is false); the state the task instance is in."""
+        finish = FinishRequest(state=state, reason=reason, retry=retry)  # type: ignore[arg-type]
         content = self._send("POST", f"/task-instances/{ti_id}/finish", msgspec.json.encode(finish))
         return msgspec.json.decode(content, type=FinishResponse).state
 
@@ -123,6 +131,61 @@ class ExecutionClient:
         """The output of a task of the token's own run; the server refuses other runs."""
         path = f"/outputs/{key_path(dag_id)}/{key_path(run_id)}/{key_path(task_id)}"
         return msgspec.json.decode(self._send("GET", path), type=OutputBody)
+
+    # -- XComs -----------------------------------------------------------------------------
+
+    def push_xcom(self, ti_id: str, key: str, data: bytes) -> None:
+        """Store XCom ``key`` (JSON text, ``null`` allowed) of the token's running try."""
+        body = msgspec.json.encode(OutputBody(value=msgspec.Raw(data)))
+        self._send("PUT", f"/task-instances/{ti_id}/xcoms/{key_path(key)}", body)
+
+    def pull_xcom(
+        self,
+        task_id: str,
+        key: str,
+        map_indexes: list[int] | None = None,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+    ) -> list[bytes | None]:
+        """XCom ``key`` of a task of the token's own run, as JSON texts (None where missing
+        or null): at each of ``map_indexes``, or of every instance that has it."""
+        params = [("map_index", str(i)) for i in map_indexes or ()]
+        params += [(k, v) for k, v in (("dag_id", dag_id), ("run_id", run_id)) if v is not None]
+        query = "?" + urlencode(params) if params else ""
+        content = self._send("GET", f"/xcoms/{key_path(task_id)}/{key_path(key)}{query}")
+        values = msgspec.json.decode(content, type=XComValuesBody).values
+        return [None if bytes(v) == b"null" else bytes(v) for v in values]
+
+    # -- asset events ----------------------------------------------------------------------
+
+    def record_asset_events(self, ti_id: str, events: list[tuple[str, bytes]]) -> None:
+        """Record events (asset name, extra as JSON text) of the token's running try on
+        assets its task declares as outlets."""
+        body = RecordAssetEventsBody(
+            events=[RecordedAssetEvent(asset=a, extra=msgspec.Raw(e)) for a, e in events]
+        )
+        self._send("POST", f"/task-instances/{ti_id}/asset-events", msgspec.json.encode(body))
+
+    def get_asset_events(
+        self,
+        asset: str,
+        *,
+        limit: int | None = None,
+        ascending: bool = True,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> AssetEventsBody:
+        """Events of an asset the token's task declares, oldest first unless not
+        ``ascending``."""
+        params: list[tuple[str, str]] = [("name", asset)]
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        if not ascending:
+            params.append(("ascending", "false"))
+        params += [(k, v) for k, v in (("after", after), ("before", before)) if v is not None]
+        content = self._send("GET", "/asset-events?" + urlencode(params))
+        return msgspec.json.decode(content, type=AssetEventsBody)
 
 
 def _q(value: str) -> str:

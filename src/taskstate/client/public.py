@@ -86,6 +86,10 @@ class PublicClient:
     def get_task_instance(self, ti_id: str) -> Json:
         return self._call("GET", f"/task-instances/{key_path(ti_id)}")
 
+    def list_xcoms(self, ti_id: str) -> Json:
+        """The XComs of a task instance: ``[{"key", "value", "updated_at"}]`` by key."""
+        return self._call("GET", f"/task-instances/{key_path(ti_id)}/xcom")
+
     # -- outputs and mapping -----------------------------------------------------------------
 
     def get_task_output(self, dag_id: str, run_id: str, task_id: str) -> Json:
@@ -169,7 +173,16 @@ class PublicClient:
     # -- asset state -----------------------------------------------------------------------
 
     def list_assets(self) -> Json:
+        """Every asset: ``name``, ``uri``, its number of ``events`` and ``last_event_at``."""
         return self._call("GET", "/assets")
+
+    def list_asset_events(
+        self, asset: str, *, limit: int | None = None, before_id: int | None = None
+    ) -> Json:
+        """A page of the asset's events, newest first; pass the last one's id as
+        ``before_id`` for the next page."""
+        params = _params(limit=limit, before_id=before_id)
+        return self._call("GET", f"/assets/{key_path(asset)}/events", params=params)
 
     def list_asset_state(self, asset: str) -> Json:
         return self._call("GET", "/asset-state", params={"name": asset})

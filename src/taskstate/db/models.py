@@ -113,7 +113,7 @@ class TaskInstanceState(enum.StrEnum):
     FAILED = "failed"  # the last try failed and no retries are left
     UP_FOR_RETRY = "up_for_retry"  # a try failed; another will start after the retry delay
     UPSTREAM_FAILED = "upstream_failed"  # an upstream task failed, so it never runs
-    SKIPPED = "skipped"  # never runs: mapped over an empty list, or an upstream task was skipped
+    SKIPPED = "skipped"  # its try skipped itself, or it never runs (an empty mapping, a skip)
 
 
 class AssetRole(enum.StrEnum):

@@ -20,6 +20,7 @@ from typing import Any
 
 from taskstate.runtime import macros
 from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
+from taskstate.runtime.asset_events import event_accessors
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.connections import ConnectionAccessor
 from taskstate.runtime.protocol import DagRunInfo, StartTask
@@ -103,6 +104,7 @@ def build_context(
     task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
     assets = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
     asset_state = AssetStates(assets, task_id=info.task_id)
+    outlet_events, inlet_events = event_accessors(comms, info, start.assets)
     return {
         "dag": dag,
         "task": task,
@@ -123,6 +125,8 @@ def build_context(
         "task_state_store": task_state,
         "asset_state": asset_state,
         "asset_state_store": asset_state,
+        "outlet_events": outlet_events,
+        "inlet_events": inlet_events,
     }
 
 

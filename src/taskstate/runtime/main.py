@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from taskstate.errors import TaskStateError
+from taskstate.runtime.asset_events import collect_metadata, record_asset_events
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.context import build_context, call_task
 from taskstate.runtime.outputs import fetch_outputs, send_output
@@ -86,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     except TaskStateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED
+    outlets = context["outlet_events"]
     result: Any = None
     try:
-        result = call_task(task, context, task_args, task_kwargs)
+        # A task function that yields Metadata is drained here, inside the user's code.
+        result = collect_metadata(call_task(task, context, task_args, task_kwargs), outlets)
     except SystemExit as exc:
         if exc.code not in (0, None):
             print(f"task exited with sys.exit({exc.code!r})", file=sys.stderr)
@@ -105,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: the return value of {task.task_id!r} cannot be stored as its output: "
             f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_TASK_FAILED
+    try:
+        # Last: the events say the asset was written, which only a try that succeeded did.
+        record_asset_events(comms, outlets, max_bytes=start.max_value_bytes)
+    except TaskStateError as exc:
+        print(
+            f"error: the asset events cannot be recorded: {type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
         return EXIT_TASK_FAILED

@@ -22,9 +22,13 @@ import msgspec
 from taskstate.errors import CommsError
 
 __all__ = [
+    "EXIT_FAILED_NO_RETRY",
     "EXIT_SETUP_FAILED",
+    "EXIT_SKIPPED",
     "EXIT_SUCCESS",
     "EXIT_TASK_FAILED",
+    "AssetEventInfo",
+    "AssetEventsReply",
     "AssetInfo",
     "ClearAssetState",
     "ClearTaskState",
@@ -33,10 +37,14 @@ __all__ = [
     "DeleteTaskState",
     "Frame",
     "FrameSocket",
+    "GetAssetEvents",
     "GetAssetState",
     "GetTaskOutput",
     "GetTaskState",
     "OutputReply",
+    "PullXCom",
+    "PushXCom",
+    "RecordAssetEvents",
     "RemovedRefs",
     "Reply",
     "Request",
@@ -48,6 +56,7 @@ __all__ = [
     "TaskInstanceInfo",
     "TaskStarting",
     "WorkerBackendSpec",
+    "XComReply",
 ]
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
@@ -57,6 +66,8 @@ EXIT_SUCCESS = 0  # the task returned
 # The two failure codes are far from the 1 and 2 a task's own os._exit() would likely use.
 EXIT_TASK_FAILED = 101  # the task raised (the traceback is in its output)
 EXIT_SETUP_FAILED = 102  # the DAG file, the task or the worker backend could not be loaded
+EXIT_SKIPPED = 103  # the task skipped itself (AirflowSkipException): the try ends skipped
+EXIT_FAILED_NO_RETRY = 104  # the task failed for good (AirflowFailException): no retry
 _HEADER = struct.Struct(">I")
 
 R = TypeVar("R")
@@ -168,6 +179,80 @@ class GetTaskOutput(Request[OutputReply]):
     task_id: str
 
 
+# -- XComs ---------------------------------------------------------------------------------------
+
+
+class XComReply(Reply):
+    """The JSON texts of the XComs asked for; None where there is none (or it is null).
+
+    For a :class:`PullXCom` with ``map_indexes``, one entry per index, in their order; without,
+    one entry per map index that has the XCom, in map_index order (empty: no instance has it).
+    """
+
+    values: list[bytes | None] = msgspec.field(default_factory=list)
+
+
+class PushXCom(Request[None]):
+    """Store an XCom of the running try under ``key`` (``return_value`` is the output)."""
+
+    key: str
+    data: bytes
+
+
+class PullXCom(Request[XComReply]):
+    """XComs ``key`` of task ``task_id`` of the task process's own run (``dag_id`` and
+    ``run_id`` None), at ``map_indexes``, or at every map index that has one when None."""
+
+    reply_type = XComReply
+    task_id: str
+    key: str
+    map_indexes: list[int] | None = None
+    dag_id: str | None = None
+    run_id: str | None = None
+
+
+# -- asset events -------------------------------------------------------------------------------
+
+
+class AssetEventInfo(msgspec.Struct, frozen=True):
+    """One recorded event of an asset; ``extra`` is the JSON text of an object."""
+
+    id: int
+    asset: str
+    uri: str
+    extra: bytes
+    source_dag_id: str | None
+    source_run_id: str | None
+    source_task_id: str | None
+    source_map_index: int
+    timestamp: str
+    """When it was recorded, ISO 8601 with its UTC offset."""
+
+
+class AssetEventsReply(Reply):
+    events: list[AssetEventInfo] = msgspec.field(default_factory=list)
+
+
+class RecordAssetEvents(Request[None]):
+    """The events of a try that succeeded, each ``(asset name, JSON text of its extra)``; sent
+    once, as the task process's last request. Only assets the task declares as outlets."""
+
+    events: list[tuple[str, bytes]]
+
+
+class GetAssetEvents(Request[AssetEventsReply]):
+    """Events of ``asset_name``, an asset the task declares: oldest first unless not
+    ``ascending``, at most ``limit`` (None: all), recorded after ``after`` and before
+    ``before`` (ISO 8601) when given."""
+
+    reply_type = AssetEventsReply
+    asset_name: str
+    limit: int | None = None
+    ascending: bool = True
+    after: str | None = None
+    before: str | None = None
+
+
 # -- start-up -----------------------------------------------------------------------------------
 
 
@@ -188,8 +273,12 @@ class TaskInstanceInfo(msgspec.Struct, frozen=True):
 
 
 class AssetInfo(msgspec.Struct, frozen=True):
+    """An asset the task declares, and how: as an inlet, an outlet, or both."""
+
     name: str
     uri: str
+    inlet: bool = False
+    outlet: bool = False
 
 
 class DagRunInfo(msgspec.Struct, frozen=True):
@@ -242,6 +331,12 @@ Body = (
     | GetTaskOutput
     | OutputReply
     | TaskStarting
+    | PushXCom
+    | PullXCom
+    | XComReply
+    | RecordAssetEvents
+    | GetAssetEvents
+    | AssetEventsReply
 )
 
 

@@ -10,14 +10,20 @@ import msgspec
 from taskstate.api.wire import OutputBody, RemovedRefsBody, StateBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.runtime.protocol import (
+    AssetEventInfo,
+    AssetEventsReply,
     ClearAssetState,
     ClearTaskState,
     DeleteAssetState,
     DeleteTaskState,
+    GetAssetEvents,
     GetAssetState,
     GetTaskOutput,
     GetTaskState,
     OutputReply,
+    PullXCom,
+    PushXCom,
+    RecordAssetEvents,
     RemovedRefs,
     Reply,
     SetAssetState,
@@ -25,6 +31,7 @@ from taskstate.runtime.protocol import (
     SetTaskState,
     StateReply,
     TaskStarting,
+    XComReply,
 )
 
 __all__ = ["HANDLERS", "Handler"]
@@ -90,6 +97,47 @@ def task_starting(client: ExecutionClient, ti_id: str, req: TaskStarting) -> Non
     return None
 
 
+def push_xcom(client: ExecutionClient, ti_id: str, req: PushXCom) -> None:
+    client.push_xcom(ti_id, req.key, req.data)
+
+
+def pull_xcom(client: ExecutionClient, ti_id: str, req: PullXCom) -> XComReply:
+    values = client.pull_xcom(
+        req.task_id, req.key, req.map_indexes, dag_id=req.dag_id, run_id=req.run_id
+    )
+    return XComReply(values=values)
+
+
+def record_asset_events(client: ExecutionClient, ti_id: str, req: RecordAssetEvents) -> None:
+    client.record_asset_events(ti_id, req.events)
+
+
+def get_asset_events(client: ExecutionClient, ti_id: str, req: GetAssetEvents) -> AssetEventsReply:
+    body = client.get_asset_events(
+        req.asset_name,
+        limit=req.limit,
+        ascending=req.ascending,
+        after=req.after,
+        before=req.before,
+    )
+    return AssetEventsReply(
+        events=[
+            AssetEventInfo(
+                id=e.id,
+                asset=e.asset.name,
+                uri=e.asset.uri,
+                extra=bytes(e.extra),
+                source_dag_id=e.source_dag_id,
+                source_run_id=e.source_run_id,
+                source_task_id=e.source_task_id,
+                source_map_index=e.source_map_index,
+                timestamp=e.timestamp,
+            )
+            for e in body.events
+        ]
+    )
+
+
 HANDLERS: dict[type, Handler] = {
     GetTaskState: get_task_state,
     SetTaskState: set_task_state,
@@ -102,4 +150,8 @@ HANDLERS: dict[type, Handler] = {
     SetTaskOutput: set_task_output,
     GetTaskOutput: get_task_output,
     TaskStarting: task_starting,
+    PushXCom: push_xcom,
+    PullXCom: pull_xcom,
+    RecordAssetEvents: record_asset_events,
+    GetAssetEvents: get_asset_events,
 }

@@ -31,11 +31,13 @@ import time
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from taskstate.api.wire import TaskInstanceBody
+from taskstate.api.wire import DagRunBody, TaskInstanceBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.errors import RuntimeFailure, TaskStateError
 from taskstate.runtime.protocol import (
+    EXIT_FAILED_NO_RETRY,
     EXIT_SETUP_FAILED,
+    EXIT_SKIPPED,
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
     AssetInfo,
@@ -63,6 +65,7 @@ class Outcome(enum.IntEnum):
 
     SUCCESS = 0  # the task instance succeeded
     FAILED = 1  # the task instance failed (it may be up for retry)
+    SKIPPED = 2  # the task skipped itself: the task instance is skipped
     ERROR = 3  # the supervisor could not do its job (API unreachable, bad job)
 
 
@@ -97,7 +100,22 @@ def _describe_exit(code: int) -> str:
         return "the task raised an exception"
     if code == EXIT_SETUP_FAILED:
         return "the task could not be set up"
+    if code == EXIT_FAILED_NO_RETRY:
+        return "the task failed and asked for no retry"
     return f"the task process exited with code {code}"
+
+
+_OUTCOMES = {"success": Outcome.SUCCESS, "skipped": Outcome.SKIPPED}
+
+
+def _dag_run_info(run: DagRunBody) -> DagRunInfo:
+    return DagRunInfo(
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        conf=bytes(run.conf),
+        start_date=run.start_date,
+    )
 
 
 class _Supervision:
@@ -185,15 +203,12 @@ class _Supervision:
                             try_number=ti.try_number,
                         ),
                         dag_file=job.dag_file,
-                        assets=[AssetInfo(name=a.name, uri=a.uri) for a in started.assets],
+                        assets=[
+                            AssetInfo(name=a.name, uri=a.uri, inlet=a.inlet, outlet=a.outlet)
+                            for a in started.assets
+                        ],
                         max_value_bytes=started.max_value_bytes,
-                        dag_run=DagRunInfo(
-                            logical_date=run.logical_date,
-                            data_interval_start=run.data_interval_start,
-                            data_interval_end=run.data_interval_end,
-                            conf=bytes(run.conf),
-                            start_date=run.start_date,
-                        ),
+                        dag_run=_dag_run_info(run),
                         worker_backend=job.worker_backend,
                         log_level=job.log_level,
                     ),
@@ -213,11 +228,15 @@ class _Supervision:
         if code == EXIT_SUCCESS and self.timed_out is None:
             final = self.client.finish(job.ti_id, "success")
             self.say(f"try {ti.try_number} succeeded")
+        elif code == EXIT_SKIPPED and self.timed_out is None:
+            final = self.client.finish(job.ti_id, "skipped", "the task skipped itself")
+            self.say(f"try {ti.try_number} skipped: the task skipped itself")
         else:
             reason = self.timed_out or _describe_exit(code)
-            final = self.client.finish(job.ti_id, "failed", reason)
+            retry = self.timed_out is not None or code != EXIT_FAILED_NO_RETRY
+            final = self.client.finish(job.ti_id, "failed", reason, retry=retry)
             self.say(f"try {ti.try_number} failed: {reason}; task instance is {final}")
-        return Outcome.SUCCESS if final == "success" else Outcome.FAILED
+        return _OUTCOMES.get(final, Outcome.FAILED)
 
     def _relay(self, proc: subprocess.Popen[bytes], frames: FrameSocket) -> int:
         """Serve the task until it exits; return its exit code."""
