@@ -143,9 +143,7 @@ def test_indirect_setups_come_before_the_rule() -> None:
     assert decide("all_done", upstream("s"), indirect_setups=upstream("k")) == Verdict.SKIPPED
     # A setup still running holds the task, but the rule may still end it.
     assert decide("all_done", upstream("s"), indirect_setups=upstream("n")) == Verdict.WAIT
-    assert decide("all_success", upstream("k"), indirect_setups=upstream("n")) == (
-        Verdict.SKIPPED
-    )
+    assert decide("all_success", upstream("k"), indirect_setups=upstream("n")) == (Verdict.SKIPPED)
     assert decide("all_done", upstream("s"), indirect_setups=upstream("s")) == Verdict.RUN
     # always ignores setups, as it ignores everything.
     assert decide("always", upstream("n"), indirect_setups=upstream("f")) == Verdict.RUN
