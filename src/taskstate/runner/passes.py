@@ -39,6 +39,7 @@ from taskstate.runner.trigger_rules import (
     Verdict,
     decide,
     evaluate_mapped_dependencies,
+    evaluate_setups,
 )
 
 __all__ = ["FINAL", "Decision", "Scheduler"]
@@ -56,6 +57,9 @@ class Decision:
     key: TiKey
     verdict: Verdict
     at: int
+    # Why it ends without a try: "rule" (its trigger rule), "setup" (an indirect setup ended
+    # without success), "mapped" (a task it maps over did) or "branch" (``by`` skipped it).
+    cause: str = "rule"
     # The branch or short-circuit instance that skipped it, if one did.
     by: TiKey | None = None
 
@@ -164,7 +168,7 @@ class Scheduler:
         """Look at the task's scheduled instances in pass ``k``: None if that cannot be done
         yet, else what was decided (the task's frontier moves past ``k``)."""
         try:
-            verdict, settled = self._verdict(node, k)
+            verdict, settled, cause = self._verdict(node, k)
         except _Blocked:
             return None
         decisions = []
@@ -176,7 +180,7 @@ class Scheduler:
             if skip is not None and skip.at == k and not skip.after_look:
                 decisions.append(self._decide(key, Verdict.SKIPPED, k, by=skip.by))
             elif verdict != Verdict.WAIT:
-                decisions.append(self._decide(key, verdict, k))
+                decisions.append(self._decide(key, verdict, k, cause=cause))
             elif skip is not None and skip.at == k:
                 decisions.append(self._decide(key, Verdict.SKIPPED, k, by=skip.by))
             else:
@@ -188,9 +192,9 @@ class Scheduler:
             return decisions or None
         return decisions
 
-    def _verdict(self, node: Node, k: int) -> tuple[Verdict, bool]:
-        """The task's verdict in pass ``k``, and whether every instance it looked at was
-        seen finished (so that no later pass can see more)."""
+    def _verdict(self, node: Node, k: int) -> tuple[Verdict, bool, str]:
+        """The task's verdict in pass ``k``, whether every instance it looked at was seen
+        finished (so that no later pass can see more), and the cause of an end."""
         seen: list[list[str | None]] = []
 
         def states(task_ids: Iterable[str]) -> list[tuple[str | None, bool]]:
@@ -222,7 +226,14 @@ class Scheduler:
             teardown_scope_done=scope_done,
             mapped_dependencies=mapped,
         )
-        return verdict, all(None not in snapshot for snapshot in seen)
+        settled = all(None not in snapshot for snapshot in seen)
+        cause = "rule"
+        if verdict in (Verdict.SKIPPED, Verdict.UPSTREAM_FAILED):
+            if mapped == verdict:
+                cause = "mapped"
+            elif setups is not None and setups.total and evaluate_setups(setups) == verdict:
+                cause = "setup"
+        return verdict, settled, cause
 
     def _snapshot(self, task_id: str, k: int) -> list[str | None]:
         """The states of the task's instances as pass ``k`` sees them: None for one not
@@ -275,9 +286,15 @@ class Scheduler:
         return any(skip.at > k for key, skip in self._pending.items() if key[0] == task_id)
 
     def _decide(
-        self, key: TiKey, verdict: Verdict, at: int, *, by: TiKey | None = None
+        self,
+        key: TiKey,
+        verdict: Verdict,
+        at: int,
+        *,
+        cause: str = "rule",
+        by: TiKey | None = None,
     ) -> Decision:
         self.at[key] = at
         self._pending.pop(key, None)
         self.tis.states[key] = RUNNING if verdict == Verdict.RUN else str(verdict)
-        return Decision(key, verdict, at, by)
+        return Decision(key, verdict, at, "branch" if by is not None else cause, by)

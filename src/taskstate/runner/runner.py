@@ -317,10 +317,15 @@ class _Run:
 
 def _why(graph: TaskGraph, decision: Decision) -> str:
     """Why an instance ends without a try, after ``[runner] skipped: ``."""
+    failed = decision.verdict == Verdict.UPSTREAM_FAILED
+    ended = "failed" if failed else "was skipped"
     if decision.by is not None:
         return f"{ti_label(*decision.by)} skips it"
-    failed = decision.verdict == Verdict.UPSTREAM_FAILED
+    if decision.cause == "mapped":
+        return f"a task it maps over {ended}"
+    if decision.cause == "setup":
+        return f"a setup task before it {ended}"
     rule = graph[decision.key[0]].trigger_rule
     if rule == "all_success":
-        return "an upstream task failed" if failed else "an upstream task was skipped"
+        return f"an upstream task {ended}"
     return f"trigger rule {rule} ends it {decision.verdict}"
