@@ -28,6 +28,7 @@ downstream task (and those of a mapped branch's instance) are skipped in the nex
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ FINAL = frozenset({"success", "failed", "upstream_failed", "skipped"})
 # A decided instance that has not finished: its try is waiting for a slot, running or retrying.
 RUNNING = "running"
 SCHEDULED = "scheduled"
+_NEVER = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,20 @@ class Scheduler:
         self.frontier: dict[str, int] = {node.task_id: 0 for node in graph}
         self._pending: dict[TiKey, _PendingSkip] = {}
         self._stuck: set[str] = set()
+        # Per task: how many instances are still scheduled, and how many of those decided to
+        # run are still running, by pass (so that a look need not go through every instance).
+        self._scheduled = Counter(key[0] for key in tis.states if self._undecided(key))
+        self._running: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        # Per task, as of the last advance: the first pass in which an unfinished task
+        # upstream of it may run (and so skip its instances); the states upstream of it hold
+        # for every earlier pass. Upstream tasks are advanced first, so it is current when read.
+        self._quiet: dict[str, int] = {}
 
     # -- what the runner reports ----------------------------------------------------------------
 
     def finished(self, key: TiKey, state: str, tries: int = 1) -> None:
         """A decided instance ended in ``state`` after ``tries`` tries."""
+        self._stop_running(key)
         self.tis.states[key] = state
         self.at[key] += max(tries, 1) - 1
 
@@ -104,6 +115,7 @@ class Scheduler:
         """The placeholder of ``task_id``, decided to run, gave way to ``task_instances``
         (or ended itself: an empty mapping skips it, a failed one fails it). Return the
         instances to start."""
+        self._stop_running((task_id, -1))
         at = self.at.pop((task_id, -1))
         self.tis.replace(task_id, task_instances)
         start = []
@@ -112,6 +124,7 @@ class Scheduler:
             self.at[key] = at
             if self.tis.states[key] not in FINAL:
                 self.tis.states[key] = RUNNING
+                self._running[task_id][at] += 1
                 start.append(key)
         return start
 
@@ -143,14 +156,15 @@ class Scheduler:
     def advance(self) -> list[Decision]:
         """Decide every scheduled instance whose next pass can be decided now."""
         decisions: list[Decision] = []
-        for node in self.graph:
-            if node.task_id in self._stuck:
-                continue
-            while any(self._undecided(k) for k in self._keys(node.task_id)):
+        for node in self.graph:  # upstream tasks first, so that each look sees their news
+            while self._scheduled[node.task_id] and node.task_id not in self._stuck:
                 decided = self._look(node, self.frontier[node.task_id])
                 if decided is None:
                     break
                 decisions.extend(decided)
+            self._quiet[node.task_id] = min(
+                (min(self._activity(up), self._quiet[up]) for up in node.upstream), default=_NEVER
+            )
         return decisions
 
     def undecided(self, task_ids: Iterable[str] | None = None) -> list[TiKey]:
@@ -238,37 +252,34 @@ class Scheduler:
     def _snapshot(self, task_id: str, k: int) -> list[str | None]:
         """The states of the task's instances as pass ``k`` sees them: None for one not
         finished by then. Raises _Blocked when that is not known yet."""
+        running = self._running[task_id]
+        if running and min(running) < k:  # seen by pass k, but how it ends is not known yet
+            raise _Blocked
         found: list[str | None] = []
-        quiet: int | None = None
         for key in self._keys(task_id):
             state = self.tis.states[key]
             at = self.at.get(key)
             if state in FINAL and at is not None:
                 found.append(state if at < k else None)
-            elif at is not None:  # running: seen by pass k only if it ran in an earlier one
-                if at < k:
-                    raise _Blocked
+            elif at is not None:  # running since pass k or later: not seen
                 found.append(None)
             else:
                 skip = self._pending.get(key)
                 if self.frontier[task_id] < k or (skip is not None and skip.at < k):
                     raise _Blocked
-                if quiet is None:
-                    quiet = self._quiet_until(task_id)
-                if quiet < k:
+                if self._quiet[task_id] < k:
+                    # An unfinished task upstream of it may run before pass k, and skip it.
                     raise _Blocked
                 found.append(None)
         return found
 
-    def _quiet_until(self, task_id: str) -> int:
-        """The first pass in which an unfinished task upstream of ``task_id`` may still run
-        (and so skip its instances): the run's states upstream of it hold before that pass."""
-        earliest = 1 << 62
-        for up in self.graph[task_id].ancestors:
-            for key in self._keys(up):
-                if self.tis.states[key] in FINAL:
-                    continue
-                earliest = min(earliest, self.at.get(key, self.frontier[up]))
+    def _activity(self, task_id: str) -> int:
+        """The first pass in which an unfinished instance of the task may still run."""
+        earliest = _NEVER
+        if self._scheduled[task_id]:
+            earliest = self.frontier[task_id]
+        if self._running[task_id]:
+            earliest = min(earliest, min(self._running[task_id]))
         return earliest
 
     # -- helpers ----------------------------------------------------------------------------
@@ -278,6 +289,12 @@ class Scheduler:
 
     def _undecided(self, key: TiKey) -> bool:
         return key not in self.at and self.tis.states[key] == SCHEDULED
+
+    def _stop_running(self, key: TiKey) -> None:
+        passes = self._running[key[0]]
+        passes[self.at[key]] -= 1
+        if not passes[self.at[key]]:
+            del passes[self.at[key]]
 
     def _is_placeholder(self, node: Node) -> bool:
         return bool(node.mapped_dependencies) and self.tis.indices(node.task_id) == [-1]
@@ -296,5 +313,10 @@ class Scheduler:
     ) -> Decision:
         self.at[key] = at
         self._pending.pop(key, None)
-        self.tis.states[key] = RUNNING if verdict == Verdict.RUN else str(verdict)
+        self._scheduled[key[0]] -= 1
+        if verdict == Verdict.RUN:
+            self.tis.states[key] = RUNNING
+            self._running[key[0]][at] += 1
+        else:
+            self.tis.states[key] = str(verdict)
         return Decision(key, verdict, at, "branch" if by is not None else cause, by)
