@@ -135,11 +135,11 @@ class DagRunner:
             except BaseException:
                 self._stopping.set()
                 raise
-        run.end_deadlocked()
+        deadlocked = run.end_deadlocked()
         states: dict[str, list[str]] = {}
         for (task_id, _), state in tis.states.items():
             states.setdefault(task_id, []).append(state)
-        final = run_state(graph, states)
+        final = "failed" if deadlocked else run_state(graph, states)
         self.client.finish_run(self.dag.dag_id, self.run_id, final)
         answer = self.client.get_run(self.dag.dag_id, self.run_id)
         position = {t.task_id: i for i, t in enumerate(order)}
@@ -304,15 +304,17 @@ class _Run:
         for decision in self.scheduler.skip_downstream(key, wanted):
             self._apply(decision)
 
-    def end_deadlocked(self) -> None:
+    def end_deadlocked(self) -> bool:
         """End the instances no rule can decide (none, with Airflow's rules) upstream_failed,
-        so that the run can finish; Airflow fails such a run as deadlocked."""
-        for key in self.scheduler.undecided():
+        so that the run can finish; Airflow fails such a run as deadlocked. True if any."""
+        stuck = self.scheduler.undecided()
+        for key in stuck:
             self.client.mark_upstream_failed(self.tis.ids[key])
             self.tis.states[key] = "upstream_failed"
             self.output.line(
                 ti_label(*key), "[runner] upstream_failed: its trigger rule is never met (deadlock)"
             )
+        return bool(stuck)
 
 
 def _why(graph: TaskGraph, decision: Decision) -> str:
