@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.runner.test_runner import Run, make_run  # noqa: F401
+from tests.runner.conftest import Run
 
 from taskstate.supervisor.logfile import task_instance_log_folder
 
 
 def test_each_try_has_a_file_with_the_supervisors_and_the_runners_lines(
-    make_run: Callable[..., Run],  # noqa: F811
+    make_run: Callable[..., Run],
     tmp_path: Path,
 ) -> None:
     logs = tmp_path / "logs"
@@ -77,7 +77,7 @@ def test_each_try_has_a_file_with_the_supervisors_and_the_runners_lines(
 
 
 def test_the_tasks_execution_timeout_stops_each_try(
-    make_run: Callable[..., Run],  # noqa: F811
+    make_run: Callable[..., Run],
     tmp_path: Path,
 ) -> None:
     run = make_run(

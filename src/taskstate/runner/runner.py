@@ -1,19 +1,23 @@
-"""One DAG run: register it, run its task instances in dependency order, report.
+"""One DAG run: register it, run its task instances as Airflow would order them, report.
 
-The runner decides *when* a task instance runs (its upstream tasks succeeded, a slot is free,
-its retry delay has passed); the API server decides *what state* it is in. Each try runs in a
-supervisor process of its own (:mod:`taskstate.supervisor`), whose output the runner streams
-to the terminal, prefixed with the task id. The supervisor also writes that output to the try's
-log file under ``log_folder``; the runner adds its own lines about the try (a retry, a try left
-unreported) to the same file once the supervisor has ended.
+The runner decides *when* a task instance runs and when it ends without a try, with Apache
+Airflow 3.3.2's rules: each task's trigger rule (:mod:`taskstate.runner.trigger_rules`),
+setups and teardowns (:mod:`taskstate.runner.graph`), branch and short-circuit skips, and the
+order of ``airflow dags test``'s scheduling passes (:mod:`taskstate.runner.passes`), so that
+every instance ends in the state it would end in there. The API server decides *what state*
+a try is in. Each try runs in a supervisor process of its own (:mod:`taskstate.supervisor`),
+whose output the runner streams to the terminal, prefixed with the task id; a failed try
+with retries left runs again after its delay (:mod:`taskstate.runner.retry`). The
+supervisor also writes the try's output to its log file under ``log_folder``; the runner adds
+its own lines about the try (a retry, a try left unreported) once the supervisor has ended.
 
-A task whose upstream task failed ends ``upstream_failed``; one whose upstream task was skipped
-ends ``skipped``, as does a task mapped over an empty list (:mod:`taskstate.runner.mapping`).
-A run with skipped tasks and no failed ones succeeds.
+The run's state is Airflow's: ``failed`` when an instance of a leaf task (see
+:func:`taskstate.runner.graph.run_state`) failed or is upstream_failed, else ``success``.
 """
 
 from __future__ import annotations
 
+import heapq
 import subprocess
 import sys
 import threading
@@ -30,10 +34,15 @@ from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.errors import TaskStateError
 from taskstate.runner import mapping
+from taskstate.runner.branching import downstream_to_skip
 from taskstate.runner.dates import manual_data_interval
+from taskstate.runner.graph import TaskGraph, run_state
 from taskstate.runner.instances import Instances, TiKey
 from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
+from taskstate.runner.passes import FINAL, Decision, Scheduler
+from taskstate.runner.retry import retry_delay_seconds
+from taskstate.runner.trigger_rules import Verdict
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
 from taskstate.sdk.params import dag_params, resolve_params
@@ -43,9 +52,6 @@ from taskstate.supervisor.logfile import append_lines, try_log_path
 
 __all__ = ["DagRunner", "RunResult", "default_run_id"]
 
-_FINAL = {"success", "failed", "upstream_failed", "skipped"}
-_FAILED = {"failed", "upstream_failed"}
-_SUCCEEDED = {"success", "skipped"}
 # States a try is left in when its supervisor ends without reporting it.
 _UNREPORTED = {"queued", "running"}
 
@@ -152,78 +158,32 @@ class DagRunner:
         # As Airflow creates a run: its conf over the DAG's params, every value checked by its
         # schema, before anything is registered or run.
         resolve_params(dag_params(self.dag), None, self.conf)
+        graph = TaskGraph(order)
         tis = self._register(order)
         self.output.run_started(self.dag.dag_id, self.run_id, len(order))
-        running: dict[Future[str], TiKey] = {}
+        run = _Run(self, graph, tis)
         with ThreadPoolExecutor(self.parallelism, thread_name_prefix="taskstate-ti") as pool:
             try:
-                while True:
-                    for task in order:
-                        self._schedule(task, tis, pool, running)
-                    if not running:
-                        break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        tis.states[running.pop(future)] = future.result()
+                run.loop(pool)
             except BaseException:
                 self._stopping.set()
                 raise
-        final = "success" if all(s in _SUCCEEDED for s in tis.states.values()) else "failed"
+        deadlocked = run.end_deadlocked()
+        states: dict[str, list[str]] = {}
+        for (task_id, _), state in tis.states.items():
+            states.setdefault(task_id, []).append(state)
+        final = "failed" if deadlocked else run_state(graph, states)
         self.client.finish_run(self.dag.dag_id, self.run_id, final)
-        run = self.client.get_run(self.dag.dag_id, self.run_id)
+        answer = self.client.get_run(self.dag.dag_id, self.run_id)
         position = {t.task_id: i for i, t in enumerate(order)}
         ordered = sorted(
-            run["task_instances"], key=lambda ti: (position[ti["task_id"]], ti["map_index"])
+            answer["task_instances"], key=lambda ti: (position[ti["task_id"]], ti["map_index"])
         )
         return RunResult(self.dag.dag_id, self.run_id, final, ordered)
 
-    def _schedule(
-        self,
-        task: Task,
-        tis: Instances,
-        pool: ThreadPoolExecutor,
-        running: dict[Future[str], TiKey],
-    ) -> None:
-        """Start, skip or fail what can be of the task's scheduled instances.
-
-        A task instance waits for every instance of its upstream tasks; a task mapped over
-        their outputs is expanded first.
-        """
-        upstream = tis.states_of(task.upstream_task_ids)
-        ready = all(s == "success" for s in upstream)
-        placeholder = (task.task_id, -1)
-        if ready and task.is_mapped and tis.states.get(placeholder) == "scheduled":
-            placeholder_id = tis.ids[placeholder]
-            expanded = mapping.expand(
-                self.client,
-                self.output,
-                self.run_id,
-                task,
-                placeholder_id,
-                max_map_length=self.max_map_length,
-            )
-            tis.replace(task.task_id, expanded)
-        for map_index in tis.indices(task.task_id):
-            key = (task.task_id, map_index)
-            if tis.states[key] != "scheduled":
-                continue
-            name = ti_label(*key)
-            if any(s in _FAILED for s in upstream):
-                tis.states[key] = self.client.mark_upstream_failed(tis.ids[key])["state"]
-                self.output.line(name, "[runner] skipped: an upstream task failed")
-            elif "skipped" in upstream:
-                tis.states[key] = self.client.skip_task_instance(tis.ids[key])["state"]
-                self.output.line(name, "[runner] skipped: an upstream task was skipped")
-            elif ready and len(running) < self.parallelism:
-                tis.states[key] = "running"
-                future = pool.submit(self._run_task_instance, task, tis.ids[key], name)
-                running[future] = key
-
-    def _run_task_instance(self, task: Task, ti_id: str, label: str) -> str:
-        """Run tries of one task instance until it succeeds or fails for good.
-
-        ``label`` prefixes its lines: the task id, and ``[map_index]`` for a mapped instance.
-        """
+    def _run_task_instance(self, task: Task, ti_id: str, key: TiKey) -> tuple[str, int]:
+        """Run tries of one task instance until it ends; return its state and its tries."""
+        label = ti_label(*key)
         timeout: timedelta | None = getattr(task, "execution_timeout", None)
         while True:
             queued = self.client.queue_task_instance(ti_id)
@@ -240,19 +200,29 @@ class DagRunner:
             )
             code = self._supervise(label, job)
             say = self._try_lines(label, queued)
-            state = str(self.client.get_task_instance(ti_id)["state"])
+            ti = self.client.get_task_instance(ti_id)
+            state, tries = str(ti["state"]), int(ti["try_number"])
             if state in _UNREPORTED:
                 state = self._fail_unreported_try(say, ti_id, queued["token"], state, code)
             if state == "up_for_retry":
-                delay = task.retry_delay.total_seconds()
+                delay = self._retry_delay(task, key, tries)
                 say(f"[runner] retrying in {delay:g}s")
                 if self._stopping.wait(delay):
-                    return "failed"
+                    return "failed", tries
                 continue
-            if state not in _FINAL:
+            if state not in FINAL:
                 say(f"[runner] supervisor ended with code {code}; task is {state}")
-                return "failed"
-            return state
+                return "failed", tries
+            return state, tries
+
+    def _retry_delay(self, task: Task, key: TiKey, try_number: int) -> float:
+        return retry_delay_seconds(
+            getattr(task, "retry_delay", timedelta(0)),
+            try_number=try_number,
+            exponential_backoff=getattr(task, "retry_exponential_backoff", False),
+            max_retry_delay=getattr(task, "max_retry_delay", None),
+            seed=f"{self.dag.dag_id}#{self.run_id}#{key[0]}#{key[1]}",
+        )
 
     def _try_lines(self, label: str, ti: dict[str, Any]) -> Callable[[str], None]:
         """Show the runner's lines about the try of ``ti`` (as queued) and add them to its log
@@ -313,3 +283,114 @@ class DagRunner:
             for raw in proc.stdout:
                 self.output.line(task_id, raw.decode(errors="replace").rstrip("\n"))
         return proc.returncode
+
+
+class _Run:
+    """The loop of one run: apply the scheduler's decisions, start tries in free slots,
+    report each try's end back to the scheduler."""
+
+    def __init__(self, runner: DagRunner, graph: TaskGraph, tis: Instances) -> None:
+        self.runner = runner
+        self.client = runner.client
+        self.output = runner.output
+        self.graph = graph
+        self.tis = tis
+        self.scheduler = Scheduler(graph, tis)
+        self.tasks = runner.dag.tasks
+        self.position = {task_id: i for i, task_id in enumerate(graph.nodes)}
+        # Instances decided to run, waiting for a slot: earlier passes first.
+        self.ready: list[tuple[int, int, int, str]] = []
+        self.running: dict[Future[tuple[str, int]], TiKey] = {}
+
+    def loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            while decisions := self.scheduler.advance():
+                for decision in decisions:
+                    self._apply(decision)
+            while self.ready and len(self.running) < self.runner.parallelism:
+                _, _, map_index, task_id = heapq.heappop(self.ready)
+                key = (task_id, map_index)
+                task = self.tasks[task_id]
+                future = pool.submit(self.runner._run_task_instance, task, self.tis.ids[key], key)
+                self.running[future] = key
+            if not self.running:
+                return
+            done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+            for future in done:
+                key = self.running.pop(future)
+                state, tries = future.result()
+                self.scheduler.finished(key, state, tries)
+                if state == "success":
+                    self._skip_for_branch(key)
+
+    def _apply(self, decision: Decision) -> None:
+        key = decision.key
+        task = self.tasks[key[0]]
+        if decision.verdict == Verdict.RUN:
+            if task.is_mapped and key[1] < 0:
+                self._expand(task)
+            else:
+                self._queue(key, decision.at)
+            return
+        ti_id = self.tis.ids[key]
+        if decision.verdict == Verdict.UPSTREAM_FAILED:
+            self.client.mark_upstream_failed(ti_id)
+        else:
+            self.client.skip_task_instance(ti_id)
+        self.output.line(ti_label(*key), "[runner] skipped: " + _why(self.graph, decision))
+
+    def _queue(self, key: TiKey, at: int) -> None:
+        heapq.heappush(self.ready, (at, self.position[key[0]], key[1], key[0]))
+
+    def _expand(self, task: Task) -> None:
+        placeholder = (task.task_id, -1)
+        expanded = mapping.expand(
+            self.client,
+            self.output,
+            self.runner.run_id,
+            task,
+            self.tis.ids[placeholder],
+            max_map_length=self.runner.max_map_length,
+        )
+        at = self.scheduler.at[placeholder]
+        for key in self.scheduler.expanded(task.task_id, expanded):
+            self._queue(key, at)
+
+    def _skip_for_branch(self, key: TiKey) -> None:
+        """After a branch or short-circuit instance succeeded, skip what it does not follow."""
+        task = self.tasks[key[0]]
+        wanted = downstream_to_skip(
+            self.client, self.output, self.runner.run_id, task, key, self.scheduler
+        )
+        if not wanted:
+            return
+        for decision in self.scheduler.skip_downstream(key, wanted):
+            self._apply(decision)
+
+    def end_deadlocked(self) -> bool:
+        """End the instances no rule can decide (none, with Airflow's rules) upstream_failed,
+        so that the run can finish; Airflow fails such a run as deadlocked. True if any."""
+        stuck = self.scheduler.undecided()
+        for key in stuck:
+            self.client.mark_upstream_failed(self.tis.ids[key])
+            self.tis.states[key] = "upstream_failed"
+            self.output.line(
+                ti_label(*key), "[runner] upstream_failed: its trigger rule is never met (deadlock)"
+            )
+        return bool(stuck)
+
+
+def _why(graph: TaskGraph, decision: Decision) -> str:
+    """Why an instance ends without a try, after ``[runner] skipped: ``."""
+    failed = decision.verdict == Verdict.UPSTREAM_FAILED
+    ended = "failed" if failed else "was skipped"
+    if decision.by is not None:
+        return f"{ti_label(*decision.by)} skips it"
+    if decision.cause == "mapped":
+        return f"a task it maps over {ended}"
+    if decision.cause == "setup":
+        return f"a setup task before it {ended}"
+    rule = graph[decision.key[0]].trigger_rule
+    if rule == "all_success":
+        return f"an upstream task {ended}"
+    return f"trigger rule {rule} ends it {decision.verdict}"
