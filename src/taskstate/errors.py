@@ -17,6 +17,7 @@ far side as the same class, found by its ``code``::
     │   ├── UndeclaredAssetError         the task does not declare the asset        403
     │   ├── ConflictError                already exists, or in the wrong state      409
     │   └── DagDefinitionError           a DAG file that cannot be used             400
+    │       └── UnsupportedFeatureError  an Airflow feature taskstate does not build 400
     ├── ConfigError                      a setting that cannot be used               500
     │   └── BackendImportError           a backend class path that cannot be loaded
     ├── AuthError
@@ -61,6 +62,7 @@ __all__ = [
     "UndeclaredAssetError",
     "UnknownAssetError",
     "UnmappableOutputError",
+    "UnsupportedFeatureError",
     "UsageError",
     "ValueTooLargeError",
     "error_class",
@@ -154,6 +156,13 @@ class ConflictError(UsageError):
 
 class DagDefinitionError(UsageError):
     code = "dag_definition"
+
+
+class UnsupportedFeatureError(DagDefinitionError):
+    """A DAG file uses an Airflow feature (a name, an option, a value) that taskstate does not
+    build and that would change what runs; ``detail["feature"]`` names it."""
+
+    code = "unsupported_feature"
 
 
 class ConfigError(TaskStateError):

@@ -24,6 +24,8 @@ CONTEXT_KEYS = [
     "task",
     "task_instance",
     "task_state",
+    # A TaskFlow task is a PythonOperator, which adds its templates_dict, as in Airflow.
+    "templates_dict",
     "ti",
     "try_number",
 ]

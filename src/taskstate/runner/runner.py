@@ -31,7 +31,7 @@ from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
-from taskstate.sdk.task import Task
+from taskstate.sdk.node import AbstractOperator as Task
 from taskstate.supervisor.job import SupervisorJob
 
 __all__ = ["DagRunner", "RunResult", "default_run_id"]

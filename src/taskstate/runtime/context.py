@@ -12,6 +12,7 @@ from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.protocol import StartTask
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk.dag import DAG
+from taskstate.sdk.node import AbstractOperator
 from taskstate.sdk.task import Task
 
 __all__ = ["DagRunInfo", "TaskInstance", "build_context", "call_task"]
@@ -40,7 +41,7 @@ class DagRunInfo:
 def build_context(
     start: StartTask,
     dag: DAG,
-    task: Task,
+    task: AbstractOperator,
     comms: SupervisorComms,
     worker: WorkerBackend | None,
 ) -> dict[str, Any]:

@@ -22,7 +22,9 @@ import msgspec
 from taskstate.errors import CommsError
 
 __all__ = [
+    "EXIT_FAILED_NO_RETRY",
     "EXIT_SETUP_FAILED",
+    "EXIT_SKIPPED",
     "EXIT_SUCCESS",
     "EXIT_TASK_FAILED",
     "AssetInfo",
@@ -55,6 +57,8 @@ EXIT_SUCCESS = 0  # the task returned
 # The two failure codes are far from the 1 and 2 a task's own os._exit() would likely use.
 EXIT_TASK_FAILED = 101  # the task raised (the traceback is in its output)
 EXIT_SETUP_FAILED = 102  # the DAG file, the task or the worker backend could not be loaded
+EXIT_SKIPPED = 103  # the task raised AirflowSkipException: the try ends skipped
+EXIT_FAILED_NO_RETRY = 104  # the task raised AirflowFailException: it fails and is not retried
 _HEADER = struct.Struct(">I")
 
 R = TypeVar("R")

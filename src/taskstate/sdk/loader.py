@@ -39,12 +39,16 @@ def load_dag_file(path: str | Path) -> dict[str, DAG]:
         except Exception as exc:
             del sys.modules[module_name]
             summary = "".join(traceback.format_exception(exc, limit=-3)).rstrip()
-            raise DagDefinitionError(
+            # A DAG definition error keeps its class (UnsupportedFeatureError, ...) and detail.
+            cls = type(exc) if isinstance(exc, DagDefinitionError) else DagDefinitionError
+            detail = exc.detail if isinstance(exc, DagDefinitionError) else {}
+            raise cls(
                 f"importing DAG file {file} failed: {type(exc).__name__}: {exc}\n{summary}",
-                detail={"path": str(file)},
+                detail={**detail, "path": str(file)},
             ) from exc
     dags: dict[str, DAG] = {}
     for dag in found:
+        dag.fileloc = str(file)
         if dag.dag_id in dags:
             raise DagDefinitionError(f"{file} defines DAG {dag.dag_id!r} twice")
         dags[dag.dag_id] = dag

@@ -1,0 +1,196 @@
+"""Which Airflow options taskstate builds, which it accepts without effect, which it refuses.
+
+An Airflow DAG file may set any option Airflow's ``BaseOperator`` or ``DAG`` takes. taskstate
+sorts every one of them into three kinds:
+
+* **built**: the option works as in Airflow (``retries``, ``trigger_rule``, ``execution_timeout``,
+  ``template_searchpath``, ...); the operator and DAG classes take them by name.
+* **no effect** (:data:`NO_EFFECT_OPTIONS`, :data:`NO_EFFECT_DAG_ARGS`): the option has no meaning
+  on one machine, where a person starts each run (pools, queues, owners, e-mail, ...). It is
+  accepted, kept as an attribute of the same name, and changes nothing.
+* **refused** (:data:`REFUSED_OPTIONS`, :data:`REFUSED_DAG_ARGS`): the option would change what
+  runs, and taskstate does not build it. Set to a value that would matter, it raises
+  :class:`~taskstate.errors.UnsupportedFeatureError` while the DAG file is imported, naming
+  the option; its default (``depends_on_past=False``, common in ``default_args``) is fine.
+
+Any other name is a :class:`~taskstate.errors.DagDefinitionError`, as a typo should be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from taskstate.errors import DagDefinitionError, UnsupportedFeatureError
+
+__all__ = [
+    "NO_EFFECT_DAG_ARGS",
+    "NO_EFFECT_OPTIONS",
+    "REFUSED_DAG_ARGS",
+    "REFUSED_OPTIONS",
+    "NoEffect",
+    "Refused",
+    "aware_datetime",
+    "check_extra_options",
+    "to_timedelta",
+    "unsupported",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NoEffect:
+    """An option accepted without effect: its default, and why it means nothing here."""
+
+    default: Any
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An option refused when ``matters(value)``: it would change what runs."""
+
+    default: Any
+    what: str
+    matters: Callable[[Any], bool] = bool
+
+
+_ONE_MACHINE = "tasks run on this machine, limited only by the runner's parallelism"
+_NO_EMAIL = "taskstate sends no e-mail"
+_BY_HAND = "a run is started by hand (taskstate dags test)"
+
+# Operator options accepted without effect (Airflow's BaseOperator arguments).
+NO_EFFECT_OPTIONS: Mapping[str, NoEffect] = {
+    "allow_nested_operators": NoEffect(True, "operators may always run other operators"),
+    "email": NoEffect(None, _NO_EMAIL),
+    "email_on_failure": NoEffect(True, _NO_EMAIL),
+    "email_on_retry": NoEffect(True, _NO_EMAIL),
+    "end_date": NoEffect(None, _BY_HAND),
+    "executor": NoEffect(None, _ONE_MACHINE),
+    "executor_config": NoEffect(None, _ONE_MACHINE),
+    "logger_name": NoEffect(None, "task logs go to the try's log file and the terminal"),
+    "map_index_template": NoEffect(None, "no UI shows mapped instances' names"),
+    "max_active_tis_per_dag": NoEffect(None, _ONE_MACHINE),
+    "max_active_tis_per_dagrun": NoEffect(None, _ONE_MACHINE),
+    "owner": NoEffect("airflow", "there are no users or permissions on one machine"),
+    "pool": NoEffect("default_pool", _ONE_MACHINE),
+    "pool_slots": NoEffect(1, _ONE_MACHINE),
+    "priority_weight": NoEffect(1, "ready tasks start in the DAG's order"),
+    "queue": NoEffect("default", _ONE_MACHINE),
+    "resources": NoEffect(None, _ONE_MACHINE),
+    "run_as_user": NoEffect(None, "tasks run as the user who runs taskstate"),
+    "sla": NoEffect(None, "Airflow 3 ignores it too: SLAs were removed"),
+    "start_date": NoEffect(None, _BY_HAND),
+    "weight_rule": NoEffect("downstream", "ready tasks start in the DAG's order"),
+}
+
+_DEPENDS_ON_PAST = "depends on task instances of earlier DAG runs"
+
+# Operator options refused when set to a value that would change what runs.
+REFUSED_OPTIONS: Mapping[str, Refused] = {
+    "deferrable": Refused(False, "deferrable operators (the triggerer)"),
+    "depends_on_past": Refused(False, f"depends_on_past ({_DEPENDS_ON_PAST})"),
+    "ignore_first_depends_on_past": Refused(False, "ignore_first_depends_on_past"),
+    "mode": Refused(
+        "poke", "sensors' mode='reschedule'", matters=lambda value: value == "reschedule"
+    ),
+    "on_execute_callback": Refused(None, "task callbacks (on_execute_callback)"),
+    "on_failure_callback": Refused(None, "task callbacks (on_failure_callback)"),
+    "on_retry_callback": Refused(None, "task callbacks (on_retry_callback)"),
+    "on_skipped_callback": Refused(None, "task callbacks (on_skipped_callback)"),
+    "on_success_callback": Refused(None, "task callbacks (on_success_callback)"),
+    "post_execute": Refused(None, "post_execute hooks", matters=lambda v: v is not None),
+    "pre_execute": Refused(None, "pre_execute hooks", matters=lambda v: v is not None),
+    "retry_policy": Refused(None, "retry policies (retry_policy)", lambda v: v is not None),
+    "wait_for_downstream": Refused(False, f"wait_for_downstream ({_DEPENDS_ON_PAST})"),
+    "wait_for_past_depends_before_skipping": Refused(
+        False, f"wait_for_past_depends_before_skipping ({_DEPENDS_ON_PAST})"
+    ),
+}
+
+# DAG arguments accepted without effect.
+NO_EFFECT_DAG_ARGS: Mapping[str, NoEffect] = {
+    "access_control": NoEffect(None, "there are no users or permissions on one machine"),
+    "allowed_run_types": NoEffect(None, _BY_HAND),
+    "auto_register": NoEffect(True, "every DAG a DAG file creates is found"),
+    "catchup": NoEffect(False, _BY_HAND),
+    "disable_bundle_versioning": NoEffect(False, "DAG files are read from disk at each run"),
+    "is_paused_upon_creation": NoEffect(None, _BY_HAND),
+    "max_active_runs": NoEffect(16, "one run at a time"),
+    "max_active_tasks": NoEffect(16, _ONE_MACHINE),
+    "max_consecutive_failed_dag_runs": NoEffect(0, _BY_HAND),
+    "owner_links": NoEffect(None, "no UI shows them"),
+    "rerun_with_latest_version": NoEffect(None, "DAG files are read from disk at each run"),
+    "sla_miss_callback": NoEffect(None, "Airflow 3 ignores it too: SLAs were removed"),
+}
+
+# DAG arguments refused when set to a value that would change what runs.
+REFUSED_DAG_ARGS: Mapping[str, Refused] = {
+    "dagrun_timeout": Refused(None, "dagrun_timeout", matters=lambda v: v is not None),
+    "deadline": Refused(None, "deadline alerts (deadline)"),
+    "fail_fast": Refused(False, "fail_fast"),
+    "on_failure_callback": Refused(None, "DAG callbacks (on_failure_callback)"),
+    "on_success_callback": Refused(None, "DAG callbacks (on_success_callback)"),
+}
+
+
+def unsupported(feature: str, where: str, hint: str = "") -> UnsupportedFeatureError:
+    """The error for a feature taskstate does not build, naming it and where it was used."""
+    message = f"{where}: {feature} is not supported by taskstate"
+    return UnsupportedFeatureError(
+        message + (f"; {hint}" if hint else ""), detail={"feature": feature}
+    )
+
+
+def check_extra_options(
+    given: Mapping[str, Any],
+    *,
+    where: str,
+    no_effect: Mapping[str, NoEffect],
+    refused: Mapping[str, Refused],
+    known: Iterable[str],
+) -> dict[str, Any]:
+    """The value of every no-effect and refused option (given or default), after refusing
+    those set to a value that matters and rejecting names that are neither."""
+    unknown = sorted(set(given) - set(no_effect) - set(refused))
+    if unknown:
+        names = sorted({*known, *no_effect, *refused})
+        raise DagDefinitionError(
+            f"{where}: unknown option(s) {unknown}; known: {names}",
+            detail={"options": unknown},
+        )
+    for name, value in given.items():
+        refusal = refused.get(name)
+        if refusal is not None and refusal.matters(value):
+            raise unsupported(refusal.what, where)
+    values = {name: option.default for name, option in no_effect.items()}
+    values.update((name, option.default) for name, option in refused.items())
+    values.update(given)
+    return values
+
+
+def to_timedelta(value: Any, name: str, *, where: str) -> timedelta:
+    """A ``timedelta`` given as one or as seconds (int or float), never negative."""
+    if isinstance(value, timedelta):
+        delta = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        delta = timedelta(seconds=value)
+    else:
+        raise DagDefinitionError(
+            f"{where}: {name} must be a timedelta or a number of seconds, not {value!r}"
+        )
+    if delta < timedelta(0):
+        raise DagDefinitionError(f"{where}: {name} must not be negative: {value!r}")
+    return delta
+
+
+def aware_datetime(value: Any, name: str, *, where: str) -> datetime | None:
+    """A datetime with a timezone: a naive one is UTC, as in Airflow; pendulum's are kept."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise DagDefinitionError(f"{where}: {name} must be a datetime, not {value!r}")
+    if value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value
