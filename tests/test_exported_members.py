@@ -63,6 +63,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "task",
         "task_group",
         "teardown",
+        "timezone",
     ],
     taskstate.errors: [
         "APIConnectionError",

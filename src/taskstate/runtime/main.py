@@ -4,7 +4,8 @@
 process loads the DAG, fetches the upstream outputs the task's arguments take, and prepares the
 operator this task instance runs (``task.prepare``: output references resolved, the instance's
 mapped values applied). It then builds the context, resolves DAG params, renders the templated
-fields and calls ``execute``, with the context reachable through ``get_current_context()``.
+fields and runs the operator (``op.run``: ``pre_execute``, ``execute``, ``post_execute``), with
+the context reachable through ``get_current_context()``.
 The exit code tells the supervisor how the task ended (``EXIT_*`` in
 :mod:`taskstate.runtime.protocol`): ``AirflowSkipException`` ends it skipped,
 ``AirflowFailException`` fails it without retry, any other exception fails the try.
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         with running_task(context, render_template_fields):
             resolve_dag_params(op, context)
             render_template_fields(op, context)
-            result = op.execute(context)
+            result = op.run(context)
     except AirflowSkipException as exc:
         print(f"task skipped: {exc}", file=sys.stderr)
         return EXIT_SKIPPED

@@ -7,6 +7,7 @@ a timetable, ...) raises :class:`~taskstate.errors.UnsupportedFeatureError` nami
 
 from typing import NoReturn
 
+from taskstate.sdk import timezone
 from taskstate.sdk.asset import Asset, AssetAlias, AssetAll, AssetAny, Metadata
 from taskstate.sdk.asset_decorator import asset
 from taskstate.sdk.chain import chain, chain_linear, cross_downstream
@@ -75,6 +76,7 @@ __all__ = [
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 

@@ -53,6 +53,8 @@ BUILT_OPTIONS: Mapping[str, Any] = {
     "multiple_outputs": False,
     "on_failure_fail_dagrun": False,
     "outlets": None,
+    "post_execute": None,
+    "pre_execute": None,
     "render_template_as_native_obj": None,
     "retries": 0,
     "retry_delay": timedelta(0),
@@ -138,6 +140,11 @@ def parse_options(options: Mapping[str, Any], *, where: str) -> dict[str, Any]:
         if built[name] is not None and not isinstance(built[name], str):
             raise DagDefinitionError(f"{where}: {name} must be a string, not {built[name]!r}")
         values[name] = built[name]
+    for hook in ("pre_execute", "post_execute"):
+        if built[hook] is not None and not callable(built[hook]):
+            raise DagDefinitionError(f"{where}: {hook} must be callable, not {built[hook]!r}")
+        # Kept beside the methods of the same name, which call them.
+        values[f"_{hook}_hook"] = built[hook]
     native = built["render_template_as_native_obj"]
     values["render_template_as_native_obj"] = None if native is None else bool(native)
     values["inlets"], values["inlet_aliases"] = _assets("inlets", built["inlets"], where)
@@ -496,6 +503,27 @@ class AbstractOperator(DependencyMixin):
     def execute(self, context: Mapping[str, Any]) -> Any:
         """Run the task; what it returns is its output."""
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    def pre_execute(self, context: Mapping[str, Any]) -> None:
+        """Called right before :meth:`execute`; runs the ``pre_execute=`` hook, if given."""
+        hook = self.__dict__.get("_pre_execute_hook")
+        if hook is not None:
+            hook(context)
+
+    def post_execute(self, context: Mapping[str, Any], result: Any = None) -> None:
+        """Called right after :meth:`execute` with its result; runs the ``post_execute=``
+        hook, if given."""
+        hook = self.__dict__.get("_post_execute_hook")
+        if hook is not None:
+            hook(context, result)
+
+    def run(self, context: Mapping[str, Any]) -> Any:
+        """What the task process runs: :meth:`pre_execute`, :meth:`execute`,
+        :meth:`post_execute`; returns the output."""
+        self.pre_execute(context)
+        result = self.execute(context)
+        self.post_execute(context, result)
+        return result
 
     def downstream_to_skip(self, output: Any) -> set[str] | None:
         """The downstream task ids to skip once the task succeeded with ``output``; None

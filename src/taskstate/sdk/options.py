@@ -100,8 +100,6 @@ REFUSED_OPTIONS: Mapping[str, Refused] = {
     "on_retry_callback": Refused(None, "task callbacks (on_retry_callback)"),
     "on_skipped_callback": Refused(None, "task callbacks (on_skipped_callback)"),
     "on_success_callback": Refused(None, "task callbacks (on_success_callback)"),
-    "post_execute": Refused(None, "post_execute hooks", matters=lambda v: v is not None),
-    "pre_execute": Refused(None, "pre_execute hooks", matters=lambda v: v is not None),
     "retry_policy": Refused(None, "retry policies (retry_policy)", lambda v: v is not None),
     "wait_for_downstream": Refused(False, f"wait_for_downstream ({_DEPENDS_ON_PAST})"),
     "wait_for_past_depends_before_skipping": Refused(
@@ -115,6 +113,7 @@ NO_EFFECT_DAG_ARGS: Mapping[str, NoEffect] = {
     "allowed_run_types": NoEffect(None, _BY_HAND),
     "auto_register": NoEffect(True, "every DAG a DAG file creates is found"),
     "catchup": NoEffect(False, _BY_HAND),
+    "dagrun_timeout": NoEffect(None, "only Airflow's scheduler enforces it, not `dags test`"),
     "disable_bundle_versioning": NoEffect(False, "DAG files are read from disk at each run"),
     "is_paused_upon_creation": NoEffect(None, _BY_HAND),
     "max_active_runs": NoEffect(16, "one run at a time"),
@@ -127,7 +126,6 @@ NO_EFFECT_DAG_ARGS: Mapping[str, NoEffect] = {
 
 # DAG arguments refused when set to a value that would change what runs.
 REFUSED_DAG_ARGS: Mapping[str, Refused] = {
-    "dagrun_timeout": Refused(None, "dagrun_timeout", matters=lambda v: v is not None),
     "deadline": Refused(None, "deadline alerts (deadline)"),
     "fail_fast": Refused(False, "fail_fast"),
     "on_failure_callback": Refused(None, "DAG callbacks (on_failure_callback)"),
