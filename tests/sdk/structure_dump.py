@@ -24,9 +24,37 @@ from typing import Any
 _IMPORT = re.compile(r"^(\s*)from airflow[\w.]* import (\([^)]*\)|[^\n]*)", re.MULTILINE)
 
 
+_OURS = re.compile(r"^(\s*)from taskstate\.sdk import (\([^)]*\)|[^\n]*)", re.MULTILINE)
+_AIRFLOW_MODULES = {
+    "EmptyOperator": "airflow.providers.standard.operators.empty",
+    "BashOperator": "airflow.providers.standard.operators.bash",
+    "PythonOperator": "airflow.providers.standard.operators.python",
+    "BranchPythonOperator": "airflow.providers.standard.operators.python",
+    "ShortCircuitOperator": "airflow.providers.standard.operators.python",
+    "BaseBranchOperator": "airflow.providers.standard.operators.branch",
+    "AirflowException": "airflow.sdk.exceptions",
+    "AirflowFailException": "airflow.sdk.exceptions",
+    "AirflowSkipException": "airflow.sdk.exceptions",
+    "AirflowTaskTimeout": "airflow.sdk.exceptions",
+}
+
+
 def convert(source: str) -> str:
     """``source`` with every ``from airflow... import X`` made ``from taskstate.sdk import X``."""
     return _IMPORT.sub(lambda m: f"{m.group(1)}from taskstate.sdk import {m.group(2)}", source)
+
+
+def to_airflow(source: str) -> str:
+    """The reverse: ``from taskstate.sdk import X`` made an import from X's Airflow module."""
+
+    def imports(match: re.Match[str]) -> str:
+        names = [n.strip() for n in match.group(2).strip("()").split(",") if n.strip()]
+        return "\n".join(
+            f"{match.group(1)}from {_AIRFLOW_MODULES.get(n, 'airflow.sdk')} import {n}"
+            for n in names
+        )
+
+    return _OURS.sub(imports, source)
 
 
 def _task(task: Any, mapped: bool) -> dict[str, Any]:
@@ -47,6 +75,11 @@ def _task(task: Any, mapped: bool) -> dict[str, Any]:
 def dump_airflow(path: str) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag  # type: ignore[import-not-found]
 
+    source = Path(path).read_text()
+    if "from taskstate.sdk import" in source:
+        folder = tempfile.mkdtemp()
+        path = str(Path(folder) / Path(path).name)
+        Path(path).write_text(to_airflow(source))
     bag = DagBag(dag_folder=path)
     out: dict[str, Any] = {"errors": sorted(str(e)[:300] for e in bag.import_errors.values())}
     for dag_id, dag in sorted(bag.dags.items()):

@@ -240,6 +240,22 @@ class DAG:
             )
         return order
 
+    def validate(self) -> None:
+        """Refuse what Airflow refuses once a DAG is built: a dependency cycle, and a setup
+        task followed by a work task whose trigger rule is not ``all_success``."""
+        self.topological_order()
+        for task in self.tasks.values():
+            if not task.is_setup:
+                continue
+            for down in task.downstream_list:
+                if not down.is_teardown and down.trigger_rule != "all_success":
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: setup task {task.task_id!r} is followed by "
+                        f"{down.task_id!r} with trigger rule {str(down.trigger_rule)!r}; the "
+                        "tasks after a setup task must have trigger rule all_success",
+                        detail={"dag_id": self.dag_id, "task_id": down.task_id},
+                    )
+
     def test(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise unsupported("DAG.test()", f"DAG {self.dag_id!r}", "run `taskstate dags test FILE`")
 

@@ -49,6 +49,7 @@ def load_dag_file(path: str | Path) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for dag in found:
         dag.fileloc = str(file)
+        dag.validate()  # a dependency cycle is refused here, as Airflow does
         if dag.dag_id in dags:
             raise DagDefinitionError(f"{file} defines DAG {dag.dag_id!r} twice")
         dags[dag.dag_id] = dag

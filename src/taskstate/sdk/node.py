@@ -265,7 +265,7 @@ class AbstractOperator(DependencyMixin):
 
     def _depend_on_references(self, values: Iterable[Any]) -> None:
         """Make the tasks whose outputs ``values`` hold upstream of this one."""
-        for ref in find_refs(list(values), mapped_arguments=False):
+        for ref in find_refs(list(values)):
             if ref.operator._dag is not self._dag:
                 theirs = ref.operator._dag.dag_id if ref.operator._dag else None
                 ours = self._dag.dag_id if self._dag else None

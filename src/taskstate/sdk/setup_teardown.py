@@ -7,7 +7,8 @@ teardowns are the teardown tasks directly downstream of it. When the block ends,
 created in it (setup and teardown tasks aside) are placed between the two: the setups run before
 those with no upstream (or the first one), the teardowns after those with no downstream (or the
 last one). Blocks of the same kind nest: the outer setups run before the inner ones, the inner
-teardowns before the outer ones.
+teardowns before the outer ones. As in Airflow, closing an inner block stops the recording of
+new tasks until another block opens: tasks made after it in the outer block are not placed.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ class _Block:
     tasks: list[AbstractOperator] = field(default_factory=list)
 
 
-# The open blocks, innermost last.
+# The open blocks, innermost last, and whether new tasks are recorded in them.
 _blocks: ContextVar[tuple[_Block, ...]] = ContextVar("taskstate_setup_teardown", default=())
+_recording: ContextVar[bool] = ContextVar("taskstate_setup_teardown_recording", default=False)
 
 
 def enter(operators: list[AbstractOperator]) -> None:
@@ -54,10 +56,13 @@ def enter(operators: list[AbstractOperator]) -> None:
         setups = [tasks[t] for op in operators for t in sorted(op.upstream_task_ids)]
         block = _Block(False, [s for s in setups if s.is_setup], list(operators))
     _blocks.set((*_blocks.get(), block))
+    _recording.set(True)
 
 
 def record(operator: AbstractOperator) -> None:
     """Note ``operator``, just created, in the innermost open block of each kind."""
+    if not _recording.get():
+        return
     seen: set[bool] = set()
     for block in reversed(_blocks.get()):
         if block.is_setup not in seen:
@@ -69,6 +74,7 @@ def exit() -> None:
     """Close the innermost block, placing its tasks between its setups and teardowns."""
     *outer, block = _blocks.get()
     _blocks.set(tuple(outer))
+    _recording.set(False)
     work = [t for t in block.tasks if not t.is_setup and not t.is_teardown]
     if work:
         roots = [t for t in work if not t.upstream_task_ids] or [work[0]]
