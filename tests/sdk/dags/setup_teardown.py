@@ -32,9 +32,7 @@ with DAG("sdk_setup_teardown", start_date=datetime(2026, 1, 1), schedule=None):
         normal = EmptyOperator(task_id="normal")
         with TaskGroup("section") as section:
             inner_setup = EmptyOperator(task_id="inner_setup").as_setup()
-            inner_teardown = EmptyOperator(task_id="inner_teardown").as_teardown(
-                setups=inner_setup
-            )
+            inner_teardown = EmptyOperator(task_id="inner_teardown").as_teardown(setups=inner_setup)
             inner_setup >> EmptyOperator(task_id="inner_work") >> inner_teardown
         normal >> section
 
