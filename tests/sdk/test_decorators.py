@@ -1,4 +1,4 @@
-"""``@task`` and its variants, ``.override``, task ids, checks at the call, ``@setup``/``@teardown``."""
+"""``@task`` and its variants, ``.override``, task ids, checks at the call, setup/teardown."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def test_calls_are_checked_against_the_signature_when_the_dag_is_defined() -> No
         bad_default()
     with pytest.raises(DagDefinitionError, match="does not support methods"):
         task(lambda self: None)
-    with pytest.raises(DagDefinitionError, match="unknown @task.bash option"):
+    with pytest.raises(DagDefinitionError, match=r"unknown @task\.bash option"):
         task.bash(bash_commandd="x")
 
 
@@ -177,6 +177,8 @@ def test_setup_and_teardown_decorators() -> None:
 def test_a_task_called_outside_a_dag_says_so() -> None:
     with pytest.raises(DagDefinitionError, match="outside a `with DAG"):
         plain()
-    with pytest.raises(DagDefinitionError, match=r"partial\(...\) is followed by .expand"):
-        with DAG("d", start_date=START):
-            plain.partial(x=1)()
+    with (
+        DAG("d", start_date=START),
+        pytest.raises(DagDefinitionError, match=r"partial\(...\) is followed by .expand"),
+    ):
+        plain.partial(x=1)()

@@ -167,9 +167,10 @@ def test_dag_and_default_args_come_from_the_block_or_are_given() -> None:
         _ = loose.dag
     with pytest.raises(DagDefinitionError, match="by keyword"):
         Greet("t")  # type: ignore[misc]
-    with DAG("b", start_date=START), pytest.raises(DagDefinitionError, match="already has a task"):
+    with DAG("b", start_date=START):
         EmptyOperator(task_id="x")
-        EmptyOperator(task_id="x")
+        with pytest.raises(DagDefinitionError, match="already has a task"):
+            EmptyOperator(task_id="x")
 
 
 def test_outputs_given_as_arguments_or_set_later_make_their_tasks_upstream() -> None:

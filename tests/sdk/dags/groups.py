@@ -58,9 +58,8 @@ with DAG(
     flat >> [loaded_1, loaded_2]
     reports = report()
     loaded_1 >> Label("then") >> reports
-    with TaskGroup("late"):
-        with TaskGroup("nested") as nested:
-            EmptyOperator(task_id="n1")
+    with TaskGroup("late"), TaskGroup("nested") as nested:
+        EmptyOperator(task_id="n1")
     loaded_2 >> Label("cross") >> nested
 
     end = EmptyOperator(task_id="end", trigger_rule="none_failed")
