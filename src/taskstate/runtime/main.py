@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP_FAILED
     comms = SupervisorComms(FrameSocket(socket.socket(fileno=int(args[0]))))
     try:
+        return _run(comms)
+    finally:
+        comms.close()
+
+
+def _run(comms: SupervisorComms) -> int:
+    try:
         start = comms.receive_start()
         dag = load_dag(start.dag_file, start.ti.dag_id)
         task = dag.tasks.get(start.ti.task_id)

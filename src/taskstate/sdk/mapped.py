@@ -61,6 +61,7 @@ class MappedOperator(AbstractOperator):
         partial_kwargs: Mapping[str, Any],
         expand_input: ExpandInput,
     ) -> None:
+        self.operator_class = operator_class
         kwargs = dict(partial_kwargs)
         task_id = kwargs.pop("task_id")
         where = f"task {task_id!r}"
@@ -100,7 +101,6 @@ class MappedOperator(AbstractOperator):
             options=parse_options(options, where=where),
             params=params,
         )
-        self.operator_class = operator_class
         self.partial_kwargs = kwargs
         self.template_fields = operator_class.template_fields
         self.template_ext = operator_class.template_ext

@@ -122,6 +122,8 @@ def _fill_defaults(cls: type[BaseOperator], kwargs: dict[str, Any]) -> dict[str,
     if dag is None and not _detached.get():
         dag = current_dag()
     group = kwargs.get("task_group")
+    if dag is None and group is not None:
+        dag = group.dag
     if group is None and dag is not None and not _detached.get():
         from taskstate.sdk.taskgroup import current_task_group
 
