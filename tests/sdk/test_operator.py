@@ -165,6 +165,10 @@ def test_dag_and_default_args_come_from_the_block_or_are_given() -> None:
     assert not loose.has_dag()
     with pytest.raises(DagDefinitionError, match="does not belong to a DAG"):
         _ = loose.dag
+    loose.dag = a  # added afterwards, as Airflow allows
+    assert a.tasks["loose"] is loose and loose.dag is a
+    with pytest.raises(DagDefinitionError, match="already belongs to DAG 'a'"):
+        loose.dag = DAG("c")
     with pytest.raises(DagDefinitionError, match="by keyword"):
         Greet("t")  # type: ignore[misc]
     with DAG("b", start_date=START):

@@ -1,10 +1,11 @@
 """What a mapped task (or mapped task group) maps over: ``expand(...)`` and ``expand_kwargs(...)``.
 
 ``expand(x=[1, 2], y=upstream())`` maps over the cross product of its arguments' values, in
-order, the last argument varying fastest; a value may be a literal list or an upstream output
-(or an item of one) holding a list. ``expand_kwargs([{"x": 1}, {"x": 2, "y": 3}])`` maps over a
-list of argument dicts, given literally or as an upstream output. Either way the instances are
-numbered by ``map_index`` from 0. When every list is literal, the count is known as the DAG is
+order, the last argument varying fastest; a value may be a literal list (or dict: its
+``(key, value)`` pairs) or an upstream output (or an item of one) holding a list.
+``expand_kwargs([{"x": 1}, {"x": 2, "y": 3}])`` maps over a list of argument dicts, given
+literally or as an upstream output. Either way the instances are numbered by ``map_index``
+from 0. When every list is literal, the count is known as the DAG is
 parsed; otherwise the task has one placeholder instance (map index -1) until its upstream tasks
 have run (see :mod:`taskstate.runner.mapping`).
 """
@@ -89,7 +90,10 @@ class DictOfListsInput(ExpandInput):
                     f"{name}.expand({arg}=...): a task inside a mapped task group cannot map "
                     "over the group's argument; it already runs once per value"
                 )
-            if isinstance(values, str | bytes | dict) or not isinstance(values, Iterable):
+            if isinstance(values, dict):
+                # As in Airflow: a literal dict maps over its (key, value) pairs.
+                values = list(values.items())
+            if isinstance(values, str | bytes) or not isinstance(values, Iterable):
                 raise DagDefinitionError(
                     f"{name}.expand({arg}=...) needs a list of values or a task's output, "
                     f"not {type(values).__name__}"

@@ -301,6 +301,17 @@ class AbstractOperator(DependencyMixin):
             raise DagDefinitionError(f"{self!r} does not belong to a DAG")
         return dag
 
+    @dag.setter
+    def dag(self, dag: DAG) -> None:
+        """``op.dag = dag``: add an operator made outside any DAG to ``dag``."""
+        if self._dag is dag:
+            return
+        if self._dag is not None:
+            raise DagDefinitionError(f"{self!r} already belongs to DAG {self._dag.dag_id!r}")
+        self._dag = dag
+        self.task_group = dag.task_group
+        self._attach()
+
     @property
     def dag_id(self) -> str:
         return self.dag.dag_id

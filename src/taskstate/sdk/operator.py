@@ -141,8 +141,11 @@ def _fill_defaults(cls: type[BaseOperator], kwargs: dict[str, Any]) -> dict[str,
     return filled
 
 
-# Arguments that never come from default_args.
-_NEVER_DEFAULTED = frozenset({"task_id", "dag", "task_group", "params", "default_args"})
+# Arguments that never come from default_args (``mode`` and ``deferrable`` are arguments of
+# Airflow's sensors and deferrable operators only, which taskstate does not have).
+_NEVER_DEFAULTED = frozenset(
+    {"task_id", "dag", "task_group", "params", "default_args", "mode", "deferrable"}
+)
 
 
 class BaseOperator(AbstractOperator):
