@@ -13,13 +13,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from taskstate.errors import UsageError
+from taskstate.errors import DagDefinitionError, UsageError
 from taskstate.sdk.asset import Metadata
+from taskstate.sdk.context import KNOWN_CONTEXT_KEYS
 
-__all__ = ["call_with_context", "determine_kwargs", "is_async_callable"]
+__all__ = [
+    "call_with_context",
+    "check_call",
+    "determine_kwargs",
+    "infer_multiple_outputs",
+    "is_async_callable",
+]
 
 
 def _unwrap(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,3 +96,71 @@ def _record_metadata(metadata: Metadata, context: Mapping[str, Any]) -> None:
     events[metadata.asset].extra.update(metadata.extra)
     if metadata.alias is not None:
         events[metadata.alias].add(metadata.asset, extra=metadata.extra)
+
+
+def infer_multiple_outputs(function: Callable[..., Any]) -> bool:
+    """Whether the function's return annotation is a mapping (``dict[str, int]``, a
+    TypedDict), as Airflow infers ``multiple_outputs``."""
+    annotation = getattr(function, "__annotations__", {}).get("return")
+    if annotation is None:
+        return False
+
+    def fake() -> None: ...
+
+    fake.__annotations__ = {"return": annotation}
+    try:
+        hint = typing.get_type_hints(fake, getattr(function, "__globals__", {})).get("return")
+    except Exception:
+        return False
+    origin = typing.get_origin(hint) or hint
+    return isinstance(origin, type) and issubclass(origin, Mapping)
+
+
+def check_call(
+    function: Callable[..., Any],
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    complete: bool,
+) -> None:
+    """Refuse a call the function cannot take (too many or unknown arguments; with
+    ``complete``, missing ones). Parameters named like context keys are filled at run time."""
+    parameters = list(inspect.signature(function).parameters.values())
+    for p in parameters:
+        if p.name in KNOWN_CONTEXT_KEYS and p.default not in (None, inspect.Parameter.empty):
+            raise DagDefinitionError(
+                f"{name}(): the context key parameter {p.name!r} can't have a default "
+                "other than None"
+            )
+    kinds = inspect.Parameter
+    positional_kinds = (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    positional = [p for p in parameters if p.kind in positional_kinds]
+    takes_varargs = any(p.kind is kinds.VAR_POSITIONAL for p in parameters)
+    takes_kwargs = any(p.kind is kinds.VAR_KEYWORD for p in parameters)
+    if len(args) > len(positional) and not takes_varargs:
+        raise DagDefinitionError(
+            f"{name}() takes {len(positional)} positional argument(s) but {len(args)} were given"
+        )
+    bound = {p.name for p in positional[: len(args)]}
+    by_name = {p.name: p for p in parameters}
+    for key in kwargs:
+        if key in bound:
+            raise DagDefinitionError(f"{name}() got multiple values for argument {key!r}")
+        if key not in by_name and not takes_kwargs:
+            raise DagDefinitionError(f"{name}() got an unexpected keyword argument {key!r}")
+        if key in by_name and by_name[key].kind is kinds.POSITIONAL_ONLY:
+            raise DagDefinitionError(f"{name}(): {key!r} is positional-only")
+    if not complete:
+        return
+    missing = [
+        p.name
+        for p in parameters
+        if p.default is kinds.empty
+        and p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+        and p.name not in KNOWN_CONTEXT_KEYS
+        and p.name not in bound
+        and p.name not in kwargs
+    ]
+    if missing:
+        raise DagDefinitionError(f"{name}() missing required argument(s): {', '.join(missing)}")

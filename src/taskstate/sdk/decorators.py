@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from taskstate.errors import DagDefinitionError
+from taskstate.sdk.callables import check_call, infer_multiple_outputs
 from taskstate.sdk.context import KNOWN_CONTEXT_KEYS
 from taskstate.sdk.dag import current_dag
 from taskstate.sdk.expand import DictOfListsInput, ExpandInput, ListOfDictsInput
@@ -37,74 +37,6 @@ R = TypeVar("R")
 
 # Arguments of the TaskFlow classes that the decorator itself provides.
 _PROVIDED = frozenset({"python_callable", "op_args", "op_kwargs", "expand_input", "task_id"})
-
-
-def infer_multiple_outputs(function: Callable[..., Any]) -> bool:
-    """Whether the function's return annotation is a mapping (``dict[str, int]``, a
-    TypedDict), as Airflow infers ``multiple_outputs``."""
-    annotation = getattr(function, "__annotations__", {}).get("return")
-    if annotation is None:
-        return False
-
-    def fake() -> None: ...
-
-    fake.__annotations__ = {"return": annotation}
-    try:
-        hint = typing.get_type_hints(fake, getattr(function, "__globals__", {})).get("return")
-    except Exception:
-        return False
-    origin = typing.get_origin(hint) or hint
-    return isinstance(origin, type) and issubclass(origin, Mapping)
-
-
-def _check_call(
-    function: Callable[..., Any],
-    name: str,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    *,
-    complete: bool,
-) -> None:
-    """Refuse a call the function cannot take (too many or unknown arguments; with
-    ``complete``, missing ones). Parameters named like context keys are filled at run time."""
-    parameters = list(inspect.signature(function).parameters.values())
-    for p in parameters:
-        if p.name in KNOWN_CONTEXT_KEYS and p.default not in (None, inspect.Parameter.empty):
-            raise DagDefinitionError(
-                f"{name}(): the context key parameter {p.name!r} can't have a default "
-                "other than None"
-            )
-    kinds = inspect.Parameter
-    positional_kinds = (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
-    positional = [p for p in parameters if p.kind in positional_kinds]
-    takes_varargs = any(p.kind is kinds.VAR_POSITIONAL for p in parameters)
-    takes_kwargs = any(p.kind is kinds.VAR_KEYWORD for p in parameters)
-    if len(args) > len(positional) and not takes_varargs:
-        raise DagDefinitionError(
-            f"{name}() takes {len(positional)} positional argument(s) but {len(args)} were given"
-        )
-    bound = {p.name for p in positional[: len(args)]}
-    by_name = {p.name: p for p in parameters}
-    for key in kwargs:
-        if key in bound:
-            raise DagDefinitionError(f"{name}() got multiple values for argument {key!r}")
-        if key not in by_name and not takes_kwargs:
-            raise DagDefinitionError(f"{name}() got an unexpected keyword argument {key!r}")
-        if key in by_name and by_name[key].kind is kinds.POSITIONAL_ONLY:
-            raise DagDefinitionError(f"{name}(): {key!r} is positional-only")
-    if not complete:
-        return
-    missing = [
-        p.name
-        for p in parameters
-        if p.default is kinds.empty
-        and p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
-        and p.name not in KNOWN_CONTEXT_KEYS
-        and p.name not in bound
-        and p.name not in kwargs
-    ]
-    if missing:
-        raise DagDefinitionError(f"{name}() missing required argument(s): {', '.join(missing)}")
 
 
 class TaskDecorator(Generic[P, R]):
@@ -232,7 +164,7 @@ class TaskDecorator(Generic[P, R]):
             if name not in kwargs and name in defaults:
                 kwargs[name] = defaults[name]
         mapped = dict.fromkeys(expand_input.names if expand_input is not None else ())
-        _check_call(
+        check_call(
             self.function,
             self.name,
             args,

@@ -17,7 +17,7 @@ from typing import Any
 from taskstate.errors import DagDefinitionError
 from taskstate.sdk.dag import current_dag
 from taskstate.sdk.expand import DictOfListsInput, ExpandInput, ListOfDictsInput
-from taskstate.sdk.node import OPTION_NAMES, AbstractOperator, parse_options
+from taskstate.sdk.node import AbstractOperator
 from taskstate.sdk.operator import (
     _NEVER_DEFAULTED,
     BaseOperator,
@@ -25,6 +25,7 @@ from taskstate.sdk.operator import (
     building_detached,
     merged_defaults,
 )
+from taskstate.sdk.options import OPTION_NAMES, parse_options
 from taskstate.sdk.outputs import Outputs, capture, resolve_refs
 
 __all__ = ["MappedOperator", "OperatorPartial"]

@@ -22,52 +22,15 @@ from taskstate.sdk.asset import Asset, AssetAlias
 from taskstate.sdk.context import task_is_running
 from taskstate.sdk.dependencies import DependencyMixin, Relatives, as_nodes
 from taskstate.sdk.expand import ExpandInput
-from taskstate.sdk.options import (
-    NO_EFFECT_OPTIONS,
-    REFUSED_OPTIONS,
-    check_extra_options,
-    to_timedelta,
-)
 from taskstate.sdk.outputs import RETURN_VALUE, Outputs, XComArg, find_refs, has_references
-from taskstate.sdk.trigger_rule import TriggerRule, trigger_rule
+from taskstate.sdk.trigger_rule import TriggerRule
 from taskstate.state.codec import validate_task_id
 
 if TYPE_CHECKING:
     from taskstate.sdk.dag import DAG
     from taskstate.sdk.taskgroup import MappedTaskGroup, TaskGroup
 
-__all__ = ["BUILT_OPTIONS", "OPTION_NAMES", "AbstractOperator", "parse_options"]
-
-# The operator options taskstate builds, and their defaults. ``retry_delay`` defaults to 0 s
-# (Airflow's is 300 s: a run started by hand should not sit idle between tries).
-BUILT_OPTIONS: Mapping[str, Any] = {
-    "do_xcom_push": True,
-    "doc": None,
-    "doc_json": None,
-    "doc_md": None,
-    "doc_rst": None,
-    "doc_yaml": None,
-    "execution_timeout": None,
-    "inlets": None,
-    "max_retry_delay": None,
-    "multiple_outputs": False,
-    "on_failure_fail_dagrun": False,
-    "outlets": None,
-    "post_execute": None,
-    "pre_execute": None,
-    "render_template_as_native_obj": None,
-    "retries": 0,
-    "retry_delay": timedelta(0),
-    "retry_exponential_backoff": 0.0,
-    "task_display_name": None,
-    "trigger_rule": TriggerRule.ALL_SUCCESS,
-}
-
-# Every option name an operator accepts besides its class's own arguments.
-OPTION_NAMES: frozenset[str] = frozenset(
-    {*BUILT_OPTIONS, *NO_EFFECT_OPTIONS, *REFUSED_OPTIONS, "task_id", "dag", "task_group"}
-    | {"params", "default_args"}
-)
+__all__ = ["AbstractOperator"]
 
 # Attributes of the node itself, never user arguments holding references.
 _NODE_ATTRIBUTES = frozenset(
@@ -85,89 +48,6 @@ _NODE_ATTRIBUTES = frozenset(
         "trigger_rule",
     }
 )
-
-
-def parse_options(options: Mapping[str, Any], *, where: str) -> dict[str, Any]:
-    """The node attributes the options give (built ones checked and normalized, the others
-    through :func:`~taskstate.sdk.options.check_extra_options`); ``options`` holds only
-    operator option names."""
-    built = {**BUILT_OPTIONS, **{k: v for k, v in options.items() if k in BUILT_OPTIONS}}
-    extra = {k: v for k, v in options.items() if k not in BUILT_OPTIONS}
-    values = check_extra_options(
-        extra,
-        where=where,
-        no_effect=NO_EFFECT_OPTIONS,
-        refused=REFUSED_OPTIONS,
-        known=BUILT_OPTIONS,
-    )
-    retries = built["retries"]
-    if retries is None:
-        retries = 0
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise DagDefinitionError(f"{where}: retries must be a whole number >= 0, not {retries!r}")
-    values["retries"] = retries
-    values["retry_delay"] = to_timedelta(
-        built["retry_delay"] if built["retry_delay"] is not None else 0, "retry_delay", where=where
-    )
-    backoff = built["retry_exponential_backoff"]
-    if isinstance(backoff, bool):
-        # Airflow 3 reads True as a multiplier of 2 (the delay doubles each try).
-        backoff = 2.0 if backoff else 0.0
-    if not isinstance(backoff, int | float) or backoff < 0:
-        raise DagDefinitionError(
-            f"{where}: retry_exponential_backoff must be a multiplier >= 0 (or a bool), "
-            f"not {backoff!r}"
-        )
-    values["retry_exponential_backoff"] = float(backoff)
-    max_delay = built["max_retry_delay"]
-    values["max_retry_delay"] = (
-        None if max_delay is None else to_timedelta(max_delay, "max_retry_delay", where=where)
-    )
-    timeout = built["execution_timeout"]
-    if timeout is not None and not isinstance(timeout, timedelta):
-        raise DagDefinitionError(
-            f"{where}: execution_timeout must be a timedelta, not {type(timeout).__name__}"
-        )
-    if timeout is not None and timeout <= timedelta(0):
-        raise DagDefinitionError(f"{where}: execution_timeout must be positive: {timeout!r}")
-    values["execution_timeout"] = timeout
-    values["trigger_rule"] = trigger_rule(built["trigger_rule"], task_id=where)
-    for name in ("do_xcom_push", "multiple_outputs", "on_failure_fail_dagrun"):
-        if not isinstance(built[name], bool):
-            raise DagDefinitionError(f"{where}: {name} must be True or False, not {built[name]!r}")
-        values[name] = built[name]
-    for name in ("doc", "doc_json", "doc_md", "doc_rst", "doc_yaml", "task_display_name"):
-        if built[name] is not None and not isinstance(built[name], str):
-            raise DagDefinitionError(f"{where}: {name} must be a string, not {built[name]!r}")
-        values[name] = built[name]
-    for hook in ("pre_execute", "post_execute"):
-        if built[hook] is not None and not callable(built[hook]):
-            raise DagDefinitionError(f"{where}: {hook} must be callable, not {built[hook]!r}")
-        # Kept beside the methods of the same name, which call them.
-        values[f"_{hook}_hook"] = built[hook]
-    native = built["render_template_as_native_obj"]
-    values["render_template_as_native_obj"] = None if native is None else bool(native)
-    values["inlets"], values["inlet_aliases"] = _assets("inlets", built["inlets"], where)
-    values["outlets"], values["outlet_aliases"] = _assets("outlets", built["outlets"], where)
-    return values
-
-
-def _assets(what: str, value: Any, where: str) -> tuple[tuple[Asset, ...], tuple[AssetAlias, ...]]:
-    if value is None:
-        return (), ()
-    items = [value] if isinstance(value, Asset | AssetAlias) else value
-    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
-        raise DagDefinitionError(f"{where}: {what} must be Asset objects, not {value!r}")
-    assets: list[Asset] = []
-    aliases: list[AssetAlias] = []
-    for item in items:
-        if isinstance(item, Asset):
-            assets.append(item)
-        elif isinstance(item, AssetAlias):
-            aliases.append(item)
-        else:
-            raise DagDefinitionError(f"{where}: {what} must be Asset objects, not {item!r}")
-    return tuple(assets), tuple(aliases)
 
 
 class AbstractOperator(DependencyMixin):

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskstate.errors import DagDefinitionError
 from taskstate.sdk.dag import DAG, current_dag
-from taskstate.sdk.node import OPTION_NAMES, AbstractOperator, parse_options
+from taskstate.sdk.node import AbstractOperator
+from taskstate.sdk.options import OPTION_NAMES, parse_options
 from taskstate.sdk.outputs import Outputs, capture, has_references, resolve_refs
 
 if TYPE_CHECKING:
