@@ -141,7 +141,7 @@ REFUSED_DAG_ARGS: Mapping[str, Refused] = {
 
 def unsupported(feature: str, where: str, hint: str = "") -> UnsupportedFeatureError:
     """The error for a feature taskstate does not build, naming it and where it was used."""
-    message = f"{where}: {feature} is not supported by taskstate"
+    message = f"{where}: taskstate does not support {feature}"
     return UnsupportedFeatureError(
         message + (f"; {hint}" if hint else ""), detail={"feature": feature}
     )
