@@ -218,6 +218,13 @@ def test_pre_and_post_execute_hooks_run_around_execute() -> None:
     assert seen == [("pre", 1), ("post", "hello None")]
 
 
+def test_a_single_templated_field_may_be_given_as_a_string() -> None:
+    class One(BaseOperator):
+        template_fields = "command"  # type: ignore[assignment]
+
+    assert One.template_fields == ("command",)
+
+
 def test_an_operator_without_execute_says_so() -> None:
     with DAG("d", start_date=START):
         op = BaseOperator(task_id="t")

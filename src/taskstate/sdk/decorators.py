@@ -185,7 +185,7 @@ class TaskDecorator(Generic[P, R]):
         op.is_setup = self.is_setup
         op.is_teardown = self.is_teardown
         op.on_failure_fail_dagrun = fail_dagrun
-        docs = (op.doc, op.doc_md, op.doc_json, op.doc_yaml, op.doc_rst)  # type: ignore[attr-defined]
+        docs = (op.doc, op.doc_md, op.doc_json, op.doc_yaml, op.doc_rst)
         if self.function.__doc__ and not any(docs):
             op.doc_md = self.function.__doc__
         return op

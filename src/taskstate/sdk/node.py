@@ -95,6 +95,13 @@ class AbstractOperator(DependencyMixin):
     is_setup: bool
     is_teardown: bool
     params: dict[str, Any]
+    task_display_name: str | None
+    doc: str | None
+    doc_md: str | None
+    doc_json: str | None
+    doc_yaml: str | None
+    doc_rst: str | None
+    render_template_as_native_obj: bool | None
 
     def _init_node(
         self,

@@ -159,6 +159,11 @@ class BaseOperator(AbstractOperator):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for name in ("template_fields", "template_ext"):
+            value = cls.__dict__.get(name)
+            if isinstance(value, str):
+                # A single name given as a string means that one name, as Airflow reads it.
+                setattr(cls, name, (value,))
         if "__init__" in cls.__dict__:
             cls.__init__ = _with_defaults(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
