@@ -65,15 +65,13 @@ def merged_defaults(
     return defaults, params
 
 
-_accepted: dict[type[BaseOperator], frozenset[str]] = {}
-
-
 def accepted_arguments(cls: type[BaseOperator]) -> frozenset[str]:
     """Every keyword argument ``cls(...)`` accepts: BaseOperator's options and the named
-    parameters of each ``__init__`` in its class hierarchy."""
-    known = _accepted.get(cls)
+    parameters of each ``__init__`` in its class hierarchy (found once per class)."""
+    known: frozenset[str] | None = cls.__dict__.get("_accepted_arguments")
     if known is None:
-        known = _accepted[cls] = _find_arguments(cls)
+        known = _find_arguments(cls)
+        type.__setattr__(cls, "_accepted_arguments", known)
     return known
 
 
