@@ -19,6 +19,7 @@ far side as the same class, found by its ``code``::
     │   ├── UndeclaredAssetError         the task does not declare the asset        403
     │   ├── ConflictError                already exists, or in the wrong state      409
     │   ├── DagDefinitionError           a DAG file that cannot be used             400
+    │   │   └── UnsupportedFeatureError  an Airflow feature taskstate does not build 400
     │   ├── ParamValidationError         a param value its JSON Schema refuses      400
     │   └── TemplateError                a templated field that cannot be rendered  400
     ├── ConfigError                      a setting that cannot be used               500
@@ -68,6 +69,7 @@ __all__ = [
     "UndeclaredAssetError",
     "UnknownAssetError",
     "UnmappableOutputError",
+    "UnsupportedFeatureError",
     "UsageError",
     "ValueTooLargeError",
     "VariableNotFoundError",
@@ -184,6 +186,13 @@ class ConflictError(UsageError):
 
 class DagDefinitionError(UsageError):
     code = "dag_definition"
+
+
+class UnsupportedFeatureError(DagDefinitionError):
+    """A DAG file uses an Airflow feature (a name, an option, a value) that taskstate does not
+    build and that would change what runs; ``detail["feature"]`` names it."""
+
+    code = "unsupported_feature"
 
 
 class ParamValidationError(UsageError, ValueError):

@@ -47,6 +47,9 @@ def worker_backend_env(backend: str, **kwargs: Any) -> dict[str, str]:
     }
 
 
+RETURN_LOG_LINE = "Done. Returned value was:"
+"""What a Python task logs when it returns, as Airflow's PythonOperator does."""
+
 # Generous: a run of a few tasks takes 1-3 s; this only bounds a hang.
 RUN_TIMEOUT_SECONDS = 45.0
 
@@ -85,9 +88,14 @@ class Result:
         )
 
     def lines(self, task_id: str) -> list[str]:
-        """The lines printed for ``task_id`` (its output and the supervisor's and runner's)."""
+        """The lines printed for ``task_id`` (its output and the supervisor's and runner's), but
+        the closing "Done. Returned value was: ..." log line of a Python task (Airflow's)."""
         prefix = f"{task_id} | "
-        return [line[len(prefix) :] for line in self.stdout.splitlines() if line.startswith(prefix)]
+        return [
+            line[len(prefix) :]
+            for line in self.stdout.splitlines()
+            if line.startswith(prefix) and RETURN_LOG_LINE not in line
+        ]
 
     def summary(self) -> dict[str, Row]:
         """The summary table: state and tries by task id (``task[i]`` for a mapped instance)."""

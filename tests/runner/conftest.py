@@ -45,9 +45,15 @@ class Run:
         return self.runner.run()
 
     def lines(self, task_id: str) -> list[str]:
+        """The lines printed for ``task_id``, but a Python task's closing "Done. Returned value
+        was: ..." log line (Airflow's)."""
         prefix = f"{task_id} | "
         text = self.buffer.getvalue()
-        return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+        return [
+            line[len(prefix) :]
+            for line in text.splitlines()
+            if line.startswith(prefix) and "Done. Returned value was:" not in line
+        ]
 
     def task_state(self, task_id: str) -> dict[str, Any]:
         dag = self.runner.dag.dag_id

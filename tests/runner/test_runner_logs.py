@@ -88,7 +88,7 @@ def test_the_tasks_execution_timeout_stops_each_try(
         def slow():
             time.sleep(30)
 
-        @task(execution_timeout=30)
+        @task(execution_timeout=timedelta(seconds=30))
         def quick():
             pass
 

@@ -33,6 +33,7 @@ from taskstate.runtime.protocol import (
     SetTaskOutput,
     SetTaskState,
     StateReply,
+    TaskStarting,
     XComReply,
 )
 
@@ -68,7 +69,7 @@ class FrameServer:
             return None
         if isinstance(req, PullXCom):
             return XComReply(values=self.pull(req))
-        if isinstance(req, RecordAssetEvents):
+        if isinstance(req, RecordAssetEvents | TaskStarting):
             return None
         if isinstance(req, GetAssetEvents):
             events = self.events.get(req.asset_name, [])

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +15,6 @@ from taskstate.runtime.asset_events import (
     AssetEvent,
     InletEventsAccessors,
     OutletEventAccessors,
-    collect_metadata,
     event_accessors,
     record_asset_events,
 )
@@ -51,15 +48,6 @@ class AssetAlias:
     """Stands for the SDK's ``AssetAlias`` (found by its class name, as Airflow's)."""
 
     name: str
-
-
-@dataclass
-class Metadata:
-    """Stands for the SDK's ``Metadata``: an asset, an extra and an optional alias."""
-
-    asset: Any
-    extra: dict[str, Any] = field(default_factory=dict)
-    alias: AssetAlias | None = None
 
 
 @pytest.fixture
@@ -151,51 +139,6 @@ def test_a_task_without_outlets_sends_nothing(served: Served) -> None:
     outlets, _ = event_accessors(comms, TI, [AssetInfo("source", "s3://lake/source", inlet=True)])
     record_asset_events(comms, outlets, max_bytes=100)
     assert server.requests == []
-
-
-def test_yielded_metadata_is_collected_and_the_return_value_kept(
-    served: Served,
-    accessors: tuple[OutletEventAccessors, InletEventsAccessors],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    outlets, _ = accessors
-
-    def task() -> Iterator[Any]:
-        yield Metadata(LAKE, {"rows": 1})
-        yield "not metadata"
-        yield Metadata(LAKE, {"more": 2}, alias=AssetAlias("daily"))
-        return "done"
-
-    with caplog.at_level(logging.WARNING):
-        assert collect_metadata(task(), outlets) == "done"
-    assert "ignoring a str the task yielded" in caplog.text
-    assert recorded(served, outlets) == [
-        ("lake", b'{"rows":1,"more":2}'),
-        ("report", b"{}"),
-        ("lake", b'{"more":2}'),
-    ]
-
-
-def test_collect_metadata_leaves_other_results_alone(
-    accessors: tuple[OutletEventAccessors, InletEventsAccessors],
-) -> None:
-    outlets, _ = accessors
-    value = {"a": [1]}
-    assert collect_metadata(value, outlets) is value
-    assert collect_metadata(None, outlets) is None
-
-
-def test_an_exception_in_the_generator_is_the_tasks(
-    accessors: tuple[OutletEventAccessors, InletEventsAccessors],
-) -> None:
-    outlets, _ = accessors
-
-    def task() -> Iterator[Any]:
-        yield Metadata(LAKE, {"rows": 1})
-        raise RuntimeError("the task failed half way")
-
-    with pytest.raises(RuntimeError, match="half way"):
-        collect_metadata(task(), outlets)
 
 
 def event(n: int, asset: Asset = SOURCE) -> AssetEventInfo:

@@ -12,7 +12,7 @@ from taskstate.errors import ParamValidationError, UsageError
 from taskstate.runtime import macros
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.connections import ConnectionAccessor
-from taskstate.runtime.context import build_context, call_task
+from taskstate.runtime.context import build_context
 from taskstate.runtime.protocol import (
     DagRunInfo,
     StartTask,
@@ -20,6 +20,7 @@ from taskstate.runtime.protocol import (
 )
 from taskstate.runtime.variables import VariableAccessor
 from taskstate.sdk import DAG, Asset, Param, task
+from taskstate.sdk.callables import determine_kwargs
 from taskstate.sdk.task import Task
 
 from .conftest import FrameServer
@@ -191,13 +192,11 @@ def test_a_task_params_come_after_the_dag_params(served: Served) -> None:
     assert context["params"] == {"a": 1, "b": 2}
 
 
-# -- call_task ------------------------------------------------------------------------------
+# -- the context keys a task function takes ------------------------------------------------
 
 
 def run_with(function: Any, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-    with DAG(dag_id="d", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
-        made = task(function)()
-    return call_task(made, context, args, kwargs)
+    return function(*args, **determine_kwargs(function, args, {**context, **kwargs}))
 
 
 CONTEXT = {"ti": "TI", "params": {"p": 1}, "task_state_store": "STORE", "ds": "2026-03-01"}

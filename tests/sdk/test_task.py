@@ -114,6 +114,13 @@ def test_a_mapping_over_max_length_instances_cannot_be_made() -> None:
         crossed.map_count(huge, max_length=1024)
 
 
+def test_a_literal_dict_maps_over_its_pairs() -> None:
+    with DAG("d", start_date=START):
+        mapped = process.partial(mode="m").expand(table={"a": 1, "b": 2})
+    assert mapped.map_indices == [0, 1]
+    assert mapped.arguments_for(1, {})[1] == {"mode": "m", "table": ("b", 2)}
+
+
 def test_an_item_of_an_output_can_be_mapped_over() -> None:
     with DAG("d", start_date=START):
         mapped = process.partial(mode="m").expand(table=settings()["tables"])

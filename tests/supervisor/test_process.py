@@ -380,13 +380,11 @@ def test_a_generator_task_records_its_metadata_and_returns_its_value(
 ) -> None:
     harness = harness_for(
         """
-        class Metadata:  # what the SDK's Metadata holds
-            def __init__(self, asset, extra):
-                self.asset, self.extra = asset, extra
+        from taskstate.sdk import Metadata
 
         @task(outlets=[Asset(name="lake", uri="s3://lake/tables")])
         def t():
-            yield Metadata("lake", {"yielded": True})
+            yield Metadata(Asset(name="lake", uri="s3://lake/tables"), {"yielded": True})
             return "returned"
         t()
         """

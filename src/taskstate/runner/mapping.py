@@ -1,7 +1,8 @@
 """Expanding a task mapped over upstream outputs, once those upstream tasks have succeeded.
 
 The runner reads the outputs through the public API, counts the instances with the task's own
-rule (:meth:`taskstate.sdk.task.Task.map_count`: the cross product of every expanded argument),
+rule (:meth:`taskstate.sdk.node.AbstractOperator.map_count`: the cross product of every
+expanded argument),
 and asks the server to replace the placeholder instance with that many. A mapping that cannot
 be made (an output that is not a list, or more instances than ``[workers] max_map_length``,
 by the runner's count or the server's) fails the task without a try; an empty one skips it.
@@ -16,7 +17,7 @@ from typing import Any
 from taskstate.client.public import PublicClient
 from taskstate.errors import InvalidValueError
 from taskstate.runner.output import RunOutput
-from taskstate.sdk.task import Task
+from taskstate.sdk.node import AbstractOperator as Task
 
 __all__ = ["expand"]
 

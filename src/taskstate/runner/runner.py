@@ -45,8 +45,8 @@ from taskstate.runner.retry import retry_delay_seconds
 from taskstate.runner.trigger_rules import Verdict
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
+from taskstate.sdk.node import AbstractOperator as Task
 from taskstate.sdk.params import dag_params, resolve_params
-from taskstate.sdk.task import Task
 from taskstate.supervisor.job import SupervisorJob
 from taskstate.supervisor.logfile import append_lines, try_log_path
 

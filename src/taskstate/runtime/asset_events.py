@@ -5,9 +5,8 @@ A try that succeeds records one event on each asset its task declares as an outl
 
 * ``context["outlet_events"][asset].extra["k"] = v`` (or ``.extra = {...}``), the asset named
   by an ``Asset`` or by its name;
-* ``yield Metadata(asset, extra={...})`` from the task function: :func:`collect_metadata`
-  drains the generator, merges each extra into ``outlet_events`` and returns the generator's
-  return value;
+* ``yield Metadata(asset, extra={...})`` from the task function (the SDK drains the generator,
+  :mod:`taskstate.sdk.callables`, merging each extra into ``outlet_events``);
 * ``outlet_events[AssetAlias(...)].add(asset, extra={...})`` records one more event on
   ``asset``, which the task must declare as an outlet: taskstate registers assets when a run is
   created, so an alias cannot bring a new asset into being.
@@ -22,12 +21,11 @@ newest. Each is an :class:`AssetEvent` with ``extra``, ``timestamp`` and its sou
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self, overload, runtime_checkable
+from typing import Any, Self, overload
 
 from taskstate.errors import InvalidValueError, UndeclaredAssetError, UsageError
 from taskstate.runtime.comms import SupervisorComms
@@ -47,20 +45,11 @@ __all__ = [
     "InletEventsAccessors",
     "OutletEventAccessor",
     "OutletEventAccessors",
-    "collect_metadata",
     "event_accessors",
     "record_asset_events",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class _MetadataLike(Protocol):
-    """What ``taskstate.sdk.Metadata`` (Airflow's ``Metadata``) holds."""
-
-    asset: Any
-    extra: Mapping[str, Any]
 
 
 def _is_alias(key: object) -> bool:
@@ -188,30 +177,6 @@ def record_asset_events(
     events = outlet_events.events(max_bytes=max_bytes)
     if events:
         comms.send(RecordAssetEvents(events=events))
-
-
-def collect_metadata(result: Any, outlet_events: OutletEventAccessors) -> Any:
-    """What the task returned: a generator (a task function that yields) is drained, each
-    ``Metadata`` it yields merged into ``outlet_events`` (and added through its alias, if it
-    names one), and its return value returned. Other yielded objects are ignored with a
-    warning, as Airflow does. Anything else is returned as it is."""
-    if not inspect.isgenerator(result):
-        return result
-    while True:
-        try:
-            item = next(result)
-        except StopIteration as stop:
-            return stop.value
-        if isinstance(item, _MetadataLike):
-            outlet_events[item.asset].extra.update(item.extra)
-            alias = getattr(item, "alias", None)
-            if alias is not None:
-                outlet_events[alias].add(item.asset, extra=item.extra)
-        else:
-            logger.warning(
-                "ignoring a %s the task yielded: only Metadata(asset, extra) is collected",
-                type(item).__name__,
-            )
 
 
 @dataclass(frozen=True, slots=True)

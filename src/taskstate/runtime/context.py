@@ -13,8 +13,6 @@ earlier runs at every start.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 from typing import Any
 
@@ -27,10 +25,12 @@ from taskstate.runtime.protocol import DagRunInfo, StartTask
 from taskstate.runtime.task_instance import DagRun, RuntimeTaskInstance
 from taskstate.runtime.variables import variables
 from taskstate.runtime.worker_backend import WorkerBackend
+from taskstate.sdk.dag import DAG
+from taskstate.sdk.node import AbstractOperator
 from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.state.types import TaskScope
 
-__all__ = ["build_context", "call_task", "dag_run_of"]
+__all__ = ["build_context", "dag_run_of"]
 
 
 def _date(text: str | None) -> Any:
@@ -75,8 +75,8 @@ def _date_keys(dag_run: DagRun, dag_id: str, task_id: str) -> dict[str, Any]:
 
 def build_context(
     start: StartTask,
-    dag: Any,
-    task: Any,
+    dag: DAG,
+    task: AbstractOperator,
     comms: SupervisorComms,
     worker: WorkerBackend | None,
 ) -> dict[str, Any]:
@@ -128,44 +128,3 @@ def build_context(
         "outlet_events": outlet_events,
         "inlet_events": inlet_events,
     }
-
-
-_BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-
-
-def _positional_names(function: Any, count: int) -> set[str]:
-    """The parameters that ``count`` positional arguments fill."""
-    names: list[str] = []
-    for parameter in inspect.signature(function).parameters.values():
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            break
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-            names.append(parameter.name)
-    return set(names[:count])
-
-
-def call_task(
-    task: Any, context: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Call the task's function with its arguments and the context it asks for; return what
-    it returns.
-
-    A function with ``**kwargs`` receives the whole context; otherwise each parameter named like
-    a context key (``ti``, ``params``, ``task_state_store=None``, ...) receives that entry, with
-    or without a default, unless the call's own arguments fill it.
-    """
-    function = task.python_callable
-    kwargs = dict(kwargs)
-    parameters = inspect.signature(function).parameters
-    filled = _positional_names(function, len(args))
-    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    for name, value in context.items():
-        if name in kwargs or name in filled:
-            continue
-        parameter = parameters.get(name)
-        named = parameter is not None and parameter.kind in _BY_NAME
-        if takes_all or named:
-            kwargs[name] = value
-    if task.is_async:
-        return asyncio.run(function(*args, **kwargs))
-    return function(*args, **kwargs)

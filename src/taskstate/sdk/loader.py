@@ -40,12 +40,17 @@ def load_dag_file(path: str | Path) -> dict[str, DAG]:
             del sys.modules[module_name]
             # The DAG file's own line first: the loader's and importlib's frames are left out.
             summary = format_user_exception(exc).rstrip()
-            raise DagDefinitionError(
+            # A DAG definition error keeps its class (UnsupportedFeatureError, ...) and detail.
+            cls = type(exc) if isinstance(exc, DagDefinitionError) else DagDefinitionError
+            detail = exc.detail if isinstance(exc, DagDefinitionError) else {}
+            raise cls(
                 f"importing DAG file {file} failed: {type(exc).__name__}: {exc}\n{summary}",
-                detail={"path": str(file)},
+                detail={**detail, "path": str(file)},
             ) from exc
     dags: dict[str, DAG] = {}
     for dag in found:
+        dag.fileloc = str(file)
+        dag.validate()  # a dependency cycle is refused here, as Airflow does
         if dag.dag_id in dags:
             raise DagDefinitionError(f"{file} defines DAG {dag.dag_id!r} twice")
         dags[dag.dag_id] = dag

@@ -43,7 +43,7 @@ with DAG(dag_id="e2e_logs", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
     def sleepy():
         time.sleep(30)
 
-    @task(execution_timeout=1, retries=1)
+    @task(execution_timeout=timedelta(seconds=1), retries=1)
     def sleepy_retried():
         time.sleep(30)
 

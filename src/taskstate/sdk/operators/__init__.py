@@ -1,0 +1,1 @@
+"""The operators Airflow's standard provider ships that taskstate builds."""
