@@ -1,0 +1,56 @@
+"""Fixtures of the tests that compare taskstate with Apache Airflow 3.3.2.
+
+``airflow_installation`` builds (once per machine, see ``taskstate.testing.airflow``) or finds
+the Airflow virtualenv; when it cannot be installed the tests are skipped, or fail under
+``CI=true``. ``airflow_results`` computes and keeps Airflow's runs (see ``harness.py``).
+
+These tests wait for Airflow in their fixtures, which build a virtualenv the first time and
+run ``airflow dags test`` (10-30 s a file, in the background); the modules mark them
+``timeout(60, func_only=True)`` so that the limit bounds the taskstate side, and every Airflow
+process has a bound of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import HomeDatabases
+from tests.e2e.conftest import Cli
+
+from taskstate.testing.airflow import (
+    AIRFLOW_VERSION,
+    AirflowInstallation,
+    cache_root,
+    install_airflow,
+)
+
+from .harness import AirflowResults
+
+
+@pytest.fixture(scope="session")
+def airflow_installation() -> AirflowInstallation:
+    return install_airflow()
+
+
+@pytest.fixture(scope="session")
+def airflow_results(
+    airflow_installation: AirflowInstallation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AirflowResults]:
+    results = AirflowResults(
+        airflow_installation,
+        store=cache_root() / f"results-airflow-{AIRFLOW_VERSION}",
+        workdir=tmp_path_factory.mktemp("airflow-homes"),
+    )
+    try:
+        yield results
+    finally:
+        results.close()
+
+
+@pytest.fixture
+def ts_cli(tmp_path: Path, home_databases: HomeDatabases) -> Cli:
+    """``taskstate`` over a fresh home in ``tmp_path``."""
+    home = tmp_path / "home"
+    return Cli(home, home_databases.env(home))
