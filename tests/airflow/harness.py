@@ -19,7 +19,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,35 @@ def case(
     if not specs:
         specs = [RunSpec(path.stem)]
     return Case(name or path.stem, path, tuple(specs), tuple(files), dict(loose or {}))
+
+
+@dataclass(frozen=True)
+class Instead:
+    """Where taskstate must not do what Airflow 3.3.2 does: Airflow's run of ``dag_id`` ends
+    as ``airflow`` says (checked, so that the entry cannot outlive the reason), taskstate's as
+    ``taskstate`` says. Each is a run state and the task instances that differ."""
+
+    reason: str
+    dag_id: str
+    airflow: tuple[str, Mapping[str, TaskInstanceResult]]
+    taskstate: tuple[str, Mapping[str, TaskInstanceResult]]
+
+    def apply(self, runs: Sequence[DagRunResult]) -> list[DagRunResult]:
+        """``runs`` (Airflow's) with this entry's runs as taskstate must end them."""
+        adjusted = []
+        for run in runs:
+            if run.dag_id == self.dag_id:
+                state, instances = self.airflow
+                seen = {label: run.task_instances.get(label) for label in instances}
+                if (run.state, seen) != (state, instances):
+                    raise AssertionError(
+                        f"Airflow's run of {self.dag_id} no longer ends as recorded "
+                        f"({run.state}, {seen}); is this still true? {self.reason}"
+                    )
+                state, instances = self.taskstate
+                run = replace(run, state=state, task_instances={**run.task_instances, **instances})
+            adjusted.append(run)
+        return adjusted
 
 
 # -- Airflow's side ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The virtualenv lives under ``${TASKSTATE_TEST_CACHE:-~/.cache/taskstate-tests}``, named by the
 Airflow version and the Python it runs on (``airflow-3.3.2-py3.11``), outside any clone, so
 every worktree and every test session reuses it. Building it takes ``python -m venv`` and
-``pip install apache-airflow==VERSION`` (about 130 packages; some 40 s here), then
+``pip install apache-airflow==VERSION`` (about 130 packages; some 45 s here), then
 ``airflow db migrate`` into a template metadata database that each Airflow home copies:
 migrating costs about 4 s a home, copying the file a few milliseconds.
 
@@ -137,15 +137,16 @@ def _run(argv: list[str], *, log: Path, timeout: float, env: dict[str, str] | No
         )
 
 
-def _build(target: Path, version: str, log: Path) -> None:
+def _build(target: Path, version: str, requirement: str, log: Path) -> None:
     """Build the virtualenv in a temporary directory beside ``target``, then rename it."""
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     building.chmod(0o755)  # mkdtemp makes it private; the virtualenv is for every user
     try:
-        _run([sys.executable, "-m", "venv", str(building)], log=log, timeout=120.0)
+        # No pip of its own (ensurepip costs seconds): this interpreter's pip installs into it.
+        _run([sys.executable, "-m", "venv", "--without-pip", str(building)], log=log, timeout=120.0)
         python = str(building / "bin" / "python")
         _run(
-            [python, "-m", "pip", "install", "--quiet", f"apache-airflow=={version}"],
+            [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", requirement],
             log=log,
             timeout=PIP_TIMEOUT_SECONDS,
         )
@@ -176,9 +177,11 @@ def _tail(log: Path, lines: int = 15) -> str:
 
 
 def install_airflow(
-    version: str = AIRFLOW_VERSION, *, cache: Path | None = None
+    version: str = AIRFLOW_VERSION, *, cache: Path | None = None, requirement: str | None = None
 ) -> AirflowInstallation:
-    """The virtualenv of Apache Airflow ``version``, built if this machine has none yet.
+    """The virtualenv of Apache Airflow ``version`` under ``cache`` (default
+    :func:`cache_root`), built if this machine has none yet by installing ``requirement``
+    (default ``apache-airflow==VERSION``).
 
     Waits while another process builds it. If it cannot be built, the calling test is skipped
     (failed under ``CI=true``) with the reason and the build log's tail.
@@ -198,7 +201,7 @@ def install_airflow(
             if installation.root.exists():  # not complete: not ours to trust
                 shutil.rmtree(installation.root)
             log.write_text("")
-            _build(installation.root, version, log)
+            _build(installation.root, version, requirement or f"apache-airflow=={version}", log)
     except (OSError, subprocess.SubprocessError) as exc:
         skip_or_fail(
             f"Apache Airflow {version} could not be installed into {installation.root} "

@@ -171,10 +171,10 @@ def run_airflow(
             timeout=DAGS_TEST_TIMEOUT_SECONDS,
             check=False,
         )
-        logs.append(
-            f"$ airflow dags test {spec.dag_id} (exit {done.returncode})\n"
-            f"{done.stdout}{done.stderr}"
-        )
+        log = f"$ airflow dags test {spec.dag_id} (exit {done.returncode})\n"
+        log += done.stdout + done.stderr
+        (workdir / f"dags-test-{len(logs)}-{spec.dag_id}.log").write_text(log)
+        logs.append(log)
     readback = subprocess.run(
         [str(installation.python), str(READBACK_SCRIPT)],
         capture_output=True,
