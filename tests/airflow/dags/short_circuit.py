@@ -35,8 +35,8 @@ with DAG(dag_id="short_circuit", schedule=None, start_date=datetime(2026, 1, 1))
     downstream("go", condition.override(task_id="go")({"non": "empty"}))
     downstream("stop", condition.override(task_id="stop")(0))
     downstream(
-        "stop_direct",
-        condition.override(task_id="stop_direct", ignore_downstream_trigger_rules=False)([]),
+        "soft_stop",
+        condition.override(task_id="soft_stop", ignore_downstream_trigger_rules=False)([]),
     )
     downstream(
         "classic_stop",

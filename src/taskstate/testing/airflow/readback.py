@@ -9,8 +9,10 @@ prints, as JSON, every DAG run in the order they were created::
     [{"dag_id", "run_id", "state", "logical_date",
       "task_instances": [{"task_id", "map_index", "state", "try_number", "output"}]}]
 
-where ``output`` is the task instance's ``return_value`` XCom, deserialized by Airflow itself
-(null when there is none). A value that JSON cannot hold is written as ``{"__repr__": ...}``.
+where ``output`` is the task instance's ``return_value`` XCom as a task pulling it would see
+it: deserialized by the Task SDK's XCom class (the scheduler side's ``XComModel`` would also
+``json.loads`` a string, turning a BashOperator's ``"42"`` into ``42``), null when there is
+none. A value that JSON cannot hold is written as ``{"__repr__": ...}``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
+    from airflow.sdk.bases.xcom import BaseXCom
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -41,7 +44,7 @@ def main() -> None:
     with create_session() as session:
         for run in session.scalars(select(DagRun).order_by(DagRun.id)):
             outputs = {
-                (row.task_id, row.map_index): XComModel.deserialize_value(row)
+                (row.task_id, row.map_index): BaseXCom.deserialize_value(row)
                 for row in session.scalars(
                     select(XComModel).where(
                         XComModel.dag_run_id == run.id, XComModel.key == "return_value"
