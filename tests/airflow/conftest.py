@@ -8,6 +8,10 @@ These tests wait for Airflow in their fixtures, which build a virtualenv the fir
 run ``airflow dags test`` (10-30 s a file, in the background); the modules mark them
 ``timeout(60, func_only=True)`` so that the limit bounds the taskstate side, and every Airflow
 process has a bound of its own.
+
+On the ``--database=postgres`` pass the tests marked ``airflow`` are deselected: what a DAG
+file does does not depend on the database under the API server, the SQLite pass has compared
+it already, and CI's budget is better spent elsewhere.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from taskstate.testing.airflow import (
 )
 
 from .harness import AirflowResults
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--database") != "postgres":
+        return
+    # A conftest hook sees every item of the session: only the ``airflow`` ones are dropped.
+    dropped = [item for item in items if item.get_closest_marker("airflow") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.get_closest_marker("airflow") is None]
 
 
 @pytest.fixture(scope="session")

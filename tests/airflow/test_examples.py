@@ -15,7 +15,8 @@ refuses), and ``example_python_decorator.py`` (``@task.virtualenv`` installing c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ast
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,3 +145,51 @@ def test_example_runs_on_taskstate_as_on_airflow(
 ) -> None:
     ours = run_taskstate(ts_cli, example_case, tmp_path)
     assert differences(example_case, on_airflow, ours.runs) == [], ours.transcript()
+
+
+class _Anything:
+    """Every name: for converting files whatever they import."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_the_converter_rewrites_only_the_import_lines_of_every_example(
+    airflow_installation: AirflowInstallation,
+) -> None:
+    files = sorted(
+        [
+            *(airflow_installation.package / CORE).glob("*.py"),
+            *(airflow_installation.package / STANDARD).glob("*.py"),
+        ]
+    )
+    assert len(files) > 40
+    for path in files:
+        source = path.read_text()
+        converted = convert_imports(source, exported=_Anything(), filename=str(path))
+        imports = {
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("airflow")
+        }
+        changed = {
+            number
+            for number, (old, new) in enumerate(
+                zip(source.splitlines(), converted.splitlines(), strict=True), start=1
+            )
+            if old != new
+        }
+        assert changed == imports, path
+        assert [
+            node.module
+            for node in ast.walk(ast.parse(converted))
+            if isinstance(node, ast.ImportFrom)
+            and node.module != "taskstate.sdk"
+            and (node.module or "").startswith("airflow")
+        ] == [], path
