@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import HomeDatabases
@@ -61,6 +62,19 @@ def airflow_results(
         yield results
     finally:
         results.close()
+
+
+def selected(request: pytest.FixtureRequest, argname: str) -> list[Any]:
+    """The values of the parameter ``argname`` that the selected tests of the requesting
+    module take, in order: what to start computing in the background."""
+    found: list[Any] = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if item.module is request.module and callspec is not None and argname in callspec.params:
+            value = callspec.params[argname]
+            if value not in found:
+                found.append(value)
+    return found
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from tests.e2e.conftest import Cli
 
 from taskstate.testing.airflow import DagRunResult, RunSpec, convert_imports
 
+from .conftest import selected
 from .harness import OWN_DAGS, AirflowResults, Case, case, differences, run_taskstate
 from .names import ISSUE_NAMES
 
@@ -62,9 +63,9 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def prefetched(airflow_results: AirflowResults) -> AirflowResults:
-    """Airflow's runs of every case, started at once in the background."""
-    airflow_results.prefetch(CASES)
+def prefetched(request: pytest.FixtureRequest, airflow_results: AirflowResults) -> AirflowResults:
+    """Airflow's runs of the selected cases, started at once in the background."""
+    airflow_results.prefetch(selected(request, "dag_case"))
     return airflow_results
 
 

@@ -30,6 +30,7 @@ from taskstate.testing.airflow import (
     convert_imports,
 )
 
+from .conftest import selected
 from .harness import AirflowResults, Case, Instead, case, differences, run_taskstate
 from .names import ISSUE_NAMES
 
@@ -113,10 +114,13 @@ EXAMPLES = [
 
 @pytest.fixture(scope="module")
 def prefetched(
-    airflow_results: AirflowResults, airflow_installation: AirflowInstallation
+    request: pytest.FixtureRequest,
+    airflow_results: AirflowResults,
+    airflow_installation: AirflowInstallation,
 ) -> AirflowResults:
-    """Airflow's runs of every example, started at once in the background."""
-    airflow_results.prefetch(example.case(airflow_installation) for example in EXAMPLES)
+    """Airflow's runs of the selected examples, started at once in the background."""
+    examples = selected(request, "example")
+    airflow_results.prefetch(example.case(airflow_installation) for example in examples)
     return airflow_results
 
 
