@@ -2,7 +2,10 @@
 
 ``airflow_installation`` builds (once per machine, see ``taskstate.testing.airflow``) or finds
 the Airflow virtualenv; when it cannot be installed the tests are skipped, or fail under
-``CI=true``. ``airflow_results`` computes and keeps Airflow's runs (see ``harness.py``).
+``CI=true``. ``airflow_results`` computes Airflow's runs and keeps them in
+``${TASKSTATE_TEST_CACHE:-~/.cache/taskstate-tests}/results-airflow-3.3.2/``, one JSON file per
+case, keyed by a hash of everything the result depends on (see ``harness.py``); removing that
+directory makes the next session run Airflow again.
 
 These tests wait for Airflow in their fixtures, which build a virtualenv the first time and
 run ``airflow dags test`` (10-30 s a file, in the background); the modules mark them

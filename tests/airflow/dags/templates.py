@@ -1,6 +1,6 @@
 """Jinja templates in templated fields: dates, params, ``ti.xcom_pull``, macros and
 user-defined macros, a template file found through ``template_searchpath``
-(``templates/``), ``PythonOperator``'s ``op_kwargs`` and ``templates_dict`` with
+(``templates/``), ``PythonOperator``'s ``op_args``, ``op_kwargs`` and ``templates_dict`` with
 ``templates_exts``, TaskFlow arguments, a ``BaseOperator`` subclass's ``template_fields``
 (nested in a list), ``env``; and a DAG rendering native objects. Run with the logical date
 2026-01-02T03:04:05+00:00."""
@@ -29,8 +29,8 @@ class Greet(BaseOperator):
         return {"greeting": self.greeting, "numbers": self.numbers}
 
 
-def python_callable(day, templates_dict):
-    return {"day": day, "query": templates_dict["query"]}
+def python_callable(day, n, templates_dict):
+    return {"day": day, "n": n, "query": templates_dict["query"]}
 
 
 with DAG(
@@ -70,7 +70,8 @@ with DAG(
     PythonOperator(
         task_id="python_op",
         python_callable=python_callable,
-        op_kwargs={"day": "{{ ds }}"},
+        op_args=["{{ ds }}"],
+        op_kwargs={"n": "{{ params.n }}"},
         templates_dict={"query": "query.sql"},
         templates_exts=[".sql"],
     )
