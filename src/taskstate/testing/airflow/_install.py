@@ -5,7 +5,7 @@ Airflow version and the Python it runs on (``airflow-3.3.2-py3.11``), outside an
 every worktree and every test session reuses it. Building it takes ``python -m venv`` and
 ``pip install apache-airflow==VERSION`` (about 130 packages; some 45 s here), then
 ``airflow db migrate`` into a template metadata database that each Airflow home copies:
-migrating costs about 4 s a home, copying the file a few milliseconds.
+migrating costs about 4 s a home, copying the file 3 ms.
 
 The build is atomic: it happens in a temporary directory beside the final one, which is
 renamed into place only once Airflow imports and the template exists, so a build that is
