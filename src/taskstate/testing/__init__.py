@@ -3,6 +3,8 @@
 * :class:`~taskstate.testing.backend_contract.ServerBackendContract`: the conformance suite
   every server-side state backend runs, bound to a backend by subclassing it in a test module.
 * :mod:`taskstate.testing.postgres`: a throwaway PostgreSQL database for a test session.
+* :mod:`taskstate.testing.airflow`: Apache Airflow 3.3.2 in a cached virtualenv of its own, the
+  import-line converter, and runs of a DAG file under ``airflow dags test``, read back.
 
 These import pytest, so only tests import them; nothing in taskstate imports this package.
 """

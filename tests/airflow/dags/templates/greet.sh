@@ -1,0 +1,1 @@
+echo "{{ params.name }} on {{ ds }} from a template file"

@@ -1,0 +1,1 @@
+SELECT * FROM orders WHERE day = '{{ ds }}' AND n > {{ params.n }}
