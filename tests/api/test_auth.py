@@ -205,10 +205,14 @@ def test_an_expired_token_is_401(short_ttl_server: EmbeddedServer) -> None:
     with PublicClient(short_ttl_server.url, client_api_key(settings)) as public:
         created = public.create_run({"dag_id": "d", "run_id": "r", "tasks": [{"task_id": "t"}]})
         ti_id = created["task_instances"][0]["id"]
-        valid = ExecutionClient(short_ttl_server.url, public.queue_task_instance(ti_id)["token"])
-    # Signed with the server's own key, but its exp lies in the past: no sleeping needed.
+        public.queue_task_instance(ti_id)
+    # Both signed with the server's own key: one valid for a minute (the server's own 1 s
+    # would run out on a busy machine before it is used), one whose exp lies in the past.
+    scope = TaskScope("d", "r", "t", -1)
+    fresh = TokenSigner(server_secret_key(settings), ttl_seconds=60)
+    valid = ExecutionClient(short_ttl_server.url, fresh.issue(ti_id, scope, {}, try_number=1))
     expired_signer = TokenSigner(server_secret_key(settings), ttl_seconds=-10)
-    expired = expired_signer.issue(ti_id, TaskScope("d", "r", "t", -1), {}, try_number=1)
+    expired = expired_signer.issue(ti_id, scope, {}, try_number=1)
     assert jwt.decode(expired, options={"verify_signature": False})["exp"] < time.time()
     client = ExecutionClient(short_ttl_server.url, expired)
     try:
