@@ -19,7 +19,7 @@ through the public API and skips those downstream task instances that are still 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from taskstate.sdk.exceptions import AirflowException, DownstreamTasksSkipped
 from taskstate.sdk.operator import BaseOperator
