@@ -51,18 +51,16 @@ def test_every_trigger_rule_and_the_run_state_from_its_leaves(
         def boom():
             raise ValueError("boom")
 
-        @task
+        @task.branch
         def branch():
-            return "k"
+            return []
 
         @task
         def k():
             print("k ran")
 
         o, b, br, kk = ok(), boom(), branch(), k()
-        br >> kk
-        # A branch that skips the task whose id it returns.
-        br.downstream_to_skip = lambda output: {output}
+        br >> kk  # followed by none: skipped
         ruled("all_success", "all_success", o, kk)
         ruled("none_failed", "none_failed", o, kk)
         ruled("one_failed", "one_failed", o, b)
@@ -211,9 +209,9 @@ def test_mapped_tasks_and_short_circuits(make_run: Callable[..., Run]) -> None:
         RULED
         + dedent(
             """
-        @task
+        @task.branch
         def branch():
-            return "source"
+            return []
 
         @task
         def source():
@@ -224,8 +222,7 @@ def test_mapped_tasks_and_short_circuits(make_run: Callable[..., Run]) -> None:
             print(x)
 
         br, src = branch(), source()
-        br >> src
-        br.downstream_to_skip = lambda output: {output}
+        br >> src  # followed by none: skipped
         # Mapped over the output of a skipped task: nothing to map over, whatever the rule.
         mapped = each.expand(x=src)
         mapped.trigger_rule = "none_failed"
@@ -241,12 +238,11 @@ def test_mapped_tasks_and_short_circuits(make_run: Callable[..., Run]) -> None:
         ruled("any_part", "one_success", parts)
         ruled("every_part", "all_success", parts)
 
-        @task
+        @task.short_circuit
         def gate():
             return False
 
         g = gate()
-        g.downstream_to_skip = lambda output: set() if output else {"gated", "after_gated"}
         gated = ruled("gated", "all_success", g)
         # A short-circuit that skips everything below overrides this rule.
         ruled("after_gated", "all_done", gated)

@@ -17,6 +17,9 @@ from taskstate.sdk import (
     TaskGroup,
     task,
 )
+from taskstate.sdk.operators.branch import skips_downstream
+
+from .conftest import Decide, Decided
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -82,12 +85,14 @@ def test_what_a_mapped_operator_refuses() -> None:
             BashOperator.partial(task_id="d").expand(bash_command=[])
 
 
-def test_a_mapped_short_circuit_keeps_its_rule() -> None:
+def test_a_mapped_short_circuit_keeps_its_rule(decide: Decide) -> None:
     with DAG("d", start_date=START):
         gate = ShortCircuitOperator.partial(
             task_id="gate", ignore_downstream_trigger_rules=False
         ).expand(python_callable=[lambda: 0])
         gate >> EmptyOperator(task_id="next") >> EmptyOperator(task_id="last")
-    assert gate.downstream_to_skip(0) == {"next"}
+    assert skips_downstream(gate)
+    # A mapped instance keeps its output: the runner skips by its decision alone.
+    assert decide(gate.prepare(0, {}), map_index=0) == Decided(0, {"skipped": ["next"]}, False)
     plain = BashOperator.partial(task_id="plain", dag=gate.dag).expand(bash_command=["a"])
-    assert plain.downstream_to_skip(0) is None
+    assert not skips_downstream(plain)

@@ -20,6 +20,7 @@ from taskstate.sdk import (
     XComArg,
     task,
 )
+from taskstate.sdk.operators.branch import skips_downstream
 from taskstate.sdk.options import NO_EFFECT_OPTIONS, REFUSED_OPTIONS
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_the_attributes_everyone_relies_on_and_their_defaults() -> None:
     assert op.template_fields == () and op.template_ext == ()
     assert not op.multiple_outputs and op.do_xcom_push
     assert not op.is_mapped and op.map_indices == [-1]
-    assert op.output_task_ids == set() and op.downstream_to_skip("x") is None
+    assert op.output_task_ids == set() and not skips_downstream(op)
     assert isinstance(op.output, XComArg) and op.output.operator is op
     assert repr(op) == "<Task(EmptyOperator): t>"
 

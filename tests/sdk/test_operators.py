@@ -23,6 +23,9 @@ from taskstate.sdk import (
     TaskGroup,
     task,
 )
+from taskstate.sdk.operators.branch import skips_downstream
+
+from .conftest import Decide, Decided
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CONTEXT: dict[str, Any] = {
@@ -61,39 +64,56 @@ def test_empty_and_python_operators() -> None:
         PythonOperator(task_id="bad", python_callable="print")  # type: ignore[arg-type]
 
 
-def test_a_branch_skips_the_direct_downstream_tasks_it_does_not_follow() -> None:
+def returning(value: Any) -> Any:
+    return lambda: value
+
+
+def test_a_branch_skips_the_direct_downstream_tasks_it_does_not_follow(decide: Decide) -> None:
+    choices: dict[str, Any] = {
+        "two": ["a", "g"],
+        "one": "b",
+        "none": None,
+        "empty": [],
+        "all": {"a", "b", "g"},
+    }
     with DAG("d", start_date=START) as dag:
-        branch = BranchPythonOperator(task_id="branch", python_callable=lambda: ["a", "g"])
+        branches = {
+            name: BranchPythonOperator(task_id=name, python_callable=returning(value))
+            for name, value in choices.items()
+        }
         a, b = EmptyOperator(task_id="a"), EmptyOperator(task_id="b")
         with TaskGroup("g") as g:
             EmptyOperator(task_id="g1") >> EmptyOperator(task_id="g2")
         join = EmptyOperator(task_id="join")
-        branch >> [a, b, g]
         a >> join
-        branch >> join  # reached through the followed a: not skipped
-    assert branch.execute({}) == ["a", "g"]
-    assert branch.downstream_to_skip(["a", "g"]) == {"b"}
-    assert branch.downstream_to_skip("b") == {"a", "g.g1", "join"}
+        for branch in branches.values():
+            branch >> [a, b, g]
+            branch >> join  # reached through the followed a: not skipped
+        alone = BranchPythonOperator(task_id="alone", python_callable=returning("a"))
+    # A branch that skips tasks stores no output; its decision names what it follows.
+    assert decide(branches["two"]) == Decided(None, {"followed": ["a", "g.g1", "join"]}, True)
+    assert decide(branches["one"]) == Decided(None, {"followed": ["b"]}, True)
     assert (
-        branch.downstream_to_skip(None)
-        == branch.downstream_to_skip([])
-        == {
-            "a",
-            "b",
-            "g.g1",
-            "join",
-        }
+        decide(branches["none"])
+        == decide(branches["empty"])
+        == Decided(None, {"followed": []}, True)
     )
-    assert "g.g2" not in branch.downstream_task_ids and dag.tasks["g.g2"]
+    # One that skips nothing keeps its output, as does a mapped instance or a branch with no
+    # downstream task.
+    followed = {"followed": ["a", "b", "g.g1", "join"]}
+    assert decide(branches["all"]) == Decided(["a", "b", "g"], followed, False)
+    assert decide(branches["one"], map_index=0) == Decided("b", {"followed": ["b"]}, False)
+    assert decide(alone) == Decided("a", None, False)
+    assert "g.g2" not in branches["one"].downstream_task_ids and dag.tasks["g.g2"]
     bad = BranchPythonOperator(task_id="bad", python_callable=lambda: "nope", dag=dag)
     with pytest.raises(AirflowException, match="Invalid tasks found: \\['nope'\\]"):
-        bad.execute({})
+        decide(bad)
     typed = BranchPythonOperator(task_id="typed", python_callable=lambda: [1], dag=dag)
     with pytest.raises(AirflowException, match="task ids"):
-        typed.execute({})
+        decide(typed)
 
 
-def test_branch_operator_subclasses_and_taskflow_branches() -> None:
+def test_branch_operator_subclasses_and_taskflow_branches(decide: Decide) -> None:
     class Choose(BaseBranchOperator):
         def choose_branch(self, context: Any) -> Any:
             return {"left"}
@@ -109,13 +129,13 @@ def test_branch_operator_subclasses_and_taskflow_branches() -> None:
         left, right = EmptyOperator(task_id="left"), EmptyOperator(task_id="right")
         chooser >> [left, right]
         picked >> [left, right]
-    assert chooser.execute({}) == ["left"]
-    assert chooser.downstream_to_skip(["left"]) == {"right"}
-    assert picked.prepare(-1, {}).execute({}) == "right"
-    assert picked.downstream_to_skip("right") == {"left"}
+    assert decide(chooser) == Decided(None, {"followed": ["left"]}, True)
+    assert decide(picked.prepare(-1, {})) == Decided(None, {"followed": ["right"]}, True)
+    assert skips_downstream(chooser) and skips_downstream(picked)
+    assert not skips_downstream(left)
 
 
-def test_a_short_circuit_skips_downstream_when_its_condition_is_false() -> None:
+def test_a_short_circuit_skips_downstream_when_its_condition_is_false(decide: Decide) -> None:
     with DAG("d", start_date=START):
         every = ShortCircuitOperator(task_id="every", python_callable=lambda: 0)
         direct = ShortCircuitOperator(
@@ -125,19 +145,25 @@ def test_a_short_circuit_skips_downstream_when_its_condition_is_false() -> None:
         tear = EmptyOperator(task_id="tear").as_teardown()
         every >> a >> b >> tear
         direct >> a
+        only_teardown = ShortCircuitOperator(task_id="only_teardown", python_callable=lambda: 0)
+        only_teardown >> tear
+        alone = ShortCircuitOperator(task_id="alone", python_callable=lambda: [])
 
         @task.short_circuit
-        def gate() -> bool:
-            return True
+        def gate(value: Any) -> Any:
+            return value
 
-        gated = gate()
+        gated, stopped = gate(True), gate(False)
         gated >> b
-    assert every.execute({}) == 0
-    assert every.downstream_to_skip(0) == {"a", "b"}  # never a teardown
-    assert every.downstream_to_skip(True) == set()
-    assert direct.downstream_to_skip(False) == {"a"}
-    assert gated.downstream_to_skip(False) == {"b"}
-    assert gated.prepare(-1, {}).execute({}) is True
+        stopped >> b
+    assert decide(every) == Decided(None, {"skipped": ["a", "b"]}, True)  # never a teardown
+    assert decide(every, map_index=1) == Decided(0, {"skipped": ["a", "b"]}, False)
+    assert decide(direct) == Decided(None, {"skipped": ["a"]}, True)
+    # Nothing to skip: the condition is the output, as is a truthy one.
+    assert decide(only_teardown) == Decided(0, None, False)
+    assert decide(alone) == Decided([], None, False)
+    assert decide(gated.prepare(-1, {})) == Decided(True, None, False)
+    assert decide(stopped.prepare(-1, {})) == Decided(None, {"skipped": ["b"]}, True)
 
 
 def test_bash_operator_runs_a_command_and_returns_its_last_line(

@@ -360,7 +360,7 @@ class _Run:
         """After a branch or short-circuit instance succeeded, skip what it does not follow."""
         task = self.tasks[key[0]]
         wanted = downstream_to_skip(
-            self.client, self.output, self.runner.run_id, task, key, self.scheduler
+            self.client, self.output, task, key, self.tis.ids[key], self.scheduler
         )
         if not wanted:
             return

@@ -13,7 +13,9 @@ Once the task returned, its output is stored (and, for ``multiple_outputs``, eac
 XCom), then its asset events are recorded: events say the asset was written, which only a try
 that succeeded did. The exit code tells the supervisor how the task ended (``EXIT_*`` in
 :mod:`taskstate.runtime.protocol`): ``AirflowSkipException`` ends it skipped,
-``AirflowFailException`` fails it without retry, any other exception fails the try.
+``AirflowFailException`` fails it without retry, any other exception fails the try;
+``DownstreamTasksSkipped`` (a branch or short circuit that skipped tasks) ends it successful
+with no output.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ from taskstate.runtime.worker_backend import load_worker_backend
 from taskstate.runtime.xcom import push_multiple_outputs, xcom_pull
 from taskstate.sdk.context import running_task
 from taskstate.sdk.dag_decorator import resolve_dag_params
-from taskstate.sdk.exceptions import AirflowFailException, AirflowSkipException
+from taskstate.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSkipException,
+    DownstreamTasksSkipped,
+)
 from taskstate.sdk.loader import load_dag
 from taskstate.sdk.mapped import MappedOperator
 from taskstate.sdk.node import AbstractOperator
@@ -122,6 +128,9 @@ def _run(comms: SupervisorComms) -> int:
     try:
         with running_task(context, render):
             result = op.run(context)
+    except DownstreamTasksSkipped as exc:
+        # A branch or short circuit that skipped tasks succeeds without a return value.
+        log.info("Skipping downstream tasks %s", exc.tasks)
     except AirflowSkipException as exc:
         log.info("Task skipped: %s", exc)
         return EXIT_SKIPPED

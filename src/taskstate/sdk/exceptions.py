@@ -7,7 +7,9 @@ They are signals from user code, not errors of taskstate's own (those live in
     Exception
     └── AirflowException          a task failure; the try fails and may be retried
         ├── AirflowSkipException  the try ends ``skipped``           (task exit code 103)
-        └── AirflowFailException  the try fails, with no retry       (task exit code 104)
+        ├── AirflowFailException  the try fails, with no retry       (task exit code 104)
+        └── DownstreamTasksSkipped  the try succeeds, without a return value: a branch or
+                                    short circuit skipped tasks below it
     BaseException
     └── AirflowTaskTimeout        the try ran over ``execution_timeout``
 
@@ -22,6 +24,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "AirflowTaskTimeout",
+    "DownstreamTasksSkipped",
 ]
 
 
@@ -35,6 +38,16 @@ class AirflowSkipException(AirflowException):
 
 class AirflowFailException(AirflowException):
     """Raised by a task to fail it at once, without using its remaining retries."""
+
+
+class DownstreamTasksSkipped(AirflowException):
+    """Raised by a branch or short circuit that skips ``tasks``: its try ends successful but
+    stores no return value, as in Airflow (the skip decision travels as an XCom, see
+    :mod:`taskstate.sdk.operators.branch`)."""
+
+    def __init__(self, tasks: list[str]) -> None:
+        super().__init__(f"skipping downstream tasks {tasks}")
+        self.tasks = tasks
 
 
 class AirflowTaskTimeout(BaseException):

@@ -152,9 +152,3 @@ class MappedOperator(AbstractOperator):
         raise DagDefinitionError(
             f"{self!r} is mapped: run the operator prepare(map_index, outputs) builds"
         )
-
-    def downstream_to_skip(self, output: Any) -> set[str] | None:
-        rule = self.operator_class.downstream_to_skip
-        if rule is AbstractOperator.downstream_to_skip:
-            return None
-        return rule(self, output)

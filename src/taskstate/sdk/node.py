@@ -59,8 +59,7 @@ class AbstractOperator(DependencyMixin):
     ``outlets`` (assets; aliases in ``inlet_aliases``/``outlet_aliases``), ``is_setup``,
     ``is_teardown``, ``setup_task_ids``, ``on_failure_fail_dagrun``, ``upstream_task_ids``,
     ``downstream_task_ids``, ``multiple_outputs``, ``do_xcom_push``, ``template_fields``,
-    ``template_ext``, the mapping (``is_mapped``, ``map_indices``, ``map_count``, ...), and
-    :meth:`downstream_to_skip`.
+    ``template_ext``, and the mapping (``is_mapped``, ``map_indices``, ``map_count``, ...).
     """
 
     # Class attributes a subclass sets (an instance may too, as PythonOperator's
@@ -422,8 +421,3 @@ class AbstractOperator(DependencyMixin):
         result = self.execute(context)
         self.post_execute(context, result)
         return result
-
-    def downstream_to_skip(self, output: Any) -> set[str] | None:
-        """The downstream task ids to skip once the task succeeded with ``output``; None
-        unless the operator branches (branch and short-circuit operators)."""
-        return None

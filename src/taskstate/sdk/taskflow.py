@@ -16,7 +16,12 @@ from taskstate.sdk.context import render_again
 from taskstate.sdk.expand import ExpandInput
 from taskstate.sdk.operator import _detached
 from taskstate.sdk.operators.bash import SCRIPT_EXTENSIONS, check_exit, run_bash, skip_codes
-from taskstate.sdk.operators.branch import BranchMixIn, ShortCircuitMixIn, check_branches
+from taskstate.sdk.operators.branch import (
+    BranchMixIn,
+    ShortCircuitMixIn,
+    follow_branches,
+    short_circuit,
+)
 from taskstate.sdk.operators.python import PythonOperator
 from taskstate.sdk.outputs import Item, Outputs, XComArg, not_iterable
 
@@ -85,7 +90,7 @@ class BranchTask(BranchMixIn, Task):
     def execute(self, context: Mapping[str, Any]) -> Any:
         branches = super().execute(context)
         self.log.info("Branch into %s", branches)
-        return check_branches(self, branches)
+        return follow_branches(self, context, branches)
 
 
 class ShortCircuitTask(ShortCircuitMixIn, Task):
@@ -99,7 +104,7 @@ class ShortCircuitTask(ShortCircuitMixIn, Task):
     def execute(self, context: Mapping[str, Any]) -> Any:
         condition = super().execute(context)
         self.log.info("Condition result is %s", condition)
-        return condition
+        return short_circuit(self, context, condition)
 
 
 class BashTask(Task):

@@ -1,8 +1,10 @@
 """Operators that choose which downstream tasks run: branches and short circuits.
 
-They only decide; the runner skips. Once such a task succeeds, the runner reads its output
-(return value) and calls :meth:`downstream_to_skip` to learn which downstream task instances
-to skip that are still waiting:
+They only decide; the runner skips. As in Airflow, the instance pushes its decision as the XCom
+``skipmixin_key`` (``{"followed": [...]}`` from a branch, ``{"skipped": [...]}`` from a short
+circuit) and, if it is unmapped and skips anything, raises :class:`DownstreamTasksSkipped`: the
+try succeeds without storing a return value. Once it succeeded, the runner reads that XCom
+through the public API and skips those downstream task instances that are still waiting:
 
 * a **branch** returns the task id(s) to follow (a str, a list, or None/[] for none); a task
   group id stands for the group's root tasks. Every direct downstream task not followed is
@@ -17,9 +19,9 @@ to skip that are still waiting:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from taskstate.sdk.exceptions import AirflowException
+from taskstate.sdk.exceptions import AirflowException, DownstreamTasksSkipped
 from taskstate.sdk.operator import BaseOperator
 
 if TYPE_CHECKING:
@@ -27,13 +29,25 @@ if TYPE_CHECKING:
     from taskstate.sdk.node import AbstractOperator
 
 __all__ = [
+    "FOLLOWED",
+    "SKIPPED",
+    "SKIP_XCOM_KEY",
     "BaseBranchOperator",
     "BranchMixIn",
     "ShortCircuitMixIn",
-    "branch_downstream_to_skip",
+    "SkipMixIn",
     "check_branches",
-    "short_circuit_downstream_to_skip",
+    "follow_branches",
+    "short_circuit",
+    "skips_downstream",
 ]
+
+SKIP_XCOM_KEY = "skipmixin_key"
+"""The XCom key of an instance's skip decision (Airflow's)."""
+FOLLOWED = "followed"
+"""A branch's decision: ``{"followed": [...]}``, its direct downstream tasks that run."""
+SKIPPED = "skipped"
+"""A short circuit's decision: ``{"skipped": [...]}``, the tasks it skips."""
 
 
 def _branch_ids(branches: Any) -> set[str]:
@@ -87,51 +101,67 @@ def check_branches(op: AbstractOperator, branches: Any) -> Any:
     return list(branches)
 
 
-def branch_downstream_to_skip(op: AbstractOperator, output: Any) -> set[str]:
-    """The branch rule: the direct downstream tasks of ``op`` that ``output`` does not follow."""
+def _decide(context: Mapping[str, Any], decision: dict[str, list[str]], skipped: set[str]) -> None:
+    """Push ``decision`` for the runner; end an unmapped instance that skips tasks without a
+    return value (a mapped instance keeps its return value, as in Airflow)."""
+    ti = context["ti"]
+    ti.xcom_push(SKIP_XCOM_KEY, decision)
+    if skipped and ti.map_index < 0:
+        raise DownstreamTasksSkipped(sorted(skipped))
+
+
+def follow_branches(op: AbstractOperator, context: Mapping[str, Any], branches: Any) -> Any:
+    """The branch rule: follow ``branches`` (task or task group ids), skip every other direct
+    downstream task of ``op`` but one also downstream of a followed task (a join after an
+    empty branch). Return ``branches`` as a JSON value, the output when nothing is skipped."""
+    value = check_branches(op, branches)
+    if not op.downstream_task_ids:
+        return value
     dag = op.dag
-    followed: set[str] = set()
-    for branch in _branch_ids(output):
+    chosen: set[str] = set()
+    for branch in _branch_ids(value):
         group = dag.task_group_dict.get(branch)
-        if group is not None:
-            followed.update(t.task_id for t in group.roots)
-        elif branch in dag.tasks:
-            followed.add(branch)
-    # A downstream task reached through a followed one (a join) is followed too.
-    followed |= _flat_downstream(dag, followed)
-    return {t for t in op.downstream_task_ids if t not in followed}
+        chosen.update([t.task_id for t in group.roots] if group is not None else [branch])
+    chosen |= _flat_downstream(dag, chosen & set(dag.tasks))
+    followed = sorted(op.downstream_task_ids & chosen)
+    _decide(context, {FOLLOWED: followed}, op.downstream_task_ids - chosen)
+    return value
 
 
-def short_circuit_downstream_to_skip(
-    op: AbstractOperator, output: Any, *, ignore_downstream_trigger_rules: bool
-) -> set[str]:
-    """The short-circuit rule: nothing when ``output`` is truthy; else the tasks downstream
-    of ``op`` (all of them, or the direct ones), teardowns aside."""
-    if output:
-        return set()
+def short_circuit(op: AbstractOperator, context: Mapping[str, Any], condition: Any) -> Any:
+    """The short-circuit rule: nothing when ``condition`` is truthy; else skip the tasks
+    downstream of ``op`` (all of them, or the direct ones without
+    ``ignore_downstream_trigger_rules``), teardowns aside. Return ``condition``, the output
+    when nothing is skipped."""
+    if condition or not op.downstream_task_ids:
+        return condition
     dag = op.dag
-    if ignore_downstream_trigger_rules:
+    if getattr(op, "ignore_downstream_trigger_rules", True):
         candidates = _flat_downstream(dag, [op.task_id])
     else:
         candidates = set(op.downstream_task_ids)
-    return {t for t in candidates if not dag.tasks[t].is_teardown}
+    skipped = {t for t in candidates if not dag.tasks[t].is_teardown}
+    if skipped:
+        _decide(context, {SKIPPED: sorted(skipped)}, skipped)
+    return condition
 
 
-class BranchMixIn:
-    """Gives an operator the branch rule."""
+def skips_downstream(task: AbstractOperator) -> bool:
+    """Whether ``task`` (mapped or not) is a branch or short circuit, whose instances may
+    leave a skip decision."""
+    return issubclass(getattr(task, "operator_class", type(task)), SkipMixIn)
 
-    def downstream_to_skip(self, output: Any) -> set[str] | None:
-        return branch_downstream_to_skip(cast("AbstractOperator", self), output)
+
+class SkipMixIn:
+    """An operator whose instances may skip tasks downstream (see the module docstring)."""
 
 
-class ShortCircuitMixIn:
-    """Gives an operator the short-circuit rule (``ignore_downstream_trigger_rules``)."""
+class BranchMixIn(SkipMixIn):
+    """Marks an operator that follows the branch rule (:func:`follow_branches`)."""
 
-    def downstream_to_skip(self, output: Any) -> set[str] | None:
-        ignore = bool(getattr(self, "ignore_downstream_trigger_rules", True))
-        return short_circuit_downstream_to_skip(
-            cast("AbstractOperator", self), output, ignore_downstream_trigger_rules=ignore
-        )
+
+class ShortCircuitMixIn(SkipMixIn):
+    """Marks an operator that follows the short-circuit rule (:func:`short_circuit`)."""
 
 
 class BaseBranchOperator(BranchMixIn, BaseOperator):
@@ -144,4 +174,4 @@ class BaseBranchOperator(BranchMixIn, BaseOperator):
     def execute(self, context: Mapping[str, Any]) -> Any:
         branches = self.choose_branch(context)
         self.log.info("Branch into %s", branches)
-        return check_branches(self, branches)
+        return follow_branches(self, context, branches)

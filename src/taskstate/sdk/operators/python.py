@@ -13,7 +13,12 @@ from typing import Any
 from taskstate.errors import DagDefinitionError
 from taskstate.sdk.callables import call_with_context, determine_kwargs, is_async_callable
 from taskstate.sdk.operator import BaseOperator
-from taskstate.sdk.operators.branch import BranchMixIn, ShortCircuitMixIn, check_branches
+from taskstate.sdk.operators.branch import (
+    BranchMixIn,
+    ShortCircuitMixIn,
+    follow_branches,
+    short_circuit,
+)
 
 __all__ = ["BranchPythonOperator", "PythonOperator", "ShortCircuitOperator"]
 
@@ -82,7 +87,7 @@ class BranchPythonOperator(BranchMixIn, PythonOperator):
     def execute(self, context: Mapping[str, Any]) -> Any:
         branches = super().execute(context)
         self.log.info("Branch into %s", branches)
-        return check_branches(self, branches)
+        return follow_branches(self, context, branches)
 
 
 class ShortCircuitOperator(ShortCircuitMixIn, PythonOperator):
@@ -100,4 +105,4 @@ class ShortCircuitOperator(ShortCircuitMixIn, PythonOperator):
             self.log.info("Proceeding with downstream tasks...")
         else:
             self.log.info("Skipping downstream tasks")
-        return condition
+        return short_circuit(self, context, condition)
