@@ -104,7 +104,8 @@ def build_context(
     task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
     assets = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
     asset_state = AssetStates(assets, task_id=info.task_id)
-    outlet_events, inlet_events = event_accessors(comms, info, start.assets)
+    aliases = [alias.name for alias in getattr(task, "outlet_aliases", ())]
+    outlet_events, inlet_events = event_accessors(comms, info, start.assets, aliases)
     return {
         "dag": dag,
         "task": task,
