@@ -226,3 +226,61 @@ def test_an_extra_over_max_value_bytes_is_refused(make_settings: Any) -> None:
             assert public.list_assets()[0]["events"] == 0
         finally:
             client.close()
+
+
+ALIASED: list[dict[str, Any]] = [
+    # aliased writes lake and, through the alias "daily", assets named when it runs.
+    {"task_id": "aliased", "retries": 1, "outlets": [LAKE], "outlet_aliases": ["daily"]},
+    {"task_id": "plain", "outlets": [LAKE]},
+    {"task_id": "new_reader", "inlets": [{"name": "new", "uri": "s3://new"}]},
+]
+
+
+def test_an_alias_adds_events_to_any_asset_and_registers_it(
+    make_run: Callable[..., Run], attach: Attach, public: PublicClient
+) -> None:
+    first = make_run(ALIASED, dag_id="aliases")
+    aliased = attach(first.ti_id("aliased"))
+    aliased.client.record_asset_events(
+        aliased.ti_id,
+        [("lake", b'{"own": 1}')],
+        [
+            ("daily", "brand_new", "s3://brand/new", b'{"via": 1}'),
+            ("daily", "lake", LAKE["uri"], b"{}"),
+        ],
+    )
+    assert aliased.client.finish(aliased.ti_id, "success") == "success"
+    assets = {a["name"]: a for a in public.list_assets()}
+    assert (assets["brand_new"]["uri"], assets["brand_new"]["events"]) == ("s3://brand/new", 1)
+    [event] = public.list_asset_events("brand_new")
+    assert (event["extra"], event["source_task_id"]) == ({"via": 1}, "aliased")
+    lake = public.list_asset_events("lake")
+    assert [e["extra"] for e in lake] == [{}, {"own": 1}]  # newest first: the alias's is last
+
+
+def test_events_through_an_undeclared_alias_are_refused_whole(
+    make_run: Callable[..., Run], attach: Attach, public: PublicClient
+) -> None:
+    run = make_run(ALIASED, dag_id="aliases")
+    aliased, plain = attach(run.ti_id("aliased")), attach(run.ti_id("plain"))
+    with pytest.raises(UndeclaredAssetError, match="does not declare asset alias 'other'"):
+        aliased.client.record_asset_events(
+            aliased.ti_id, [("lake", b"{}")], [("other", "x", "s3://x", b"{}")]
+        )
+    with pytest.raises(UndeclaredAssetError, match="does not declare asset alias 'daily'"):
+        plain.client.record_asset_events(plain.ti_id, [], [("daily", "x", "s3://x", b"{}")])
+    with pytest.raises(ConflictError, match="registered with uri"):
+        aliased.client.record_asset_events(aliased.ti_id, [], [("daily", "lake", "s3://no", b"{}")])
+    assets = {a["name"]: a for a in public.list_assets()}
+    assert "x" not in assets and assets["lake"]["events"] == 0
+
+
+def test_a_failed_try_leaves_no_events_added_through_an_alias(
+    make_run: Callable[..., Run], attach: Attach
+) -> None:
+    run = make_run(ALIASED, dag_id="aliases")
+    first = attach(run.ti_id("aliased"))
+    first.client.record_asset_events(first.ti_id, [], [("daily", "new", "s3://new", b"{}")])
+    first.client.finish(first.ti_id, "failed", "it died after sending them")
+    reader = attach(run.ti_id("new_reader"))
+    assert extras(reader.client, "new") == []

@@ -35,6 +35,7 @@ TABLES = {
     "dag_run",
     "purge_queue",
     "task_instance",
+    "task_instance_alias",
     "task_instance_asset",
     "task_output",
     "task_state",

@@ -41,7 +41,6 @@ CONTEXT_KEYS = [
     "task_state_store",
     "templates_dict",
     "ti",
-    "try_number",
     "ts",
     "ts_nodash",
     "ts_nodash_with_tz",
@@ -102,7 +101,6 @@ def test_named_parameters_receive_their_entries(context_run: ContextRun) -> None
             },
             "run_id": "ctx-1",
             "dag_run": {"dag_id": "e2e_context", "run_id": "ctx-1"},
-            "try_number": try_number,
             "map_index": -1,
         }
 

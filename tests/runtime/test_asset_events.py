@@ -52,7 +52,7 @@ class AssetAlias:
 
 @pytest.fixture
 def accessors(served: Served) -> tuple[OutletEventAccessors, InletEventsAccessors]:
-    return event_accessors(served[0], TI, ASSETS)
+    return event_accessors(served[0], TI, ASSETS, ["daily"])
 
 
 def recorded(served: Served, outlets: OutletEventAccessors) -> list[tuple[str, bytes]]:
@@ -101,18 +101,24 @@ def test_an_asset_that_is_not_an_outlet_is_refused(
         outlets[key]
 
 
-def test_an_alias_adds_events_to_declared_outlets_only(
+def test_a_declared_alias_adds_events_to_any_asset_after_the_outlets(
     served: Served, accessors: tuple[OutletEventAccessors, InletEventsAccessors]
 ) -> None:
+    comms, server = served
     outlets, _ = accessors
     outlets[AssetAlias("daily")].add(LAKE, extra={"via": "alias"})
     outlets[LAKE].add(REPORT)  # add on an asset's own accessor does nothing, as in Airflow
-    with pytest.raises(UndeclaredAssetError, match="an asset alias \\('daily'\\) can only add"):
-        outlets[AssetAlias("daily")].add(Asset(name="new", uri="s3://new"))
-    assert recorded(served, outlets) == [
-        ("lake", b"{}"),
-        ("report", b"{}"),
-        ("lake", b'{"via":"alias"}'),
+    outlets[AssetAlias("daily")].add(Asset(name="new", uri="s3://new"))
+    outlets[AssetAlias("daily")].add("source")  # a declared asset, by its name
+    with pytest.raises(UndeclaredAssetError, match="does not declare asset alias 'other'"):
+        outlets[AssetAlias("other")].add(LAKE)
+    record_asset_events(comms, outlets, max_bytes=100)
+    [sent] = [r for r in server.requests if isinstance(r, RecordAssetEvents)]
+    assert sent.events == [("lake", b"{}"), ("report", b"{}")]
+    assert sent.alias_events == [
+        ("daily", "lake", LAKE.uri, b'{"via":"alias"}'),
+        ("daily", "new", "s3://new", b"{}"),
+        ("daily", "source", SOURCE.uri, b"{}"),
     ]
 
 

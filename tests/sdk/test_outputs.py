@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from taskstate.errors import DagDefinitionError, InvalidValueError
-from taskstate.sdk import DAG, Task, task
+from taskstate.sdk import DAG, Task, XComArg, task
 from taskstate.sdk.outputs import OutputRef, find_refs, resolve_refs
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -95,3 +95,13 @@ def test_values_without_references_are_left_alone() -> None:
     value = {"a": [1, (2, "x")], "b": None}
     assert list(find_refs(value)) == []
     assert resolve_refs(value, {}) == value
+
+
+def test_a_called_task_has_its_operator_as_airflows_xcomarg_has() -> None:
+    with DAG("d", start_date=START):
+        source = extract()
+        keyed = XComArg(source.operator, key="color")
+        loaded = load(keyed)
+    assert source.operator is source
+    assert (keyed.task_id, keyed.key) == ("extract", "color")
+    assert source in loaded.upstream_list

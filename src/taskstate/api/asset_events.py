@@ -5,9 +5,13 @@ A try that succeeds records one event per asset its task declares as an outlet, 
 does. The task process sends them, through its supervisor, as its last request:
 ``POST /execution/task-instances/{ti_id}/asset-events``. The server stores them only while the
 token's try is running, and only on assets the task instance declares as outlets; an event on
-any other asset refuses the whole batch. Should the try still end otherwise (the process died
-after sending them), ``runs.finish_ti`` removes them again in the transaction that ends the
-try, so only tries that succeeded leave events behind.
+any other asset refuses the whole batch. An event added through an asset alias
+(``outlet_events[alias].add(asset)``) may be on any asset, named by name and uri and registered
+if it is new, as Airflow 3 registers it; but only through an alias the task instance declares
+as an outlet, so a token can still write only what its task declares or its aliases resolve to.
+Should the try still end otherwise (the process died after sending them), ``runs.finish_ti``
+removes them again in the transaction that ends the try, so only tries that succeeded
+leave events behind.
 
 ``GET /execution/asset-events?name=`` (or ``?uri=``) reads the events of an asset the token's
 task declares, inlet or outlet (``inlet_events``): oldest first unless ``ascending=false``,
@@ -19,6 +23,7 @@ events, newest first, a page at a time (``GET /api/v1/assets/{name}/events?limit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,12 +43,20 @@ from taskstate.api.wire import (
     AssetEventsBody,
     RecordAssetEventsBody,
 )
-from taskstate.db.models import Asset, AssetEvent, AssetRole, TaskInstanceAsset, utcnow
+from taskstate.db.models import (
+    Asset,
+    AssetEvent,
+    AssetRole,
+    TaskInstance,
+    TaskInstanceAsset,
+    utcnow,
+)
 from taskstate.errors import InvalidValueError, UndeclaredAssetError, UsageError
 from taskstate.state.codec import decode_value, validate_encoded_value
 
 __all__ = [
     "MAX_PAGE",
+    "NewEvent",
     "execution_router",
     "public_router",
     "read_events",
@@ -81,25 +94,59 @@ def _checked_extra(data: bytes, asset: str, max_bytes: int) -> str:
     return data.decode()
 
 
-def record_events(
-    session: Session, ti_id: str, try_number: int, events: list[tuple[str, str]]
-) -> int:
-    """Store ``events`` (asset name, extra as JSON text) of try ``try_number``, which must be
-    running; every asset must be an outlet of the task instance. How many were stored."""
-    ti = runs.require_running_try(session, ti_id, try_number)
-    outlets = _outlets(session, ti_id)
-    for asset, _ in events:
-        if asset not in outlets:
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a try records: on an outlet of its task, or through one of its ``alias``es on
+    the asset named ``asset`` with ``uri``. ``extra`` is the JSON text of an object."""
+
+    asset: str
+    extra: str
+    uri: str | None = None
+    alias: str | None = None
+
+
+def _asset_ids(session: Session, ti: TaskInstance, events: list[NewEvent]) -> list[int]:
+    """The asset of each event, checked against what the task instance declares; assets named
+    through its aliases are registered if new."""
+    outlets = _outlets(session, ti.id)
+    aliases = runs.alias_names(session, ti.id) if any(e.alias for e in events) else set()
+    found: list[int] = []
+    for event in events:
+        if event.alias is None:
+            if event.asset not in outlets:
+                raise UndeclaredAssetError(
+                    f"task {ti.task_id!r} does not declare asset {event.asset!r} as an outlet; "
+                    f"only its outlets ({', '.join(sorted(outlets)) or 'none'}) can have events "
+                    "recorded",
+                    detail={"asset": event.asset},
+                )
+            found.append(outlets[event.asset])
+            continue
+        if event.alias not in aliases:
             raise UndeclaredAssetError(
-                f"task {ti.task_id!r} does not declare asset {asset!r} as an outlet; only its "
-                f"outlets ({', '.join(sorted(outlets)) or 'none'}) can have events recorded",
-                detail={"asset": asset},
+                f"task {ti.task_id!r} does not declare asset alias {event.alias!r} as an "
+                "outlet; events can be added only through the aliases it declares",
+                detail={"asset": event.asset, "alias": event.alias},
             )
+        if event.uri is None:
+            raise InvalidValueError(
+                f"an event added through asset alias {event.alias!r} names its asset's uri",
+                detail={"asset": event.asset, "alias": event.alias},
+            )
+        found.append(runs.get_or_create_asset(session, runs.AssetSpec(event.asset, event.uri)).id)
+    return found
+
+
+def record_events(session: Session, ti_id: str, try_number: int, events: list[NewEvent]) -> int:
+    """Store ``events`` of try ``try_number``, which must be running; each must be on an outlet
+    of the task instance or added through an alias it declares. How many were stored."""
+    ti = runs.require_running_try(session, ti_id, try_number)
+    asset_ids = _asset_ids(session, ti, events)
     now = utcnow()
     session.add_all(
         AssetEvent(
-            asset_id=outlets[asset],
-            extra=extra,
+            asset_id=asset_id,
+            extra=event.extra,
             source_ti_id=ti.id,
             source_dag_id=ti.dag_id,
             source_run_id=ti.run_id,
@@ -107,7 +154,7 @@ def record_events(
             source_map_index=ti.map_index,
             created_at=now,
         )
-        for asset, extra in events
+        for asset_id, event in zip(asset_ids, events, strict=True)
     )
     return len(events)
 
@@ -162,7 +209,10 @@ async def record_asset_events(ti_id: str, request: Request) -> Response:
     claims.require_ti(ti_id)
     parsed = decode_body(await request.body(), _record_body, "asset events", InvalidValueError)
     limit = state.settings.state_store.max_value_bytes
-    events = [(e.asset, _checked_extra(bytes(e.extra), e.asset, limit)) for e in parsed.events]
+    events = [
+        NewEvent(e.asset, _checked_extra(bytes(e.extra), e.asset, limit), e.uri, e.alias)
+        for e in parsed.events
+    ]
     await in_transaction(
         state, lambda session: record_events(session, ti_id, claims.try_number, events)
     )

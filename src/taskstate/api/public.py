@@ -53,6 +53,7 @@ class TaskModel(BaseModel):
     retry_delay_seconds: float = Field(0.0, ge=0)
     inlets: list[AssetModel] = []
     outlets: list[AssetModel] = []
+    outlet_aliases: list[str] = []
 
 
 class CreateRunModel(BaseModel):
@@ -138,6 +139,7 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
             retry_delay_seconds=t.retry_delay_seconds,
             inlets=[runs.AssetSpec(a.name, a.uri) for a in t.inlets],
             outlets=[runs.AssetSpec(a.name, a.uri) for a in t.outlets],
+            outlet_aliases=list(t.outlet_aliases),
         )
         for t in body.tasks
     ]

@@ -30,6 +30,7 @@ from taskstate.db.models import (
     DagRun,
     DagRunState,
     TaskInstance,
+    TaskInstanceAlias,
     TaskInstanceAsset,
     TaskInstanceState,
     TaskOutput,
@@ -47,6 +48,7 @@ from taskstate.state.types import TaskScope
 __all__ = [
     "AssetSpec",
     "TaskSpec",
+    "alias_names",
     "asset_roles",
     "assets_of",
     "create_run",
@@ -54,6 +56,7 @@ __all__ = [
     "find_ti",
     "finish_run",
     "finish_ti",
+    "get_or_create_asset",
     "get_run",
     "get_ti",
     "list_runs",
@@ -100,6 +103,7 @@ class TaskSpec:
     retry_delay_seconds: float = 0.0
     inlets: Sequence[AssetSpec] = ()
     outlets: Sequence[AssetSpec] = ()
+    outlet_aliases: Sequence[str] = ()
 
 
 def scope_of(ti: TaskInstance) -> TaskScope:
@@ -120,7 +124,9 @@ def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
     return session.execute(inserted).first() is not None
 
 
-def _get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
+def get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
+    """The asset ``spec`` names, registered if new; a ConflictError if its name or uri is
+    registered with another uri or name."""
     name = validate_asset_name(spec.name)
     uri = validate_asset_name(spec.uri, what="asset uri")
     named = select(Asset).where(Asset.name == name)
@@ -198,10 +204,14 @@ def create_run(
         links: dict[tuple[int, str], None] = {}
         for role, specs in ((AssetRole.INLET, spec.inlets), (AssetRole.OUTLET, spec.outlets)):
             for asset_spec in specs:
-                links[(_get_or_create_asset(session, asset_spec).id, role)] = None
+                links[(get_or_create_asset(session, asset_spec).id, role)] = None
         session.add_all(
             TaskInstanceAsset(ti_id=ti.id, asset_id=asset_id, role=role) for asset_id, role in links
         )
+        aliases = dict.fromkeys(
+            validate_asset_name(alias, what="asset alias") for alias in spec.outlet_aliases
+        )
+        session.add_all(TaskInstanceAlias(ti_id=ti.id, name=alias) for alias in aliases)
     session.flush()
     return run
 
@@ -411,13 +421,21 @@ def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -
 
 def _discard_asset_events(session: Session, ti_id: str) -> None:
     """Remove the asset events of the task instance: on a try that ends other than success,
-    they are that try's (an instance that succeeded has no later try)."""
-    outlets = select(TaskInstanceAsset.asset_id).where(
-        TaskInstanceAsset.ti_id == ti_id, TaskInstanceAsset.role == AssetRole.OUTLET
-    )
-    session.execute(
-        delete(AssetEvent).where(AssetEvent.asset_id.in_(outlets), AssetEvent.source_ti_id == ti_id)
-    )
+    they are that try's (an instance that succeeded has no later try). Without aliases, they
+    are on its outlets, which the asset index finds; through an alias, on any asset."""
+    found = delete(AssetEvent).where(AssetEvent.source_ti_id == ti_id)
+    if not alias_names(session, ti_id):
+        outlets = select(TaskInstanceAsset.asset_id).where(
+            TaskInstanceAsset.ti_id == ti_id, TaskInstanceAsset.role == AssetRole.OUTLET
+        )
+        found = found.where(AssetEvent.asset_id.in_(outlets))
+    session.execute(found)
+
+
+def alias_names(session: Session, ti_id: str) -> set[str]:
+    """The asset aliases the task instance declares as outlets."""
+    query = select(TaskInstanceAlias.name).where(TaskInstanceAlias.ti_id == ti_id)
+    return set(session.scalars(query))
 
 
 def require_running_try(session: Session, ti_id: str, try_number: int) -> TaskInstance:

@@ -136,11 +136,15 @@ class XComValuesBody(msgspec.Struct):
     values: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
-class RecordedAssetEvent(msgspec.Struct):
-    """An event a try records on an asset it declares as an outlet; ``extra`` a JSON object."""
+class RecordedAssetEvent(msgspec.Struct, omit_defaults=True):
+    """An event a try records on an asset it declares as an outlet; ``extra`` a JSON object.
+    Added through an ``alias`` the task declares as an outlet, it names the asset by name and
+    ``uri`` and may be on any asset, which is registered if it is new."""
 
     asset: str
     extra: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+    uri: str | None = None
+    alias: str | None = None
 
 
 class RecordAssetEventsBody(msgspec.Struct):

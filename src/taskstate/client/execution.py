@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -159,11 +160,21 @@ class ExecutionClient:
 
     # -- asset events ----------------------------------------------------------------------
 
-    def record_asset_events(self, ti_id: str, events: list[tuple[str, bytes]]) -> None:
+    def record_asset_events(
+        self,
+        ti_id: str,
+        events: list[tuple[str, bytes]],
+        alias_events: Sequence[tuple[str, str, str, bytes]] = (),
+    ) -> None:
         """Record events (asset name, extra as JSON text) of the token's running try on
-        assets its task declares as outlets."""
+        assets its task declares as outlets, then ``alias_events`` (alias, asset name, uri,
+        extra) through aliases it declares as outlets."""
         body = RecordAssetEventsBody(
             events=[RecordedAssetEvent(asset=a, extra=msgspec.Raw(e)) for a, e in events]
+            + [
+                RecordedAssetEvent(asset=name, extra=msgspec.Raw(e), uri=uri, alias=alias)
+                for alias, name, uri, e in alias_events
+            ]
         )
         self._send("POST", f"/task-instances/{ti_id}/asset-events", msgspec.json.encode(body))
 

@@ -44,6 +44,7 @@ __all__ = [
     "DagRunState",
     "PurgeEntry",
     "TaskInstance",
+    "TaskInstanceAlias",
     "TaskInstanceAsset",
     "TaskInstanceState",
     "TaskOutput",
@@ -195,6 +196,18 @@ class TaskInstanceAsset(Base):
         Integer, ForeignKey("asset.id"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class TaskInstanceAlias(Base):
+    """An asset alias that a task instance declares as an outlet: events added through it may
+    name any asset, registered when first named."""
+
+    __tablename__ = "task_instance_alias"
+
+    ti_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(1500), primary_key=True)
 
 
 class TaskState(Base):

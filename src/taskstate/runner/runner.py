@@ -138,6 +138,7 @@ class DagRunner:
                     "retry_delay_seconds": t.retry_delay.total_seconds(),
                     "inlets": [{"name": a.name, "uri": a.uri} for a in t.inlets],
                     "outlets": [{"name": a.name, "uri": a.uri} for a in t.outlets],
+                    "outlet_aliases": [a.name for a in t.outlet_aliases],
                 }
                 for t in order
                 for map_index in self._registered_indices(t)

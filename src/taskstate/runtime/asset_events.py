@@ -8,8 +8,8 @@ A try that succeeds records one event on each asset its task declares as an outl
 * ``yield Metadata(asset, extra={...})`` from the task function (the SDK drains the generator,
   :mod:`taskstate.sdk.callables`, merging each extra into ``outlet_events``);
 * ``outlet_events[AssetAlias(...)].add(asset, extra={...})`` records one more event on
-  ``asset``, which the task must declare as an outlet: taskstate registers assets when a run is
-  created, so an alias cannot bring a new asset into being.
+  ``asset`` through an alias the task declares as an outlet. As in Airflow, the asset need not
+  be declared anywhere: the server registers it when the event is recorded.
 
 :func:`record_asset_events` sends them all, once, when the task has succeeded. The server stores
 them only while the try runs and only on the task's outlets.
@@ -22,7 +22,7 @@ newest. Each is an :class:`AssetEvent` with ``extra``, ``timestamp`` and its sou
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self, overload
@@ -59,9 +59,20 @@ def _is_alias(key: object) -> bool:
 class _Declared:
     """The assets a task declares, found by ``Asset``, name, or name or uri reference."""
 
-    def __init__(self, assets: Sequence[AssetInfo], task_id: str) -> None:
+    def __init__(
+        self, assets: Sequence[AssetInfo], task_id: str, aliases: Iterable[str] = ()
+    ) -> None:
         self.assets = {a.name: a for a in assets}
         self.task_id = task_id
+        self.aliases = frozenset(aliases)
+
+    def named(self, key: object) -> tuple[str, str]:
+        """The name and uri of the asset ``key``: an ``Asset`` as given, else a declared one."""
+        name, uri = getattr(key, "name", None), getattr(key, "uri", None)
+        if isinstance(name, str) and isinstance(uri, str) and name and uri:
+            return name, uri
+        found = self.find(key, role="any")
+        return found.name, found.uri
 
     def find(self, key: object, *, role: str) -> AssetInfo:
         """The declared asset ``key`` names; ``role``: ``outlet``, or ``any`` for either."""
@@ -101,23 +112,23 @@ class OutletEventAccessor:
         self._declared = declared
         self._alias = alias
         self.extra: dict[str, Any] = {}
-        self.alias_events: list[tuple[str, dict[str, Any]]] = []
+        self.alias_events: list[tuple[str, str, dict[str, Any]]] = []
 
     def add(self, asset: Any, extra: Mapping[str, Any] | None = None) -> None:
-        """Through an alias: record one more event on ``asset``, an outlet of the task. On an
-        asset's own accessor this does nothing, as in Airflow."""
+        """Through an alias the task declares as an outlet: record one more event on
+        ``asset`` (an ``Asset``, or the name of one the task declares). On an asset's own
+        accessor this does nothing, as in Airflow."""
         if self._alias is None:
             return
-        try:
-            name = self._declared.find(asset, role="outlet").name
-        except UndeclaredAssetError as exc:
+        if self._alias not in self._declared.aliases:
             raise UndeclaredAssetError(
-                f"{exc.message}: an asset alias ({self._alias!r}) can only add events to "
-                "assets the task declares as outlets in taskstate, which registers assets "
-                "when a run is created",
-                detail={**exc.detail, "alias": self._alias},
-            ) from None
-        self.alias_events.append((name, dict(extra or {})))
+                f"task {self._declared.task_id!r} does not declare asset alias "
+                f"{self._alias!r} as an outlet; events can be added only through the aliases "
+                "it declares",
+                detail={"alias": self._alias},
+            )
+        name, uri = self._declared.named(asset)
+        self.alias_events.append((name, uri, dict(extra or {})))
 
 
 class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
@@ -148,17 +159,24 @@ class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
         return len(self._accessors)
 
     def events(self, *, max_bytes: int) -> list[tuple[str, bytes]]:
-        """What a successful try records: one event per declared outlet, then the events
-        added through aliases; each extra as JSON text, checked like a state value."""
+        """What a successful try records first: one event per declared outlet; each extra as
+        JSON text, checked like a state value."""
         found: list[tuple[str, dict[str, Any]]] = []
         for name, asset in self._declared.assets.items():
             if asset.outlet:
                 accessor = self._accessors.get(name)
                 found.append((name, {} if accessor is None else accessor.extra))
-        for slot, accessor in self._accessors.items():
-            if slot.startswith("alias:"):
-                found.extend(accessor.alias_events)
         return [(name, _encode_extra(name, extra, max_bytes)) for name, extra in found]
+
+    def alias_events(self, *, max_bytes: int) -> list[tuple[str, str, str, bytes]]:
+        """Then the events added through aliases, in the order added: (alias, asset name,
+        asset uri, extra as JSON text)."""
+        return [
+            (slot.removeprefix("alias:"), name, uri, _encode_extra(name, extra, max_bytes))
+            for slot, accessor in self._accessors.items()
+            if slot.startswith("alias:")
+            for name, uri, extra in accessor.alias_events
+        ]
 
 
 def _encode_extra(asset: str, extra: Any, max_bytes: int) -> bytes:
@@ -175,8 +193,9 @@ def record_asset_events(
 ) -> None:
     """Send the events of a try that succeeded (nothing when the task has no outlets)."""
     events = outlet_events.events(max_bytes=max_bytes)
-    if events:
-        comms.send(RecordAssetEvents(events=events))
+    alias_events = outlet_events.alias_events(max_bytes=max_bytes)
+    if events or alias_events:
+        comms.send(RecordAssetEvents(events=events, alias_events=alias_events))
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,9 +337,13 @@ class _Ref:
 
 
 def event_accessors(
-    comms: SupervisorComms, ti_info: TaskInstanceInfo, assets: Sequence[AssetInfo]
+    comms: SupervisorComms,
+    ti_info: TaskInstanceInfo,
+    assets: Sequence[AssetInfo],
+    outlet_aliases: Iterable[str] = (),
 ) -> tuple[OutletEventAccessors, InletEventsAccessors]:
     """``context["outlet_events"]`` and ``context["inlet_events"]`` of a task instance whose
-    task declares ``assets`` (``StartTask.assets``, which say which are inlets and outlets)."""
-    declared = _Declared(assets, ti_info.task_id)
+    task declares ``assets`` (``StartTask.assets``, which say which are inlets and outlets)
+    and the asset aliases ``outlet_aliases`` as outlets."""
+    declared = _Declared(assets, ti_info.task_id, outlet_aliases)
     return OutletEventAccessors(declared), InletEventsAccessors(comms, declared)

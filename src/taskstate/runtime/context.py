@@ -1,7 +1,7 @@
 """The context a task receives, with Airflow's keys, and how a task function is given it.
 
 Keys: ``ti`` and ``task_instance`` (the same object), ``task``, ``dag``, ``dag_run``,
-``run_id``, ``map_index``, ``try_number``, ``params`` (the DAG's, the task's and the run's conf
+``run_id``, ``map_index``, ``params`` (the DAG's, the task's and the run's conf
 over them, checked: :mod:`taskstate.sdk.params`), ``inlets``, ``outlets``, ``macros``, ``var``,
 ``conn``, ``task_state`` and ``asset_state`` with their Airflow 3.3.2 names
 ``task_state_store`` and ``asset_state_store`` (the very same objects). A run with a logical
@@ -104,7 +104,8 @@ def build_context(
     task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
     assets = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
     asset_state = AssetStates(assets, task_id=info.task_id)
-    outlet_events, inlet_events = event_accessors(comms, info, start.assets)
+    aliases = [alias.name for alias in getattr(task, "outlet_aliases", ())]
+    outlet_events, inlet_events = event_accessors(comms, info, start.assets, aliases)
     return {
         "dag": dag,
         "task": task,
@@ -113,7 +114,6 @@ def build_context(
         "dag_run": dag_run,
         "run_id": info.run_id,
         "map_index": info.map_index,
-        "try_number": info.try_number,
         **_date_keys(dag_run, info.dag_id, info.task_id),
         "params": params,
         "inlets": list(getattr(task, "inlets", ())),

@@ -235,9 +235,12 @@ class AssetEventsReply(Reply):
 
 class RecordAssetEvents(Request[None]):
     """The events of a try that succeeded, each ``(asset name, JSON text of its extra)``; sent
-    once, as the task process's last request. Only assets the task declares as outlets."""
+    once, as the task process's last request. Only assets the task declares as outlets; then
+    ``alias_events``, each ``(alias, asset name, asset uri, extra)``, added through an alias the
+    task declares as an outlet, on any asset (registered by the server if new)."""
 
     events: list[tuple[str, bytes]]
+    alias_events: list[tuple[str, str, str, bytes]] = []
 
 
 class GetAssetEvents(Request[AssetEventsReply]):

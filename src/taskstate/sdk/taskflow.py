@@ -59,6 +59,12 @@ class Task(PythonOperator):
             **kwargs,
         )
 
+    @property
+    def operator(self) -> Task:
+        """The task whose output this is: itself, since calling a task returns the task where
+        Airflow returns an ``XComArg`` of it (``XComArg(extract().operator, key="k")``)."""
+        return self
+
     def __getitem__(self, key: Item) -> XComArg:
         """``extract()["rows"]``: an item of the task's output, to pass to another task."""
         return XComArg(self)[key]

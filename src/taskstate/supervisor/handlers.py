@@ -109,7 +109,7 @@ def pull_xcom(client: ExecutionClient, ti_id: str, req: PullXCom) -> XComReply:
 
 
 def record_asset_events(client: ExecutionClient, ti_id: str, req: RecordAssetEvents) -> None:
-    client.record_asset_events(ti_id, req.events)
+    client.record_asset_events(ti_id, req.events, req.alias_events)
 
 
 def get_asset_events(client: ExecutionClient, ti_id: str, req: GetAssetEvents) -> AssetEventsReply:

@@ -21,12 +21,11 @@ def _ti(ti):
 with DAG(dag_id="e2e_context", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
 
     @task(retries=1)
-    def named(task_state, ti, run_id, dag_run, try_number, map_index):
+    def named(task_state, ti, run_id, dag_run, map_index):
         seen = {
             "ti": _ti(ti),
             "run_id": run_id,
             "dag_run": {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id},
-            "try_number": try_number,
             "map_index": map_index,
         }
         print("CONTEXT " + json.dumps(seen, sort_keys=True))
