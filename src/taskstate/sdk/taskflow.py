@@ -15,7 +15,7 @@ from taskstate.sdk.callables import call_with_context
 from taskstate.sdk.context import render_again
 from taskstate.sdk.expand import ExpandInput
 from taskstate.sdk.operator import _detached
-from taskstate.sdk.operators.bash import SCRIPT_EXTENSIONS, check_exit, run_bash, skip_codes
+from taskstate.sdk.operators.bash import SCRIPT_EXTENSIONS, run_command_of, skip_codes
 from taskstate.sdk.operators.branch import (
     BranchMixIn,
     ShortCircuitMixIn,
@@ -149,14 +149,4 @@ class BashTask(Task):
             )
         self.bash_command = command
         render_again(self, context)
-        result = run_bash(
-            str(self.bash_command),
-            env=self.env,
-            append_env=self.append_env,
-            cwd=self.cwd,
-            output_encoding=self.output_encoding,
-            context=context,
-            log=self.log,
-        )
-        check_exit(result, self.skip_on_exit_code)
-        return result.output
+        return run_command_of(self, context).output

@@ -24,7 +24,7 @@ from typing import Any
 from taskstate.sdk.exceptions import AirflowException, AirflowSkipException
 from taskstate.sdk.operator import BaseOperator
 
-__all__ = ["BashOperator", "BashResult", "context_env", "run_bash"]
+__all__ = ["BashOperator", "BashResult", "context_env", "run_bash", "run_command_of"]
 
 SCRIPT_EXTENSIONS = (".sh", ".bash")
 
@@ -121,6 +121,22 @@ def skip_codes(value: int | Container[int] | None) -> Container[int]:
     return value
 
 
+def run_command_of(op: Any, context: Mapping[str, Any]) -> BashResult:
+    """Run ``op.bash_command`` with the operator's ``env``, ``append_env``, ``cwd`` and
+    ``output_encoding``, then skip or fail the try per ``op.skip_on_exit_code``."""
+    result = run_bash(
+        str(op.bash_command),
+        env=op.env,
+        append_env=op.append_env,
+        cwd=op.cwd,
+        output_encoding=op.output_encoding,
+        context=context,
+        log=op.log,
+    )
+    check_exit(result, op.skip_on_exit_code)
+    return result
+
+
 def check_exit(result: BashResult, skip_on_exit_code: Container[int]) -> None:
     """Skip or fail the try per the command's exit code."""
     if result.exit_code in skip_on_exit_code:
@@ -161,14 +177,4 @@ class BashOperator(BaseOperator):
         self.output_processor = output_processor
 
     def execute(self, context: Mapping[str, Any]) -> Any:
-        result = run_bash(
-            str(self.bash_command),
-            env=self.env,
-            append_env=self.append_env,
-            cwd=self.cwd,
-            output_encoding=self.output_encoding,
-            context=context,
-            log=self.log,
-        )
-        check_exit(result, self.skip_on_exit_code)
-        return self.output_processor(result.output)
+        return self.output_processor(run_command_of(self, context).output)
