@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ from taskstate.runtime.protocol import (
     RecordAssetEvents,
     TaskInstanceInfo,
 )
-from taskstate.sdk import Asset
+from taskstate.sdk import Asset, AssetAlias
 
 from .conftest import FrameServer
 
@@ -41,13 +40,6 @@ ASSETS = [
     AssetInfo(REPORT.name, REPORT.uri, inlet=True, outlet=True),
     AssetInfo(SOURCE.name, SOURCE.uri, inlet=True),
 ]
-
-
-@dataclass(frozen=True)
-class AssetAlias:
-    """Stands for the SDK's ``AssetAlias`` (found by its class name, as Airflow's)."""
-
-    name: str
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from taskstate.runtime.protocol import (
     RecordAssetEvents,
     TaskInstanceInfo,
 )
-from taskstate.sdk.asset import Asset
+from taskstate.sdk.asset import Asset, AssetAlias
 from taskstate.state.codec import decode_value, encode_value
 
 __all__ = [
@@ -50,10 +50,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _is_alias(key: object) -> bool:
-    return type(key).__name__ == "AssetAlias"
 
 
 class _Declared:
@@ -140,7 +136,7 @@ class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
         self._keys: dict[str, Any] = {}
 
     def __getitem__(self, key: Any) -> OutletEventAccessor:
-        if _is_alias(key):
+        if isinstance(key, AssetAlias):
             slot = "alias:" + str(key.name)
             accessor = OutletEventAccessor(self._declared, alias=str(key.name))
         else:
@@ -295,7 +291,7 @@ class InletEventsAccessors(Mapping[Any, InletEventsAccessor]):
     def __getitem__(self, key: Any) -> InletEventsAccessor:
         if isinstance(key, int) and not isinstance(key, bool):
             name = self._inlets[key].name
-        elif _is_alias(key):
+        elif isinstance(key, AssetAlias):
             raise UsageError(
                 f"taskstate does not read events through an asset alias ({key.name!r}); "
                 "declare the asset itself as an inlet and read inlet_events[asset]"
