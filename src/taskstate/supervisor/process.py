@@ -180,16 +180,22 @@ class _Supervision:
         self._open_log(ti)
         self.say(f"try {ti.try_number} of {ti.task_id} started")
         parent, child = socket.socketpair()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
-            pass_fds=[child.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=_child_env(user),
-            **(user.popen_options() if user is not None else {}),
-        )
-        child.close()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_child_env(user),
+                **(user.popen_options() if user is not None else {}),
+            )
+        except OSError as exc:  # e.g. run_as_user cannot reach the interpreter
+            parent.close()
+            as_user = "" if user is None else f" as user {user.name!r}"
+            raise RuntimeFailure(f"cannot start the task process{as_user}: {exc}") from exc
+        finally:
+            child.close()
         frames = FrameSocket(parent)
         try:
             frames.send(
