@@ -74,7 +74,7 @@ def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
     supervision = _Supervision(job, client, out or sys.stdout)
     try:
         return supervision.run()
-    except TaskStateError as exc:
+    except (TaskStateError, OSError) as exc:  # OSError: e.g. run_as_user cannot run Python
         supervision.say(f"supervisor error: {type(exc).__name__}: {exc}")
         return Outcome.ERROR
     finally:
@@ -180,22 +180,16 @@ class _Supervision:
         self._open_log(ti)
         self.say(f"try {ti.try_number} of {ti.task_id} started")
         parent, child = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
-                pass_fds=[child.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=_child_env(user),
-                **(user.popen_options() if user is not None else {}),
-            )
-        except OSError as exc:  # e.g. run_as_user cannot reach the interpreter
-            parent.close()
-            as_user = "" if user is None else f" as user {user.name!r}"
-            raise RuntimeFailure(f"cannot start the task process{as_user}: {exc}") from exc
-        finally:
-            child.close()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taskstate.runtime", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_child_env(user),
+            **(user.popen_options() if user is not None else {}),
+        )
+        child.close()
         frames = FrameSocket(parent)
         try:
             frames.send(
