@@ -10,9 +10,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +29,7 @@ from tests.users import ThrowawayUser, interpreter_for, throwaway_user
 from taskstate.errors import ConfigError
 from taskstate.hardening import task_user, without_secrets
 from taskstate.supervisor.job import SupervisorJob
+from taskstate.testing.postgres import temporary_database
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 
@@ -197,3 +202,43 @@ def test_a_process_of_the_same_user_cannot_read_the_supervisors_memory() -> None
             control.stdin.close()
             control.wait()
             supervisor.wait(60)
+
+
+@linux_only
+def test_every_process_of_the_api_server_is_undumpable() -> None:
+    """``api-server --workers 2``: the parent (it holds the keys it created) and each worker
+    (started anew by ``exec``) make themselves undumpable before they serve."""
+    with unprivileged() as (python, user), temporary_database() as url:
+        options = user.popen_options() if user is not None else {}
+        home = user.home if user is not None else Path(tempfile.mkdtemp())
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE")}
+        env = {**base, "TASKSTATE_HOME": str(home / "home"), "TASKSTATE__DATABASE__URL": url}
+        server = subprocess.Popen(
+            [python, "-m", "taskstate.cli", "api-server", "--port", "0", "--workers", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=home,
+            text=True,
+            **options,
+        )
+        try:
+            assert server.stdout is not None
+            workers: list[int] = []
+            lines = []
+            for line in server.stdout:
+                lines.append(line)
+                if match := re.search(r"^\[(\d+)\] INFO: +Application startup complete", line):
+                    workers.append(int(match[1]))
+                if len(workers) == 2:
+                    break
+            assert len(workers) == 2, "".join(lines)
+            for pid in [server.pid, *workers]:
+                assert _uid_of(pid) != 0
+                assert os.stat(f"/proc/{pid}/mem").st_uid == 0, pid
+            assert _attempts(python, user, workers[0]) == {"memory": "denied", "environ": "denied"}
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.communicate(timeout=60)
+            if user is None:
+                shutil.rmtree(home, ignore_errors=True)
