@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,16 +50,23 @@ class ThrowawayUser:
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
 
+def _edit_users(command: list[str]) -> None:
+    """Run ``useradd``/``userdel``, waiting while another process edits the user files."""
+    for _ in range(50):
+        done = subprocess.run(command, capture_output=True, text=True)
+        # Another process (a test of another worker) may hold the lock of /etc/passwd.
+        if done.returncode == 0 or "lock" not in done.stderr:
+            break
+        time.sleep(0.1)  # no event tells when the lock is free
+    assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+
+
 @contextmanager
 def throwaway_user() -> Iterator[ThrowawayUser]:
     """A new user (no login, no home of its own in /home) and a folder it owns, removed after."""
     require_root()
     name = f"tsh{secrets.token_hex(4)}"
-    subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
+    _edit_users(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
     home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     try:
         entry = pwd.getpwnam(name)
@@ -67,7 +75,7 @@ def throwaway_user() -> Iterator[ThrowawayUser]:
         yield ThrowawayUser(entry, home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-        subprocess.run(["userdel", name], check=False, capture_output=True)
+        _edit_users(["userdel", name])
 
 
 def _runs_as(user: ThrowawayUser, python: str) -> bool:
