@@ -96,7 +96,13 @@ def build_state(settings: Settings) -> AppState:
     signer = TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds)
     api_keys = ApiKeys(server_api_keys(settings))
     db = settings.database
-    database = Database(db.url, echo=db.echo, pool_size=db.pool_size, max_overflow=db.max_overflow)
+    database = Database(
+        db.url,
+        echo=db.echo,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        sqlite_synchronous=db.sqlite_synchronous,
+    )
     try:
         ensure_schema(database)
         backend = create_backend(
