@@ -4,7 +4,11 @@ database's settings applied to the engines it builds."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +16,7 @@ from sqlalchemy import text
 from taskstate.api.app import build_state
 from taskstate.api.server import EmbeddedServer, checked_port, serve
 from taskstate.config import Settings
-from taskstate.errors import ConfigError
+from taskstate.errors import BackendOptionError, ConfigError
 
 
 @pytest.mark.parametrize("port", [0, 1, 8080, 65535])
@@ -55,3 +59,27 @@ def test_the_server_applies_sqlite_synchronous(
                 assert conn.execute(text("PRAGMA synchronous")).scalar() == level
     finally:
         asyncio.run(state.aclose())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"pool": 3}, BackendOptionError),
+        ({"url": "redis://127.0.0.1:6379/15", "prefx": "p"}, BackendOptionError),
+    ],
+)
+def test_a_bad_server_backend_is_refused_before_the_schema(
+    make_settings: Callable[..., Settings], kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    backend = "redis" if "url" in kwargs else "metastore"
+    settings = make_settings(
+        TASKSTATE__STATE_STORE__BACKEND=backend,
+        TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps(kwargs),
+    )
+    if not settings.database.url.startswith("sqlite"):
+        pytest.skip("looks at the SQLite file")
+    with pytest.raises(error, match="backend_kwargs"):
+        build_state(settings)
+    path = Path(settings.database.url.removeprefix("sqlite:///"))
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
