@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from taskstate.backends.redis import RedisStateBackend
 from taskstate.backends.registry import create_backend
@@ -116,6 +117,8 @@ def test_a_volatile_redis_is_refused(redis_process: Callable[..., RedisProcess])
     assert "appendonly yes" in message and "allow_volatile = true" in message
     assert isinstance(caught.value, ConfigError)
     assert caught.value.detail == {"url": server.url, "appendonly": False, "save": ""}
+    with redis.Redis.from_url(server.url) as client:
+        assert client.dbsize() == 0  # nothing written
 
 
 def test_the_server_refuses_to_start_on_a_volatile_redis(
