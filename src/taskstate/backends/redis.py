@@ -61,6 +61,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import RedisError
 
+from taskstate.backends.redis_persistence import check_persistence
 from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
 from taskstate.state.backend import BaseStateBackend
@@ -328,9 +329,16 @@ class RedisStateBackend(BaseStateBackend):
     client, both built from ``url`` once. The async client's connections belong to the event
     loop that opened them: use the async twins from one loop, and close with :meth:`aclose` on
     it. ``session`` is accepted for the interface's sake and ignored.
+
+    The server's persistence is checked when the backend is built: a Redis that keeps its data
+    only in memory is refused with :class:`~taskstate.errors.VolatileBackendError`, unless
+    ``allow_volatile`` says that losing every value on a Redis restart is intended (see
+    :mod:`taskstate.backends.redis_persistence`); then nothing is checked.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, prefix: str = "taskstate") -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, prefix: str = "taskstate", allow_volatile: bool = False
+    ) -> None:
         if not prefix:
             raise ValueError("the key prefix of RedisStateBackend must not be empty")
         self._prefix = prefix
@@ -348,6 +356,14 @@ class RedisStateBackend(BaseStateBackend):
                 f"cannot use Redis URL {self._masked_url}: {exc}",
                 detail={"url": self._masked_url, "error": type(exc).__name__},
             ) from exc
+        self.persistence = "not checked (allow_volatile)"
+        """How the server keeps its data, as :func:`check_persistence` found it."""
+        if not allow_volatile:
+            try:
+                self.persistence = check_persistence(self._client, self._masked_url)
+            except BaseException:
+                self._client.close()
+                raise
         self._set = self._client.register_script(_SET)
         self._delete = self._client.register_script(_DELETE)
         self._clear = self._client.register_script(_CLEAR)

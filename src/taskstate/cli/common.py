@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from taskstate.errors import ConfigError, TaskStateError, UsageError
+from taskstate.errors import BackendImportError, ConfigError, TaskStateError, UsageError
 
 if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
@@ -25,6 +25,7 @@ __all__ = [
     "ApiKey",
     "ApiUrl",
     "api_client",
+    "check_worker_backend",
     "command_group",
     "err",
     "fail",
@@ -114,7 +115,7 @@ ApiUrl = Annotated[
     ),
 ]
 # The API key's source, never the key itself: a command line is readable by every local user
-# (/proc/<pid>/cmdline, ps). ``--api-key`` is refused for every command (see main.py).
+# (/proc/<pid>/cmdline, ps). ``--api-key`` is refused for every command (main.py's ``main``).
 ApiKey = Annotated[
     Path | None,
     typer.Option(
@@ -179,6 +180,27 @@ def worker_backend_spec(workers: WorkersSettings) -> WorkerBackendSpec | None:
     if not workers.state_backend:
         return None
     return WorkerBackendSpec(workers.state_backend, dict(workers.state_backend_kwargs))
+
+
+def check_worker_backend(spec: WorkerBackendSpec | None) -> None:
+    """Build the worker backend once here and close it, so that a bad one (an unknown class,
+    an option it does not take, a root it refuses) stops the command before any task starts,
+    instead of failing every task. The DAG file's folder must be on the import path already."""
+    from taskstate.runtime.worker_backend import SETTING, load_worker_backend
+
+    try:
+        worker = load_worker_backend(spec)
+    except TaskStateError:
+        raise
+    except Exception as exc:  # the class's own constructor refused its options
+        assert spec is not None
+        raise BackendImportError(
+            f"{SETTING} = {spec.path!r}: building it failed: {type(exc).__name__}: {exc}",
+            detail={"setting": SETTING, "path": spec.path},
+        ) from exc
+    close = getattr(worker.backend, "close", None) if worker is not None else None
+    if callable(close):
+        close()
 
 
 def settings() -> Settings:

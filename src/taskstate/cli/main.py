@@ -24,6 +24,7 @@ from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
     api_client,
+    check_worker_backend,
     command_group,
     err,
     fail,
@@ -37,7 +38,6 @@ from taskstate.cli.common import (
 from taskstate.errors import TaskStateError
 
 __all__ = ["app", "main"]
-
 
 app = command_group(
     name="taskstate",
@@ -112,6 +112,7 @@ def dags_test(
         dag = load_dag(path, dag_id)
         workers = config.workers
         backend = worker_backend_spec(workers)
+        check_worker_backend(backend)
         output = RunOutput()
         with api_client(config, api_url, api_key) as (url, client):
             result = DagRunner(
@@ -151,7 +152,10 @@ _API_SERVER_HELP = (
 def api_server(
     host: Annotated[str | None, typer.Option(help="Address to bind ([api] host).")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to bind ([api] port); 0 picks a free one.")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port to bind ([api] port), 0 to 65535; 0 picks a free one."
+        ),
     ] = None,
     workers: Annotated[
         int | None,
