@@ -8,7 +8,9 @@ so that a mistake is reported once, here. It then binds the socket and supervise
 (uvicorn's ``Multiprocess``: a worker that dies is replaced; SIGINT or SIGTERM stops them all
 gracefully). The settings, built once here, reach each worker pickled through the pipe that
 multiprocessing starts it with, never on its command line or in its environment, so no secret
-shows in a process listing; each worker builds its own engines and backend from them.
+shows in a process listing; each worker builds its own engines and backend from them. Every
+process of the server makes itself undumpable (:mod:`taskstate.hardening`) before it holds a
+key.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from taskstate.api.app import build_state, create_app
 from taskstate.config import Settings
 from taskstate.db.engine import dialect_of
 from taskstate.errors import ConfigError, RuntimeFailure
+from taskstate.hardening import make_undumpable
 
 __all__ = ["EmbeddedServer", "checked_port", "serve"]
 
@@ -173,6 +176,7 @@ def serve(
     needs PostgreSQL (see :func:`_check_workers`). The access log is off by default: it costs
     about as much as a state operation itself.
     """
+    make_undumpable("API server")  # before it holds a key
     count = workers if workers is not None else settings.api.workers
     bound = checked_port(port, "--port") if port is not None else settings.api.port
     _check_workers(settings, count)
@@ -190,13 +194,20 @@ def serve(
         return
     asyncio.run(state.aclose())  # each worker builds its own
     config = uvicorn.Config(
-        functools.partial(create_app, settings),
+        functools.partial(_worker_app, settings),
         factory=True,
         workers=count,
         log_config=_log_config_with_pids(),
         **options,
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _worker_app(settings: Settings) -> ASGIApp:
+    """The app of one worker process, which is dumpable again after its exec: made
+    undumpable before it builds anything that holds a key."""
+    make_undumpable("API server worker")
+    return create_app(settings)
 
 
 def _check_workers(settings: Settings, count: int) -> None:

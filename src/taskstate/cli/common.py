@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -33,6 +34,7 @@ __all__ = [
     "parse_logical_date",
     "plural",
     "print_json",
+    "refuse_api_key_option",
     "settings",
     "stdout",
     "worker_backend_spec",
@@ -112,14 +114,33 @@ ApiUrl = Annotated[
         envvar="TASKSTATE_API_URL",
     ),
 ]
+# The API key's source, never the key itself: a command line is readable by every local user
+# (/proc/<pid>/cmdline, ps). ``--api-key`` is refused for every command (main.py's ``main``).
 ApiKey = Annotated[
-    str | None,
+    Path | None,
     typer.Option(
-        "--api-key",
-        help="Key for --api-url; default: [api] api_keys, else $TASKSTATE_HOME/api_key.",
-        envvar="TASKSTATE_API_KEY",
+        "--api-key-file",
+        help="File holding the key for --api-url; default: $TASKSTATE_API_KEY, else "
+        "[api] api_keys, else $TASKSTATE_HOME/api_key.",
+        envvar="TASKSTATE_API_KEY_FILE",
+        dir_okay=False,
     ),
 ]
+
+API_KEY_OPTION_REFUSED = (
+    "--api-key is not accepted: a command line is readable by every user of this machine "
+    "(ps, /proc/PID/cmdline). Give the key in a file with --api-key-file PATH (or "
+    "TASKSTATE_API_KEY_FILE=PATH), or in the environment variable TASKSTATE_API_KEY"
+)
+
+
+def refuse_api_key_option(args: list[str]) -> None:
+    """Exit with an error if ``args`` (a whole command line) gives a key with ``--api-key``."""
+    for arg in args:
+        if arg == "--":
+            return
+        if arg == "--api-key" or arg.startswith("--api-key="):
+            fail(UsageError(API_KEY_OPTION_REFUSED))
 
 
 def fail(error: TaskStateError) -> NoReturn:
@@ -190,18 +211,27 @@ def settings() -> Settings:
 
 @contextmanager
 def api_client(
-    config: Settings, api_url: str | None, api_key: str | None
+    config: Settings, api_url: str | None, api_key_file: Path | None
 ) -> Iterator[tuple[str, PublicClient]]:
-    """A client of the API server at ``api_url``, or of an embedded one."""
-    from taskstate.api.keys import client_api_key
-    from taskstate.client.public import PublicClient
+    """A client of the API server at ``api_url``, or of an embedded one.
 
-    key = client_api_key(config, api_key)
+    This process then holds an API key: it makes itself undumpable first, so that no process of
+    its user (a task among them) can read the key from its memory.
+    """
+    import os
+
+    from taskstate.api.keys import client_api_key, in_memory_keys
+    from taskstate.client.public import PublicClient
+    from taskstate.hardening import make_undumpable
+
+    make_undumpable("taskstate command")
     if api_url:
+        key = client_api_key(config, api_key_file, environ=os.environ)
         with PublicClient(api_url, key) as client:
             yield api_url, client
         return
     from taskstate.api.server import EmbeddedServer
 
+    config, key = in_memory_keys(config)
     with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
         yield server.url, client

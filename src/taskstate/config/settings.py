@@ -174,6 +174,12 @@ class WorkersSettings(_Section):
     A mapping over more fails the task without a try (``UnmappableOutputError``); the API
     server refuses to expand a placeholder into more, whoever asks. Both read this one setting,
     so set it alike where the runner and the API server run. 1024 is Airflow's default."""
+    run_as_user: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    """The user each task process runs as; unset: the runner's own user.
+
+    The supervisor, running as root, drops the task process to this user before it starts, so
+    the task cannot read ``$TASKSTATE_HOME`` (the database, the key files) nor the memory of
+    taskstate's processes. Refused when taskstate does not run as root."""
 
 
 class APISettings(_Section):

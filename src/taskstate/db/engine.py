@@ -117,9 +117,9 @@ def dialect_insert(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Ins
 
 
 def _make_parent(path: Path) -> None:
-    """Create the SQLite file's folder, and the file itself owner-only: it holds state values."""
+    """Create the SQLite file's folder and the file itself owner-only: they hold state values."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:

@@ -34,6 +34,7 @@ from typing import IO, Any, TextIO
 from taskstate.api.wire import DagRunBody, TaskInstanceBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.errors import RuntimeFailure, TaskStateError
+from taskstate.hardening import TaskUser, task_user, without_secrets
 from taskstate.runtime.protocol import (
     EXIT_FAILED_NO_RETRY,
     EXIT_SETUP_FAILED,
@@ -56,8 +57,6 @@ __all__ = ["Outcome", "supervise"]
 
 # How long output pipes may stay open after the task process exited (a grandchild may hold them).
 PIPE_GRACE_SECONDS = 1.0
-# Settings of the API server and its database never reach the task process's environment.
-_PRIVATE_ENV_PREFIXES = ("TASKSTATE__API__", "TASKSTATE__DATABASE__")
 
 
 class Outcome(enum.IntEnum):
@@ -75,7 +74,7 @@ def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
     supervision = _Supervision(job, client, out or sys.stdout)
     try:
         return supervision.run()
-    except TaskStateError as exc:
+    except (TaskStateError, OSError) as exc:  # OSError: e.g. run_as_user cannot run Python
         supervision.say(f"supervisor error: {type(exc).__name__}: {exc}")
         return Outcome.ERROR
     finally:
@@ -83,10 +82,11 @@ def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
         client.close()
 
 
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+def _child_env(user: TaskUser | None) -> dict[str, str]:
+    """The task process's environment: the supervisor's, without taskstate's secrets."""
+    env = without_secrets(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return env if user is None else user.environment(env)
 
 
 def _describe_exit(code: int) -> str:
@@ -174,6 +174,7 @@ class _Supervision:
 
     def run(self) -> Outcome:
         job = self.job
+        user = task_user(job.run_as_user)  # refused before the try starts
         started = self.client.start(job.ti_id, pid=os.getpid(), hostname=socket.gethostname())
         ti, run = started.ti, started.dag_run
         self._open_log(ti)
@@ -185,7 +186,8 @@ class _Supervision:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=_child_env(),
+            env=_child_env(user),
+            **(user.popen_options() if user is not None else {}),
         )
         child.close()
         frames = FrameSocket(parent)
