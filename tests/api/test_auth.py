@@ -20,6 +20,7 @@ from taskstate.api.keys import client_api_key, server_secret_key
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import (
     ConfigError,
     NotAuthenticatedError,
@@ -34,7 +35,7 @@ Attach = Callable[..., Attached]
 
 
 def stored(client: ExecutionClient, ti_id: str, key: str) -> Any:
-    body = client.get_task_state(ti_id, key)
+    body = client.get_state(TaskInstanceId(ti_id), key)
     return None if body.value is msgspec.UNSET else msgspec.json.decode(body.value)
 
 
@@ -42,8 +43,8 @@ def stored(client: ExecutionClient, ti_id: str, key: str) -> Any:
 def two(run: Run, attach: Attach) -> tuple[Attached, Attached]:
     """Two running task instances of one run, each with ``k`` stored."""
     a, b = attach(run.ti_id("submit")), attach(run.ti_id("audit"))
-    a.client.set_task_state(a.ti_id, "k", b'"a"', None)
-    b.client.set_task_state(b.ti_id, "k", b'"b"', None)
+    a.client.set_state(TaskInstanceId(a.ti_id), "k", b'"a"', None)
+    b.client.set_state(TaskInstanceId(b.ti_id), "k", b'"b"', None)
     return a, b
 
 
@@ -68,12 +69,12 @@ def test_the_client_raises_permission_denied_for_another_task_instance(
 ) -> None:
     a, b = two
     with pytest.raises(PermissionDeniedError) as info:
-        a.client.get_task_state(b.ti_id, "k")
+        a.client.get_state(TaskInstanceId(b.ti_id), "k")
     assert info.value.status == 403
     with pytest.raises(PermissionDeniedError):
-        a.client.set_task_state(b.ti_id, "k", b'"stolen"', None)
+        a.client.set_state(TaskInstanceId(b.ti_id), "k", b'"stolen"', None)
     with pytest.raises(PermissionDeniedError):
-        a.client.clear_task_state(b.ti_id)
+        a.client.clear_state(TaskInstanceId(b.ti_id))
     with pytest.raises(PermissionDeniedError):
         a.client.heartbeat(b.ti_id)
     with pytest.raises(PermissionDeniedError):
@@ -93,16 +94,16 @@ def test_another_task_instances_token_cannot_start_it(run: Run, attach: Attach) 
 def test_an_undeclared_asset_is_denied(run: Run, attach: Attach, raw: httpx.Client) -> None:
     load = attach(run.ti_id("load"))  # declares orders and events, not secrets
     vault = attach(run.ti_id("vault"))  # declares secrets
-    vault.client.set_asset_state("secrets", "password", b'"hunter2"', None)
+    vault.client.set_state(AssetNamed("secrets"), "password", b'"hunter2"', None)
 
     with pytest.raises(UndeclaredAssetError) as info:
-        load.client.get_asset_state("secrets", "password")
+        load.client.get_state(AssetNamed("secrets"), "password")
     assert info.value.status == 403
     assert info.value.detail == {"asset": "secrets"}
     with pytest.raises(UndeclaredAssetError):
-        load.client.set_asset_state("secrets", "password", b'"pwned"', None)
+        load.client.set_state(AssetNamed("secrets"), "password", b'"pwned"', None)
     with pytest.raises(UndeclaredAssetError):
-        load.client.clear_asset_state("secrets")
+        load.client.clear_state(AssetNamed("secrets"))
 
     by_uri = raw.put(
         "/execution/state/asset/password",
@@ -118,14 +119,14 @@ def test_an_undeclared_asset_is_denied(run: Run, attach: Attach, raw: httpx.Clie
     )
     error_of(unknown, 403, "asset_not_declared")
 
-    got = vault.client.get_asset_state("secrets", "password")
+    got = vault.client.get_state(AssetNamed("secrets"), "password")
     assert msgspec.json.decode(got.value) == "hunter2"  # type: ignore[arg-type]
 
 
 def test_a_task_without_assets_cannot_touch_any(run: Run, attach: Attach) -> None:
     audit = attach(run.ti_id("audit"))
     with pytest.raises(UndeclaredAssetError, match="does not declare asset 'orders'"):
-        audit.client.set_asset_state("orders", "k", b"1", None)
+        audit.client.set_state(AssetNamed("orders"), "k", b"1", None)
 
 
 # -- missing, malformed, expired and foreign tokens ------------------------------------------
@@ -153,7 +154,7 @@ def test_no_token_is_401(headers: dict[str, str], seeded_ti: Attached, raw: http
 @pytest.fixture
 def seeded_ti(run: Run, attach: Attach) -> Attached:
     ti = attach(run.ti_id("submit"))
-    ti.client.set_task_state(ti.ti_id, "k", b"1", None)
+    ti.client.set_state(TaskInstanceId(ti.ti_id), "k", b"1", None)
     return ti
 
 
@@ -168,7 +169,7 @@ def test_a_garbage_token_is_401(
     client = ExecutionClient(api_server.url, token)
     try:
         with pytest.raises(NotAuthenticatedError, match="invalid task-instance token"):
-            client.set_task_state(seeded_ti.ti_id, "k", b"2", None)
+            client.set_state(TaskInstanceId(seeded_ti.ti_id), "k", b"2", None)
         with pytest.raises(NotAuthenticatedError):
             client.heartbeat(seeded_ti.ti_id)
     finally:
@@ -219,9 +220,9 @@ def test_an_expired_token_is_401(short_ttl_server: EmbeddedServer) -> None:
     client = ExecutionClient(short_ttl_server.url, expired)
     try:
         valid.start(ti_id, pid=1, hostname="h")
-        valid.set_task_state(ti_id, "k", b"1", None)
+        valid.set_state(TaskInstanceId(ti_id), "k", b"1", None)
         with pytest.raises(NotAuthenticatedError, match="expired") as info:
-            client.set_task_state(ti_id, "k", b"2", None)
+            client.set_state(TaskInstanceId(ti_id), "k", b"2", None)
         assert info.value.status == 401
         with pytest.raises(NotAuthenticatedError, match="expired"):
             client.heartbeat(ti_id)  # an expired token cannot be renewed either
@@ -232,7 +233,7 @@ def test_an_expired_token_is_401(short_ttl_server: EmbeddedServer) -> None:
         assert error_of(answer, 401, "not_authenticated")["message"] == (
             "the task-instance token has expired"
         )
-        assert msgspec.json.decode(valid.get_task_state(ti_id, "k").value) == 1  # type: ignore[arg-type]
+        assert msgspec.json.decode(valid.get_state(TaskInstanceId(ti_id), "k").value) == 1  # type: ignore[arg-type]
     finally:
         client.close()
         valid.close()
@@ -247,7 +248,7 @@ def test_a_token_signed_with_another_secret_is_401(
     client = ExecutionClient(api_server.url, forged)
     try:
         with pytest.raises(NotAuthenticatedError, match="invalid task-instance token"):
-            client.set_task_state(seeded_ti.ti_id, "k", b"2", None)
+            client.set_state(TaskInstanceId(seeded_ti.ti_id), "k", b"2", None)
     finally:
         client.close()
     assert stored(seeded_ti.client, seeded_ti.ti_id, "k") == 1
@@ -263,7 +264,7 @@ def test_a_token_cannot_widen_its_own_assets(
     try:
         assert stored(client, seeded_ti.ti_id, "k") == 1
         with pytest.raises(UndeclaredAssetError):
-            client.get_asset_state("orders", "k")
+            client.get_state(AssetNamed("orders"), "k")
     finally:
         client.close()
 

@@ -23,6 +23,7 @@ from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.config import Settings
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import BackendError
 from taskstate.state import BaseStateBackend, ExpiredBatch, StoredValue, TaskScope
 from taskstate.testing.redis import available_server_url, temporary_prefix
@@ -45,9 +46,9 @@ def expire_some(ti: Attached, inline: int, refs: int) -> list[tuple[str, str, st
         if backend is not None:
             stored.append((kind, data.decode(), backend))
         if kind == "asset":
-            ti.client.set_asset_state("orders", f"k{i}", data, backend, retention=BRIEF)
+            ti.client.set_state(AssetNamed("orders"), f"k{i}", data, backend, retention=BRIEF)
         else:
-            ti.client.set_task_state(ti.ti_id, f"k{i}", data, backend, retention=BRIEF)
+            ti.client.set_state(TaskInstanceId(ti.ti_id), f"k{i}", data, backend, retention=BRIEF)
     time.sleep(BRIEF + 0.002)  # the retention itself must run out
     return sorted(stored)
 
@@ -75,7 +76,7 @@ def load(run: Run, attach: Attach) -> Attached:
 
 def test_a_dry_run_counts_and_changes_nothing(load: Attached, public: PublicClient) -> None:
     expire_some(load, inline=2, refs=2)
-    load.client.set_task_state(load.ti_id, "live", b"1", None, retention=3600)
+    load.client.set_state(TaskInstanceId(load.ti_id), "live", b"1", None, retention=3600)
     assert public.count_expired() == 4
     answer = public.clean_expired(dry_run=True)
     assert answer == {
@@ -93,7 +94,7 @@ def test_clean_removes_a_batch_at_a_time_and_queues_the_references(
     run: Run, load: Attached, public: PublicClient
 ) -> None:
     refs = expire_some(load, inline=3, refs=4)
-    load.client.set_task_state(load.ti_id, "live", b"1", None)
+    load.client.set_state(TaskInstanceId(load.ti_id), "live", b"1", None)
     answers = []
     while not answers or answers[-1]["removed"] == 3:
         answers.append(public.clean_expired(batch_size=3))
@@ -108,10 +109,10 @@ def test_a_cleaned_reference_is_purged_unless_its_key_was_set_again(
     load: Attached, public: PublicClient
 ) -> None:
     # The purge asks whether a queued reference is stored again before removing its object.
-    load.client.set_task_state(load.ti_id, "k", b"mem://same", WORKER, retention=BRIEF)
+    load.client.set_state(TaskInstanceId(load.ti_id), "k", b"mem://same", WORKER, retention=BRIEF)
     time.sleep(BRIEF + 0.002)
     assert public.clean_expired()["references_queued"] == 1
-    load.client.set_task_state(load.ti_id, "k", b"mem://same", WORKER)
+    load.client.set_state(TaskInstanceId(load.ti_id), "k", b"mem://same", WORKER)
     (entry,) = public.list_purge_queue()
     assert public.claim_purge([entry["id"]]) == {"entries": [], "superseded": 1}
 

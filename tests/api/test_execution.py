@@ -16,9 +16,10 @@ import pytest
 
 from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
-from taskstate.api.wire import StateBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.http import StateBody
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import (
     ConflictError,
     InvalidKeyError,
@@ -139,11 +140,11 @@ def test_a_failed_try_with_retries_left_is_retried_with_the_same_id_and_state(
 ) -> None:
     ti_id = run.ti_id("submit")
     first = attach(ti_id)
-    first.client.set_task_state(ti_id, "job_id", b'"job-42"', None)
+    first.client.set_state(TaskInstanceId(ti_id), "job_id", b'"job-42"', None)
     beat = first.client.heartbeat(ti_id)
     assert beat.state == "running"
     first.client.set_token(beat.token)  # the renewed token works like the first one
-    first.client.set_task_state(ti_id, "attempts", b"1", None)
+    first.client.set_state(TaskInstanceId(ti_id), "attempts", b"1", None)
 
     assert first.client.finish(ti_id, "failed", reason="remote job lost") == "up_for_retry"
     assert public.get_task_instance(ti_id)["state"] == "up_for_retry"
@@ -151,8 +152,8 @@ def test_a_failed_try_with_retries_left_is_retried_with_the_same_id_and_state(
     second = attach(ti_id)
     assert second.queued["id"] == ti_id
     assert second.queued["try_number"] == 2
-    assert value_of(second.client.get_task_state(ti_id, "job_id")) == "job-42"
-    assert value_of(second.client.get_task_state(ti_id, "attempts")) == 1
+    assert value_of(second.client.get_state(TaskInstanceId(ti_id), "job_id")) == "job-42"
+    assert value_of(second.client.get_state(TaskInstanceId(ti_id), "attempts")) == 1
 
     # The last try: no retries left.
     assert second.client.finish(ti_id, "failed") == "failed"
@@ -243,26 +244,28 @@ def test_task_state_get_set_delete_clear(run: Run, attach: Attach) -> None:
     ti = attach(run.ti_id("submit"))
     client = ti.client
 
-    assert is_missing(client.get_task_state(ti.ti_id, "job"))
-    client.set_task_state(ti.ti_id, "job", b'{"id": 7, "tags": ["a", "b"], "ok": true}', None)
-    assert value_of(client.get_task_state(ti.ti_id, "job")) == {
+    assert is_missing(client.get_state(TaskInstanceId(ti.ti_id), "job"))
+    client.set_state(
+        TaskInstanceId(ti.ti_id), "job", b'{"id": 7, "tags": ["a", "b"], "ok": true}', None
+    )
+    assert value_of(client.get_state(TaskInstanceId(ti.ti_id), "job")) == {
         "id": 7,
         "tags": ["a", "b"],
         "ok": True,
     }
-    client.set_task_state(ti.ti_id, "job", b"2.5", None)  # overwrite
-    assert value_of(client.get_task_state(ti.ti_id, "job")) == 2.5
+    client.set_state(TaskInstanceId(ti.ti_id), "job", b"2.5", None)  # overwrite
+    assert value_of(client.get_state(TaskInstanceId(ti.ti_id), "job")) == 2.5
 
-    deleted = client.delete_task_state(ti.ti_id, "job")
+    deleted = client.delete_state(TaskInstanceId(ti.ti_id), "job")
     assert value_of(deleted) == 2.5  # delete answers with what it removed
-    assert is_missing(client.get_task_state(ti.ti_id, "job"))
-    assert is_missing(client.delete_task_state(ti.ti_id, "job"))
+    assert is_missing(client.get_state(TaskInstanceId(ti.ti_id), "job"))
+    assert is_missing(client.delete_state(TaskInstanceId(ti.ti_id), "job"))
 
-    client.set_task_state(ti.ti_id, "a", b"1", None)
-    client.set_task_state(ti.ti_id, "b", b"2", None)
-    assert client.clear_task_state(ti.ti_id).refs == []
-    assert is_missing(client.get_task_state(ti.ti_id, "a"))
-    assert is_missing(client.get_task_state(ti.ti_id, "b"))
+    client.set_state(TaskInstanceId(ti.ti_id), "a", b"1", None)
+    client.set_state(TaskInstanceId(ti.ti_id), "b", b"2", None)
+    assert client.clear_state(TaskInstanceId(ti.ti_id)).refs == []
+    assert is_missing(client.get_state(TaskInstanceId(ti.ti_id), "a"))
+    assert is_missing(client.get_state(TaskInstanceId(ti.ti_id), "b"))
 
 
 def test_a_missing_key_answers_an_empty_body(run: Run, attach: Attach, raw: httpx.Client) -> None:
@@ -275,12 +278,12 @@ def test_a_missing_key_answers_an_empty_body(run: Run, attach: Attach, raw: http
 def test_task_state_is_separate_per_task_instance(run: Run, attach: Attach) -> None:
     submit = attach(run.ti_id("submit"))
     audit = attach(run.ti_id("audit"))
-    submit.client.set_task_state(submit.ti_id, "k", b'"submit"', None)
-    audit.client.set_task_state(audit.ti_id, "k", b'"audit"', None)
-    assert value_of(submit.client.get_task_state(submit.ti_id, "k")) == "submit"
-    assert value_of(audit.client.get_task_state(audit.ti_id, "k")) == "audit"
-    audit.client.clear_task_state(audit.ti_id)
-    assert value_of(submit.client.get_task_state(submit.ti_id, "k")) == "submit"
+    submit.client.set_state(TaskInstanceId(submit.ti_id), "k", b'"submit"', None)
+    audit.client.set_state(TaskInstanceId(audit.ti_id), "k", b'"audit"', None)
+    assert value_of(submit.client.get_state(TaskInstanceId(submit.ti_id), "k")) == "submit"
+    assert value_of(audit.client.get_state(TaskInstanceId(audit.ti_id), "k")) == "audit"
+    audit.client.clear_state(TaskInstanceId(audit.ti_id))
+    assert value_of(submit.client.get_state(TaskInstanceId(submit.ti_id), "k")) == "submit"
 
 
 def test_mapped_task_instances_have_their_own_state(
@@ -291,7 +294,7 @@ def test_mapped_task_instances_have_their_own_state(
     assert sorted(by_index) == [0, 1, 2]
     for index in (0, 1):
         ti = attach(by_index[index])
-        ti.client.set_task_state(ti.ti_id, "part", str(index).encode(), None)
+        ti.client.set_state(TaskInstanceId(ti.ti_id), "part", str(index).encode(), None)
 
     listed = public.list_task_state("mapped", run.run_id, "fan")
     assert sorted((e["map_index"], e["value"]) for e in listed) == [(0, 0), (1, 1)]
@@ -327,24 +330,24 @@ STRANGE_KEYS = [
 @pytest.mark.parametrize("key", STRANGE_KEYS, ids=lambda k: repr(k[:16]))
 def test_keys_travel_intact(key: str, run: Run, attach: Attach, public: PublicClient) -> None:
     ti = attach(run.ti_id("submit"))
-    ti.client.set_task_state(ti.ti_id, key, b'"stored"', None)
-    ti.client.set_task_state(ti.ti_id, "neighbour", b'"other"', None)
+    ti.client.set_state(TaskInstanceId(ti.ti_id), key, b'"stored"', None)
+    ti.client.set_state(TaskInstanceId(ti.ti_id), "neighbour", b'"other"', None)
 
-    assert value_of(ti.client.get_task_state(ti.ti_id, key)) == "stored"
+    assert value_of(ti.client.get_state(TaskInstanceId(ti.ti_id), key)) == "stored"
     listed = public.list_task_state(run.dag_id, run.run_id, "submit")
     assert sorted(e["key"] for e in listed) == sorted([key, "neighbour"])
     assert public.get_task_state(run.dag_id, run.run_id, "submit", key)["value"] == "stored"
 
-    assert value_of(ti.client.delete_task_state(ti.ti_id, key)) == "stored"
-    assert value_of(ti.client.get_task_state(ti.ti_id, "neighbour")) == "other"
+    assert value_of(ti.client.delete_state(TaskInstanceId(ti.ti_id), key)) == "stored"
+    assert value_of(ti.client.get_state(TaskInstanceId(ti.ti_id), "neighbour")) == "other"
 
 
 @pytest.mark.parametrize("key", ["..", "a/b", "?x", "#"])
 def test_keys_travel_intact_in_asset_state(key: str, run: Run, attach: Attach) -> None:
     ti = attach(run.ti_id("load"))
-    ti.client.set_asset_state("orders", key, b"1", None)
-    assert value_of(ti.client.get_asset_state("orders", key)) == 1
-    assert is_missing(ti.client.get_asset_state("orders", key + "-other"))
+    ti.client.set_state(AssetNamed("orders"), key, b"1", None)
+    assert value_of(ti.client.get_state(AssetNamed("orders"), key)) == 1
+    assert is_missing(ti.client.get_state(AssetNamed("orders"), key + "-other"))
 
 
 # -- asset state ------------------------------------------------------------------------------
@@ -353,19 +356,19 @@ def test_keys_travel_intact_in_asset_state(key: str, run: Run, attach: Attach) -
 def test_asset_state_get_set_delete_clear(run: Run, attach: Attach) -> None:
     ti = attach(run.ti_id("load"))
     client = ti.client
-    assert is_missing(client.get_asset_state("orders", "watermark"))
-    client.set_asset_state("orders", "watermark", b'"2026-01-01"', None)
-    client.set_asset_state("events", "watermark", b'"2026-02-02"', None)
-    assert value_of(client.get_asset_state("orders", "watermark")) == "2026-01-01"
-    assert value_of(client.get_asset_state("events", "watermark")) == "2026-02-02"
+    assert is_missing(client.get_state(AssetNamed("orders"), "watermark"))
+    client.set_state(AssetNamed("orders"), "watermark", b'"2026-01-01"', None)
+    client.set_state(AssetNamed("events"), "watermark", b'"2026-02-02"', None)
+    assert value_of(client.get_state(AssetNamed("orders"), "watermark")) == "2026-01-01"
+    assert value_of(client.get_state(AssetNamed("events"), "watermark")) == "2026-02-02"
 
-    assert value_of(client.delete_asset_state("orders", "watermark")) == "2026-01-01"
-    assert is_missing(client.get_asset_state("orders", "watermark"))
+    assert value_of(client.delete_state(AssetNamed("orders"), "watermark")) == "2026-01-01"
+    assert is_missing(client.get_state(AssetNamed("orders"), "watermark"))
 
-    client.set_asset_state("events", "other", b"[1, 2]", None)
-    assert client.clear_asset_state("events").refs == []
-    assert is_missing(client.get_asset_state("events", "watermark"))
-    assert is_missing(client.get_asset_state("events", "other"))
+    client.set_state(AssetNamed("events"), "other", b"[1, 2]", None)
+    assert client.clear_state(AssetNamed("events")).refs == []
+    assert is_missing(client.get_state(AssetNamed("events"), "watermark"))
+    assert is_missing(client.get_state(AssetNamed("events"), "other"))
 
 
 def test_asset_state_by_uri(run: Run, attach: Attach, raw: httpx.Client) -> None:
@@ -375,34 +378,34 @@ def test_asset_state_by_uri(run: Run, attach: Attach, raw: httpx.Client) -> None
         "/execution/state/asset/cursor", params=uri, headers=ti.headers, json={"value": 99}
     )
     assert put.status_code == 204
-    assert value_of(ti.client.get_asset_state("orders", "cursor")) == 99
+    assert value_of(ti.client.get_state(AssetNamed("orders"), "cursor")) == 99
 
     got = raw.get("/execution/state/asset/cursor", params=uri, headers=ti.headers)
     assert got.status_code == 200 and got.json() == {"value": 99}
 
     deleted = raw.delete("/execution/state/asset/cursor", params=uri, headers=ti.headers)
     assert deleted.json() == {"value": 99}
-    assert is_missing(ti.client.get_asset_state("orders", "cursor"))
+    assert is_missing(ti.client.get_state(AssetNamed("orders"), "cursor"))
 
     raw.put("/execution/state/asset/a", params=uri, headers=ti.headers, json={"value": 1})
     cleared = raw.delete("/execution/state/asset", params=uri, headers=ti.headers)
     assert cleared.status_code == 200 and cleared.json() == {"refs": []}
-    assert is_missing(ti.client.get_asset_state("orders", "a"))
+    assert is_missing(ti.client.get_state(AssetNamed("orders"), "a"))
 
 
 def test_asset_state_is_shared_across_runs(make_run: Callable[..., Run], attach: Attach) -> None:
     first_run, second_run = make_run(), make_run()
     first = attach(first_run.ti_id("load"))
-    first.client.set_asset_state("orders", "watermark", b"41", None)
+    first.client.set_state(AssetNamed("orders"), "watermark", b"41", None)
     first.client.finish(first.ti_id, "success")
 
     second = attach(second_run.ti_id("load"))
-    assert value_of(second.client.get_asset_state("orders", "watermark")) == 41
+    assert value_of(second.client.get_state(AssetNamed("orders"), "watermark")) == 41
     # ...but task state is not shared.
     first_state = attach(first_run.ti_id("submit"))
-    first_state.client.set_task_state(first_state.ti_id, "k", b"1", None)
+    first_state.client.set_state(TaskInstanceId(first_state.ti_id), "k", b"1", None)
     second_state = attach(second_run.ti_id("submit"))
-    assert is_missing(second_state.client.get_task_state(second_state.ti_id, "k"))
+    assert is_missing(second_state.client.get_state(TaskInstanceId(second_state.ti_id), "k"))
 
 
 def test_asset_without_name_or_uri_is_refused(run: Run, attach: Attach, raw: httpx.Client) -> None:
@@ -426,12 +429,14 @@ def test_a_reference_is_stored_beside_the_value_and_reported_by_clear(
     )
     assert put.status_code == 204
     # A user value that looks like a reference stays a value.
-    ti.client.set_task_state(ti.ti_id, "lookalike", b'{"ref": "mem://x", "backend": "m.C"}', None)
+    ti.client.set_state(
+        TaskInstanceId(ti.ti_id), "lookalike", b'{"ref": "mem://x", "backend": "m.C"}', None
+    )
 
-    stored = ti.client.get_task_state(ti.ti_id, "big")
+    stored = ti.client.get_state(TaskInstanceId(ti.ti_id), "big")
     assert stored.value is msgspec.UNSET
     assert (stored.ref, stored.backend) == ("mem://x", "m.C")
-    assert value_of(ti.client.get_task_state(ti.ti_id, "lookalike")) == {
+    assert value_of(ti.client.get_state(TaskInstanceId(ti.ti_id), "lookalike")) == {
         "ref": "mem://x",
         "backend": "m.C",
     }
@@ -443,18 +448,18 @@ def test_a_reference_is_stored_beside_the_value_and_reported_by_clear(
     )
     assert listed["lookalike"]["ref"] is None
 
-    removed = ti.client.clear_task_state(ti.ti_id)
+    removed = ti.client.clear_state(TaskInstanceId(ti.ti_id))
     assert [(r.ref, r.backend) for r in removed.refs] == [("mem://x", "m.C")]
 
 
 def test_asset_reference_through_the_client(run: Run, attach: Attach) -> None:
     ti = attach(run.ti_id("load"))
-    ti.client.set_asset_state("orders", "blob", b"s3://bucket/obj-1", "pkg.mod.Backend")
-    stored = ti.client.get_asset_state("orders", "blob")
+    ti.client.set_state(AssetNamed("orders"), "blob", b"s3://bucket/obj-1", "pkg.mod.Backend")
+    stored = ti.client.get_state(AssetNamed("orders"), "blob")
     assert (stored.ref, stored.backend) == ("s3://bucket/obj-1", "pkg.mod.Backend")
-    deleted = ti.client.delete_asset_state("orders", "blob")
+    deleted = ti.client.delete_state(AssetNamed("orders"), "blob")
     assert deleted.ref == "s3://bucket/obj-1"
-    assert is_missing(ti.client.get_asset_state("orders", "blob"))
+    assert is_missing(ti.client.get_state(AssetNamed("orders"), "blob"))
 
 
 # -- bad input: a typed error, and nothing stored changes -------------------------------------
@@ -464,12 +469,12 @@ def test_asset_reference_through_the_client(run: Run, attach: Attach) -> None:
 def seeded(run: Run, attach: Attach) -> Attached:
     """The submit task instance, running, with ``k = 1`` stored."""
     ti = attach(run.ti_id("submit"))
-    ti.client.set_task_state(ti.ti_id, "k", b"1", None)
+    ti.client.set_state(TaskInstanceId(ti.ti_id), "k", b"1", None)
     return ti
 
 
 def assert_unchanged(ti: Attached) -> None:
-    assert value_of(ti.client.get_task_state(ti.ti_id, "k")) == 1
+    assert value_of(ti.client.get_state(TaskInstanceId(ti.ti_id), "k")) == 1
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
@@ -490,35 +495,35 @@ def test_an_empty_key_is_an_invalid_key_not_a_clear(
 
 def test_an_empty_key_through_the_client(seeded: Attached) -> None:
     with pytest.raises(InvalidKeyError, match="empty"):
-        seeded.client.set_task_state(seeded.ti_id, "", b"2", None)
+        seeded.client.set_state(TaskInstanceId(seeded.ti_id), "", b"2", None)
     with pytest.raises(InvalidKeyError):
-        seeded.client.delete_task_state(seeded.ti_id, "")
+        seeded.client.delete_state(TaskInstanceId(seeded.ti_id), "")
     assert_unchanged(seeded)
 
 
 def test_an_empty_asset_key_is_an_invalid_key(run: Run, attach: Attach) -> None:
     ti = attach(run.ti_id("load"))
-    ti.client.set_asset_state("orders", "k", b"1", None)
+    ti.client.set_state(AssetNamed("orders"), "k", b"1", None)
     with pytest.raises(InvalidKeyError):
-        ti.client.delete_asset_state("orders", "")
-    assert value_of(ti.client.get_asset_state("orders", "k")) == 1
+        ti.client.delete_state(AssetNamed("orders"), "")
+    assert value_of(ti.client.get_state(AssetNamed("orders"), "k")) == 1
 
 
 def test_a_key_over_512_characters(seeded: Attached) -> None:
     with pytest.raises(InvalidKeyError) as info:
-        seeded.client.set_task_state(seeded.ti_id, "k" * 513, b"2", None)
+        seeded.client.set_state(TaskInstanceId(seeded.ti_id), "k" * 513, b"2", None)
     assert info.value.detail == {"length": 513, "limit": 512}
     assert_unchanged(seeded)
-    assert is_missing(seeded.client.get_task_state(seeded.ti_id, "k" * 512))
+    assert is_missing(seeded.client.get_state(TaskInstanceId(seeded.ti_id), "k" * 512))
 
 
 @pytest.mark.parametrize("key", ["a\nb", "a\tb", "\x00", "a\x7f"])
 def test_a_key_with_control_characters(key: str, seeded: Attached) -> None:
     # "\n" too reaches the key check: the state routes match it (see api.app).
     with pytest.raises(InvalidKeyError, match="control characters"):
-        seeded.client.set_task_state(seeded.ti_id, key, b"2", None)
+        seeded.client.set_state(TaskInstanceId(seeded.ti_id), key, b"2", None)
     with pytest.raises(InvalidKeyError):
-        seeded.client.delete_task_state(seeded.ti_id, key)
+        seeded.client.delete_state(TaskInstanceId(seeded.ti_id), key)
     assert_unchanged(seeded)
 
 
@@ -564,18 +569,18 @@ def test_a_value_over_max_value_bytes(make_settings: Any) -> None:
         client = ExecutionClient(server.url, public.queue_task_instance(ti_id)["token"])
         try:
             assert client.start(ti_id, pid=1, hostname="h").max_value_bytes == 64
-            client.set_task_state(ti_id, "k", b'"small"', None)
+            client.set_state(TaskInstanceId(ti_id), "k", b'"small"', None)
             exactly = b'"' + b"x" * 62 + b'"'
-            client.set_task_state(ti_id, "edge", exactly, None)  # 64 bytes: at the limit
+            client.set_state(TaskInstanceId(ti_id), "edge", exactly, None)  # 64 bytes: at the limit
             with pytest.raises(ValueTooLargeError) as info:
-                client.set_task_state(ti_id, "k", b'"' + b"x" * 63 + b'"', None)
+                client.set_state(TaskInstanceId(ti_id), "k", b'"' + b"x" * 63 + b'"', None)
             assert info.value.status == 413
             assert info.value.detail == {"size": 65, "limit": 64}
             assert "[state_store] max_value_bytes" in info.value.message
             with pytest.raises(ValueTooLargeError):
-                client.set_asset_state("orders", "k", b"[" + b"1," * 40 + b"1]", None)
-            assert value_of(client.get_task_state(ti_id, "k")) == "small"
-            assert is_missing(client.get_asset_state("orders", "k"))
+                client.set_state(AssetNamed("orders"), "k", b"[" + b"1," * 40 + b"1]", None)
+            assert value_of(client.get_state(TaskInstanceId(ti_id), "k")) == "small"
+            assert is_missing(client.get_state(AssetNamed("orders"), "k"))
         finally:
             client.close()
 
@@ -591,15 +596,19 @@ def test_a_reference_is_not_limited_by_max_value_bytes(make_settings: Any) -> No
         ti_id = created["task_instances"][0]["id"]
         client = ExecutionClient(server.url, public.queue_task_instance(ti_id)["token"])
         try:
-            client.set_task_state(ti_id, "k", b"s3://bucket/a-long-object-name", "pkg.Backend")
-            assert client.get_task_state(ti_id, "k").ref == "s3://bucket/a-long-object-name"
+            client.set_state(
+                TaskInstanceId(ti_id), "k", b"s3://bucket/a-long-object-name", "pkg.Backend"
+            )
+            assert (
+                client.get_state(TaskInstanceId(ti_id), "k").ref == "s3://bucket/a-long-object-name"
+            )
         finally:
             client.close()
 
 
 def test_a_reference_over_4096_characters(seeded: Attached) -> None:
     with pytest.raises(InvalidValueError, match="4096"):
-        seeded.client.set_task_state(seeded.ti_id, "k", b"r" * 4097, "pkg.Backend")
+        seeded.client.set_state(TaskInstanceId(seeded.ti_id), "k", b"r" * 4097, "pkg.Backend")
     assert_unchanged(seeded)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import ConflictError, NotFoundError, UsageError
 
 from .conftest import Attached, Run
@@ -15,7 +16,7 @@ WORKER = "tests_backend.ObjectBackend"
 
 
 def _store(attached: Attached, key: str, ref: str) -> None:
-    attached.client.set_task_state(attached.ti_id, key, ref.encode(), WORKER)
+    attached.client.set_state(TaskInstanceId(attached.ti_id), key, ref.encode(), WORKER)
 
 
 def _queued(public: PublicClient) -> list[str]:
@@ -37,7 +38,7 @@ def test_delete_run_removes_state_and_queues_its_references(
 ) -> None:
     submit = attach(run.ti_id("submit"))
     _store(submit, "job_id", "mem://run/job_id")
-    submit.client.set_task_state(submit.ti_id, "inline", b'"kept nowhere"', None)
+    submit.client.set_state(TaskInstanceId(submit.ti_id), "inline", b'"kept nowhere"', None)
     submit.client.finish(submit.ti_id, "success")
 
     answer = public.delete_run(run.dag_id, run.run_id)
@@ -111,7 +112,7 @@ def test_a_public_delete_queues_the_removed_reference(
 ) -> None:
     load = attach(run.ti_id("load"))
     _store(load, "k", "mem://delete/task")
-    load.client.set_asset_state("orders", "k", b"mem://delete/asset", WORKER)
+    load.client.set_state(AssetNamed("orders"), "k", b"mem://delete/asset", WORKER)
     public.delete_task_state(run.dag_id, run.run_id, "load", "k")
     public.delete_asset_state("orders", "k")
     assert _queued(public) == ["mem://delete/task", "mem://delete/asset"]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import ConflictError, NotFoundError, UnmappableOutputError
 
 from .conftest import ORDERS, Attached, Run, error_of
@@ -53,8 +54,8 @@ def test_a_placeholder_is_replaced_by_its_instances(
     # Each instance declares the placeholder's assets, and keeps a state of its own.
     for index, ti_id in enumerate(ids):
         attached = attach(ti_id)
-        attached.client.set_asset_state("orders", f"seen{index}", b"true", None)
-        attached.client.set_task_state(ti_id, "index", str(index).encode(), None)
+        attached.client.set_state(AssetNamed("orders"), f"seen{index}", b"true", None)
+        attached.client.set_state(TaskInstanceId(ti_id), "index", str(index).encode(), None)
     entries = public.list_task_state("mapping", mapping_run.run_id, "process")
     assert [(e["map_index"], e["value"]) for e in entries] == [(0, 0), (1, 1), (2, 2)]
 

@@ -13,9 +13,9 @@ import pytest
 
 from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
-from taskstate.api.wire import OutputBody
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.http import OutputBody
 from taskstate.errors import (
     ConflictError,
     InvalidValueError,

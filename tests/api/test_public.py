@@ -16,6 +16,7 @@ import pytest
 from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import TaskInstanceId
 from taskstate.errors import (
     ConflictError,
     InvalidIdentifierError,
@@ -367,7 +368,7 @@ def test_task_state_get_set_delete_clear(run: Run, attach: Attach, public: Publi
 
     # The task itself sees what the public API stored.
     ti = attach(run.ti_id("submit"))
-    assert ti.client.get_task_state(ti.ti_id, "doc").value is not None
+    assert ti.client.get_state(TaskInstanceId(ti.ti_id), "doc").value is not None
 
     assert public.delete_task_state(*args, "doc")["deleted"] is True
     assert public.delete_task_state(*args, "doc")["deleted"] is False

@@ -18,6 +18,7 @@ from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import ConfigError, InvalidRetentionError, NotFoundError
 from taskstate.sdk import NEVER_EXPIRE
 from taskstate.state import BaseStateBackend, StateScope, StoredValue
@@ -65,11 +66,11 @@ def test_a_retention_sets_the_expiry_on_the_servers_clock(
     run: Run, load: Attached, public: PublicClient
 ) -> None:
     before = datetime.now(UTC)
-    load.client.set_task_state(load.ti_id, "hour", b"1", None, retention=3600.0)
-    load.client.set_asset_state("orders", "day", b"2", None, retention=86_400)
-    load.client.set_task_state(load.ti_id, "ref", b"mem://r", "m.C", retention=60)
-    load.client.set_task_state(load.ti_id, "kept", b"3", None, retention="never")
-    load.client.set_task_state(load.ti_id, "default", b"4", None)
+    load.client.set_state(TaskInstanceId(load.ti_id), "hour", b"1", None, retention=3600.0)
+    load.client.set_state(AssetNamed("orders"), "day", b"2", None, retention=86_400)
+    load.client.set_state(TaskInstanceId(load.ti_id), "ref", b"mem://r", "m.C", retention=60)
+    load.client.set_state(TaskInstanceId(load.ti_id), "kept", b"3", None, retention="never")
+    load.client.set_state(TaskInstanceId(load.ti_id), "default", b"4", None)
     public.set_asset_state("orders", "api", 5, retention=timedelta(minutes=5))
     after = datetime.now(UTC)
 
@@ -88,20 +89,22 @@ def test_a_retention_sets_the_expiry_on_the_servers_clock(
 def test_an_expired_key_is_invisible_to_every_read(
     run: Run, load: Attached, public: PublicClient
 ) -> None:
-    load.client.set_task_state(load.ti_id, "live", b'"here"', None)
-    load.client.set_task_state(load.ti_id, "brief", b'"gone"', None, retention=BRIEF)
-    load.client.set_task_state(load.ti_id, "brief_ref", b"mem://b", "m.C", retention=BRIEF)
-    load.client.set_asset_state("orders", "brief", b'"gone"', None, retention=BRIEF)
+    load.client.set_state(TaskInstanceId(load.ti_id), "live", b'"here"', None)
+    load.client.set_state(TaskInstanceId(load.ti_id), "brief", b'"gone"', None, retention=BRIEF)
+    load.client.set_state(
+        TaskInstanceId(load.ti_id), "brief_ref", b"mem://b", "m.C", retention=BRIEF
+    )
+    load.client.set_state(AssetNamed("orders"), "brief", b'"gone"', None, retention=BRIEF)
     public.set_task_state(
         run.dag_id, run.run_id, "load", "api_brief", 1, retention=timedelta(milliseconds=1)
     )
     wait_out(BRIEF)
 
     for key in ("brief", "brief_ref", "api_brief"):
-        assert is_missing(load.client.get_task_state(load.ti_id, key))
+        assert is_missing(load.client.get_state(TaskInstanceId(load.ti_id), key))
         with pytest.raises(NotFoundError):
             public.get_task_state(run.dag_id, run.run_id, "load", key)
-    assert is_missing(load.client.get_asset_state("orders", "brief"))
+    assert is_missing(load.client.get_state(AssetNamed("orders"), "brief"))
     with pytest.raises(NotFoundError):
         public.get_asset_state("orders", "brief")
     assert [e["key"] for e in public.list_task_state(run.dag_id, run.run_id, "load")] == ["live"]
@@ -109,9 +112,9 @@ def test_an_expired_key_is_invisible_to_every_read(
 
 
 def test_a_key_set_again_after_expiring_is_visible(load: Attached, public: PublicClient) -> None:
-    load.client.set_asset_state("orders", "k", b'"old"', None, retention=BRIEF)
+    load.client.set_state(AssetNamed("orders"), "k", b'"old"', None, retention=BRIEF)
     wait_out(BRIEF)
-    load.client.set_asset_state("orders", "k", b'"new"', None)
+    load.client.set_state(AssetNamed("orders"), "k", b'"new"', None)
     got = public.get_asset_state("orders", "k")
     assert (got["value"], got["expires_at"]) == ("new", None)
 
@@ -131,9 +134,9 @@ def test_the_server_default_applies_to_writes_without_a_retention(
         client = ExecutionClient(server.url, public.queue_task_instance(ti_id)["token"])
         try:
             before = datetime.now(UTC)
-            client.set_task_state(ti_id, "default", b"1", None)
-            client.set_task_state(ti_id, "never", b"1", None, retention="never")
-            client.set_task_state(ti_id, "hour", b"1", None, retention=3600)
+            client.set_state(TaskInstanceId(ti_id), "default", b"1", None)
+            client.set_state(TaskInstanceId(ti_id), "never", b"1", None, retention="never")
+            client.set_state(TaskInstanceId(ti_id), "hour", b"1", None, retention=3600)
             public.set_asset_state("orders", "default", 1)
             public.set_asset_state("orders", "never", 1, retention=NEVER_EXPIRE)
             after = datetime.now(UTC)
@@ -164,7 +167,7 @@ def test_a_bad_retention_is_refused_and_changes_nothing(
     api_headers: dict[str, str],
     public: PublicClient,
 ) -> None:
-    load.client.set_task_state(load.ti_id, "k", b'"kept"', None)
+    load.client.set_state(TaskInstanceId(load.ti_id), "k", b'"kept"', None)
     bodies = [
         {"value": "new", "retention": retention},
         {"ref": "mem://x", "backend": "m.C", "retention": retention},
@@ -277,14 +280,14 @@ def test_every_write_names_the_try_that_made_it(
 ) -> None:
     ti_id = run.ti_id("submit")
     first = attach(ti_id)
-    first.client.set_task_state(ti_id, "job_id", b'"job-1"', None)
+    first.client.set_state(TaskInstanceId(ti_id), "job_id", b'"job-1"', None)
     first.client.set_token(first.client.heartbeat(ti_id).token)  # a renewed token, same try
-    first.client.set_task_state(ti_id, "after_heartbeat", b"1", None)
-    first.client.set_task_state(ti_id, "rewritten", b"1", None)
+    first.client.set_state(TaskInstanceId(ti_id), "after_heartbeat", b"1", None)
+    first.client.set_state(TaskInstanceId(ti_id), "rewritten", b"1", None)
     assert first.client.finish(ti_id, "failed") == "up_for_retry"
     second = attach(ti_id)
-    second.client.set_task_state(ti_id, "rewritten", b"2", None)
-    second.client.set_task_state(ti_id, "ref", b"mem://r", "m.C")
+    second.client.set_state(TaskInstanceId(ti_id), "rewritten", b"2", None)
+    second.client.set_state(TaskInstanceId(ti_id), "ref", b"mem://r", "m.C")
     public.set_task_state(run.dag_id, run.run_id, "submit", "by_person", "note")
 
     listed = {e["key"]: e["written_by"] for e in public.list_task_state(run.dag_id, run.run_id)}
@@ -304,10 +307,10 @@ def test_asset_state_names_its_last_writer_across_tasks_and_runs(
 ) -> None:
     first, second = make_run(), make_run()
     one = attach(first.ti_id("load"))
-    one.client.set_asset_state("orders", "watermark", b'"2026-01-01"', None)
+    one.client.set_state(AssetNamed("orders"), "watermark", b'"2026-01-01"', None)
     assert public.get_asset_state("orders", "watermark")["written_by"] == writer(first, "load", 1)
     two = attach(second.ti_id("load"))
-    two.client.set_asset_state("orders", "watermark", b'"2026-01-02"', None)
+    two.client.set_state(AssetNamed("orders"), "watermark", b'"2026-01-02"', None)
     (entry,) = public.list_asset_state("orders")
     assert entry["written_by"] == writer(second, "load", 1)
     public.set_asset_state("orders", "watermark", "2026-01-03")
@@ -319,8 +322,8 @@ def test_a_mapped_writer_names_its_map_index(
 ) -> None:
     run = make_run([{"task_id": "fan", "map_index": i, "inlets": [ORDERS]} for i in range(2)])
     ti = attach(run.task_instances[1]["id"])
-    ti.client.set_asset_state("orders", "part", b"1", None)
-    ti.client.set_task_state(ti.ti_id, "part", b"1", None)
+    ti.client.set_state(AssetNamed("orders"), "part", b"1", None)
+    ti.client.set_state(TaskInstanceId(ti.ti_id), "part", b"1", None)
     assert public.get_asset_state("orders", "part")["written_by"] == writer(run, "fan", 1, 1)
     (entry,) = public.list_task_state(run.dag_id, run.run_id, "fan", 1)
     assert entry["written_by"] == writer(run, "fan", 1, 1)

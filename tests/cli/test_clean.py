@@ -17,6 +17,7 @@ from taskstate.api.server import EmbeddedServer
 from taskstate.cli import clean
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.state import BaseStateBackend
 
 Cli = Callable[..., Any]  # tests/cli/conftest.py: run the command, get a Result
@@ -62,10 +63,10 @@ def expired(task: tuple[str, ExecutionClient]) -> int:
     """Five expired keys, two of them references; how many."""
     ti_id, client = task
     for i in range(3):
-        client.set_task_state(ti_id, f"v{i}", b"1", None, retention=BRIEF)
-    client.set_task_state(ti_id, "r0", b"mem://0", WORKER, retention=BRIEF)
-    client.set_asset_state("orders", "r1", b"mem://1", WORKER, retention=BRIEF)
-    client.set_task_state(ti_id, "live", b"1", None)
+        client.set_state(TaskInstanceId(ti_id), f"v{i}", b"1", None, retention=BRIEF)
+    client.set_state(TaskInstanceId(ti_id), "r0", b"mem://0", WORKER, retention=BRIEF)
+    client.set_state(AssetNamed("orders"), "r1", b"mem://1", WORKER, retention=BRIEF)
+    client.set_state(TaskInstanceId(ti_id), "live", b"1", None)
     time.sleep(BRIEF + 0.002)  # the retention itself must run out
     return 5
 
@@ -206,7 +207,7 @@ def test_list_shows_the_expiry_and_the_writer(
     task: tuple[str, ExecutionClient], remote: Cli, public: PublicClient
 ) -> None:
     ti_id, client = task
-    client.set_task_state(ti_id, "by_task", b"1", None, retention=3600)
+    client.set_state(TaskInstanceId(ti_id), "by_task", b"1", None, retention=3600)
     public.set_task_state("etl", "r1", "t", "by_api", 2)
     table = remote("state", "list", "--dag-id", "etl")
     assert table.code == 0, table.stderr

@@ -11,6 +11,7 @@ import pytest
 from taskstate.cli.purge import drain_queue, sweep_orphans
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import TaskInstanceId
 from taskstate.runtime.worker_backend import TaskOwner, WorkerBackend
 from taskstate.state import BaseStateBackend, BaseStoreBackend, TaskScope
 
@@ -51,7 +52,7 @@ class Task:
         self.client.start(self.ti_id, pid=os.getpid(), hostname="test-host")
 
     def store(self, key: str, ref: str) -> None:
-        self.client.set_task_state(self.ti_id, key, ref.encode(), WORKER)
+        self.client.set_state(TaskInstanceId(self.ti_id), key, ref.encode(), WORKER)
 
     def clear_through_the_public_api(self) -> None:
         self.public.clear_task_state("purging", self.run_id, "t")
@@ -161,7 +162,7 @@ def test_queued_references_of_a_backend_with_airflows_hooks_are_purged_by_scope_
     for key in ("a", "b"):
         ref = worker.store(TaskOwner(task.ti_id, scope), key, key)
         assert isinstance(ref, str)
-        task.client.set_task_state(task.ti_id, key, ref.encode(), worker.path)
+        task.client.set_state(TaskInstanceId(task.ti_id), key, ref.encode(), worker.path)
     task.clear_through_the_public_api()
 
     report = drain_queue(public, worker)

@@ -19,6 +19,7 @@ from taskstate.api.keys import client_api_key
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import TaskInstanceId
 
 Cli = Callable[..., Any]  # tests/cli/conftest.py: run the command, get a Result
 
@@ -56,7 +57,7 @@ def populated(api_server: Any, public: PublicClient) -> Any:
     submit = next(ti for ti in created["task_instances"] if ti["task_id"] == "submit")
     client = ExecutionClient(api_server.url, public.queue_task_instance(submit["id"])["token"])
     try:
-        client.set_task_state(submit["id"], "blob", b"mem://x", "m.C")
+        client.set_state(TaskInstanceId(submit["id"]), "blob", b"mem://x", "m.C")
     finally:
         client.close()
     return api_server

@@ -21,6 +21,7 @@ from taskstate.api.server import EmbeddedServer
 from taskstate.client._common import key_path
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.scopes import TaskInstanceId
 from taskstate.errors import (
     APIConnectionError,
     ConflictError,
@@ -85,8 +86,8 @@ def test_execution_client_accepts_a_trailing_slash(
     ti_id, client = ti
     other = ExecutionClient(api_server.url + "/", client.heartbeat(ti_id).token)
     try:
-        other.set_task_state(ti_id, "k", b"1", None)
-        assert other.get_task_state(ti_id, "k").value is not msgspec.UNSET
+        other.set_state(TaskInstanceId(ti_id), "k", b"1", None)
+        assert other.get_state(TaskInstanceId(ti_id), "k").value is not msgspec.UNSET
     finally:
         other.close()
 
@@ -101,7 +102,7 @@ def test_execution_client_cannot_reach_a_closed_port() -> None:
     client = ExecutionClient(f"http://127.0.0.1:{free_port()}", "token")
     try:
         with pytest.raises(APIConnectionError, match="cannot reach") as info:
-            client.get_task_state("ti", "k")
+            client.get_state(TaskInstanceId("ti"), "k")
         assert isinstance(info.value, RuntimeFailure)
         assert info.value.status == 503
     finally:
@@ -118,17 +119,17 @@ def test_execution_client_reconnects_after_the_server_restarts(settings: Any) ->
             token = public.queue_task_instance(ti_id)["token"]
         client = ExecutionClient(server.url, token)
         client.start(ti_id, pid=1, hostname="h")
-        client.set_task_state(ti_id, "k", b'"before"', None)
+        client.set_state(TaskInstanceId(ti_id), "k", b'"before"', None)
     try:
         # The old server closed the kept-alive connection when it stopped; same port, same DB.
         with EmbeddedServer(settings, port=port):
-            got = client.get_task_state(ti_id, "k")
+            got = client.get_state(TaskInstanceId(ti_id), "k")
             assert msgspec.json.decode(got.value) == "before"  # type: ignore[arg-type]
-            client.set_task_state(ti_id, "k", b'"after"', None)
-            got = client.get_task_state(ti_id, "k")
+            client.set_state(TaskInstanceId(ti_id), "k", b'"after"', None)
+            got = client.get_state(TaskInstanceId(ti_id), "k")
             assert msgspec.json.decode(got.value) == "after"  # type: ignore[arg-type]
         with pytest.raises(APIConnectionError):
-            client.get_task_state(ti_id, "k")
+            client.get_state(TaskInstanceId(ti_id), "k")
     finally:
         client.close()
 

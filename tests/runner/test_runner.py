@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from taskstate.contracts.types import WorkerBackendSpec
 from taskstate.errors import ConflictError
 from taskstate.runner import RunResult
-from taskstate.runtime.protocol import WorkerBackendSpec
 
 MEMORY_MODULE = Path(__file__).resolve().parents[2] / "examples" / "memory_state_backend.py"
 # A Run of tests/runner/conftest.py.

@@ -9,33 +9,30 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskstate.errors import TaskStateError, UndeclaredAssetError
-from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     AssetEventInfo,
     AssetEventsReply,
-    ClearAssetState,
-    ClearTaskState,
-    DeleteAssetState,
-    DeleteTaskState,
+    ClearState,
+    DeleteState,
     Frame,
     FrameSocket,
     GetAssetEvents,
-    GetAssetState,
+    GetState,
     GetTaskOutput,
-    GetTaskState,
     OutputReply,
     PullXCom,
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
-    SetAssetState,
+    SetState,
     SetTaskOutput,
-    SetTaskState,
     StateReply,
     TaskStarting,
     XComReply,
 )
+from taskstate.contracts.scopes import OwnTask
+from taskstate.errors import TaskStateError, UndeclaredAssetError
+from taskstate.runtime.comms import SupervisorComms
 
 
 class FrameServer:
@@ -49,10 +46,10 @@ class FrameServer:
         self.requests: list[object] = []
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
-    def scope(self, request: object) -> str:
-        asset = getattr(request, "asset", None)
-        if asset is None:
+    def scope(self, request: GetState | SetState | DeleteState | ClearState) -> str:
+        if isinstance(request.scope, OwnTask):
             return "ti"
+        asset = request.scope.name
         if asset not in self.assets:
             raise UndeclaredAssetError(f"undeclared {asset}")
         return f"asset:{asset}"
@@ -75,17 +72,18 @@ class FrameServer:
             events = self.events.get(req.asset_name, [])
             events = events if req.ascending else events[::-1]
             return AssetEventsReply(events=events[: req.limit])
+        assert isinstance(req, GetState | SetState | DeleteState | ClearState), req
         scope = self.scope(req)
-        if isinstance(req, GetTaskState | GetAssetState):
+        if isinstance(req, GetState):
             data, ref = self.store.get((scope, req.key), (None, None))
             return StateReply(data=data, ref_backend=ref)
-        if isinstance(req, SetTaskState | SetAssetState):
+        if isinstance(req, SetState):
             self.store[(scope, req.key)] = (req.data, req.ref_backend)
             return None
-        if isinstance(req, DeleteTaskState | DeleteAssetState):
+        if isinstance(req, DeleteState):
             data, ref = self.store.pop((scope, req.key), (None, None))
             return StateReply(data=data, ref_backend=ref)
-        if isinstance(req, ClearTaskState | ClearAssetState):
+        if isinstance(req, ClearState):
             removed = [k for k in self.store if k[0] == scope]
             refs = []
             for k in removed:

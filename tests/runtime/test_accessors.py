@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from taskstate.contracts.frames import SetState
 from taskstate.errors import (
     InvalidKeyError,
     InvalidRetentionError,
@@ -14,7 +15,6 @@ from taskstate.errors import (
     ValueTooLargeError,
 )
 from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
-from taskstate.runtime.protocol import SetAssetState, SetTaskState
 from taskstate.runtime.worker_backend import WorkerBackend
 from taskstate.sdk import NEVER_EXPIRE, Asset
 from taskstate.state import BaseStateBackend, TaskScope
@@ -159,7 +159,7 @@ def test_async_twins(served) -> None:  # type: ignore[no-untyped-def]
 
 
 def _retentions(server: Any) -> list[tuple[str, object]]:
-    sets = [r for r in server.requests if isinstance(r, SetTaskState | SetAssetState)]
+    sets = [r for r in server.requests if isinstance(r, SetState)]
     return [(r.key, r.retention) for r in sets]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from taskstate.backends.registry import create_backend
+from taskstate.contracts.types import WorkerBackendSpec
 from taskstate.errors import (
     BackendError,
     BackendImportError,
@@ -22,7 +23,6 @@ from taskstate.errors import (
     ValueTooLargeError,
 )
 from taskstate.runtime.accessors import AssetState, TaskState
-from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.runtime.worker_backend import WorkerBackend, load_worker_backend
 from taskstate.sdk import Asset, AssetScope, BaseStoreBackend, TaskScope
 from taskstate.state import BaseStateBackend

@@ -9,6 +9,12 @@ from typing import Any
 
 import pytest
 
+from taskstate.contracts.frames import (
+    AssetEventInfo,
+    GetAssetEvents,
+    RecordAssetEvents,
+)
+from taskstate.contracts.types import AssetInfo, TaskInstanceInfo
 from taskstate.errors import InvalidValueError, UndeclaredAssetError, UsageError
 from taskstate.runtime.asset_events import (
     AssetEvent,
@@ -18,13 +24,6 @@ from taskstate.runtime.asset_events import (
     record_asset_events,
 )
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import (
-    AssetEventInfo,
-    AssetInfo,
-    GetAssetEvents,
-    RecordAssetEvents,
-    TaskInstanceInfo,
-)
 from taskstate.sdk import Asset, AssetAlias
 
 from .conftest import FrameServer

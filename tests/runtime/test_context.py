@@ -8,16 +8,13 @@ from typing import Any
 
 import pytest
 
+from taskstate.contracts.frames import StartTask
+from taskstate.contracts.types import DagRunInfo, TaskInstanceInfo
 from taskstate.errors import ParamValidationError, UsageError
 from taskstate.runtime import macros
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.connections import ConnectionAccessor
 from taskstate.runtime.context import build_context
-from taskstate.runtime.protocol import (
-    DagRunInfo,
-    StartTask,
-    TaskInstanceInfo,
-)
 from taskstate.runtime.variables import VariableAccessor
 from taskstate.sdk import DAG, Asset, Param, task
 from taskstate.sdk.callables import determine_kwargs

@@ -10,19 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from taskstate.runtime.main import main
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     EXIT_FAILED_NO_RETRY,
     EXIT_SKIPPED,
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
-    DagRunInfo,
     Frame,
     PullXCom,
     SetTaskOutput,
     StartTask,
-    TaskInstanceInfo,
 )
+from taskstate.contracts.types import DagRunInfo, TaskInstanceInfo
+from taskstate.runtime.main import main
 from taskstate.state.codec import decode_value
 
 from .conftest import FrameServer

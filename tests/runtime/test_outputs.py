@@ -6,10 +6,14 @@ import math
 
 import pytest
 
+from taskstate.contracts.frames import (
+    GetTaskOutput,
+    SetTaskOutput,
+)
+from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.errors import InvalidValueError, ValueTooLargeError
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.outputs import fetch_outputs, send_output
-from taskstate.runtime.protocol import GetTaskOutput, SetTaskOutput, TaskInstanceInfo
 
 from .conftest import FrameServer
 

@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 
+from taskstate.contracts.frames import (
+    PullXCom,
+    PushXCom,
+)
+from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.errors import InvalidKeyError, InvalidValueError, UsageError, ValueTooLargeError
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import PullXCom, PushXCom, TaskInstanceInfo
 from taskstate.runtime.task_instance import RuntimeTaskInstance
 from taskstate.runtime.xcom import RETURN_VALUE, push_multiple_outputs, xcom_pull, xcom_push
 

@@ -11,8 +11,7 @@ import msgspec
 import pytest
 
 from taskstate.client.execution import ExecutionClient
-from taskstate.errors import UndeclaredAssetError
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     AssetEventsReply,
     GetAssetEvents,
     PullXCom,
@@ -20,6 +19,7 @@ from taskstate.runtime.protocol import (
     RecordAssetEvents,
     XComReply,
 )
+from taskstate.errors import UndeclaredAssetError
 from taskstate.supervisor.handlers import HANDLERS
 
 LAKE = {"name": "lake", "uri": "s3://lake/tables"}

@@ -37,12 +37,12 @@ from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
 from taskstate.api.execution import decode_body, json_response
 from taskstate.api.public import require_api_key
-from taskstate.api.wire import (
-    AssetBody,
+from taskstate.contracts.http import (
     AssetEventBody,
     AssetEventsBody,
     RecordAssetEventsBody,
 )
+from taskstate.contracts.types import AssetInfo
 from taskstate.db.models import (
     Asset,
     AssetEvent,
@@ -241,7 +241,7 @@ async def get_asset_events(
             events=[
                 AssetEventBody(
                     id=event.id,
-                    asset=AssetBody(name=owner.name, uri=owner.uri),
+                    asset=AssetInfo(name=owner.name, uri=owner.uri),
                     extra=msgspec.Raw(event.extra.encode()),
                     source_dag_id=event.source_dag_id,
                     source_run_id=event.source_run_id,

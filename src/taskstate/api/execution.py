@@ -22,9 +22,7 @@ from starlette.routing import Route
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
-from taskstate.api.wire import (
-    AssetBody,
-    DagRunBody,
+from taskstate.contracts.http import (
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
@@ -33,11 +31,11 @@ from taskstate.api.wire import (
     StartRequest,
     StartResponse,
     StateBody,
-    TaskInstanceBody,
 )
+from taskstate.contracts.types import AssetInfo, DagRunInfo, TaskInstanceInfo
 from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
-from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
+from taskstate.state.types import StateScope, StoredValue
 
 __all__ = ["decode_body", "json_response", "router"]
 
@@ -105,32 +103,17 @@ async def _set(
     return Response(status_code=204)
 
 
-def _dag_run_body(run: DagRun) -> DagRunBody:
+def _dag_run_body(run: DagRun) -> DagRunInfo[msgspec.Raw]:
     def iso(moment: datetime | None) -> str | None:
         return None if moment is None else moment.isoformat()
 
-    return DagRunBody(
+    return DagRunInfo(
         logical_date=iso(run.logical_date),
         data_interval_start=iso(run.data_interval_start),
         data_interval_end=iso(run.data_interval_end),
         conf=msgspec.Raw((run.conf or "{}").encode()),
         start_date=run.created_at.isoformat(),
     )
-
-
-def _ti_claims(request: Request, state: AppState) -> TokenClaims:
-    claims = _claims(request, state)
-    claims.require_ti(request.path_params["ti_id"])
-    return claims
-
-
-def _ti_scope(request: Request, state: AppState) -> TaskScope:
-    return _ti_claims(request, state).scope
-
-
-def _asset_scope(request: Request, claims: TokenClaims) -> AssetScope:
-    params = request.query_params
-    return claims.asset_scope(params.get("name"), params.get("uri"))
 
 
 # -- task-instance lifecycle ----------------------------------------------------------------
@@ -147,7 +130,7 @@ async def start(ti_id: str, request: Request) -> Response:
         assets = runs.asset_roles(session, ti_id)
         run = runs.get_run(session, ti.dag_id, ti.run_id)
         return StartResponse(
-            ti=TaskInstanceBody(
+            ti=TaskInstanceInfo(
                 id=ti.id,
                 dag_id=ti.dag_id,
                 run_id=ti.run_id,
@@ -156,7 +139,7 @@ async def start(ti_id: str, request: Request) -> Response:
                 try_number=ti.try_number,
             ),
             assets=[
-                AssetBody(name=name, uri=uri, inlet="inlet" in roles, outlet="outlet" in roles)
+                AssetInfo(name=name, uri=uri, inlet="inlet" in roles, outlet="outlet" in roles)
                 for name, (uri, roles) in assets.items()
             ],
             max_value_bytes=state.settings.state_store.max_value_bytes,
@@ -201,52 +184,39 @@ async def finish(ti_id: str, request: Request) -> Response:
 # cost more than the rest of the handler.
 
 
-async def get_task_state(request: Request) -> Response:
-    state = app_state(request)
-    scope = _ti_scope(request, state)
-    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
-
-
-async def set_task_state(request: Request) -> Response:
-    state = app_state(request)
-    claims = _ti_claims(request, state)
-    return await _set(state, claims, claims.scope, request.path_params["key"], await request.body())
-
-
-async def delete_task_state(request: Request) -> Response:
-    state = app_state(request)
-    scope = _ti_scope(request, state)
-    return json_response(_stored_body(await state.state.delete(scope, request.path_params["key"])))
-
-
-async def clear_task_state(request: Request) -> Response:
-    state = app_state(request)
-    scope = _ti_scope(request, state)
-    return json_response(_removed_body(await state.state.clear(scope)))
-
-
-async def get_asset_state(request: Request) -> Response:
-    state = app_state(request)
-    scope = _asset_scope(request, _claims(request, state))
-    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
-
-
-async def set_asset_state(request: Request) -> Response:
-    state = app_state(request)
+def _scope(request: Request, state: AppState) -> tuple[TokenClaims, StateScope]:
+    """The token's claims and the scope the path names: its task instance (``/state/ti/{ti_id}``,
+    which must be the token's) or an asset its task declares (``/state/asset?name=``)."""
     claims = _claims(request, state)
-    scope = _asset_scope(request, claims)
+    ti_id = request.path_params.get("ti_id")
+    if ti_id is not None:
+        claims.require_ti(ti_id)
+        return claims, claims.scope
+    params = request.query_params
+    return claims, claims.asset_scope(params.get("name"), params.get("uri"))
+
+
+async def get_state(request: Request) -> Response:
+    state = app_state(request)
+    _, scope = _scope(request, state)
+    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
+
+
+async def set_state(request: Request) -> Response:
+    state = app_state(request)
+    claims, scope = _scope(request, state)
     return await _set(state, claims, scope, request.path_params["key"], await request.body())
 
 
-async def delete_asset_state(request: Request) -> Response:
+async def delete_state(request: Request) -> Response:
     state = app_state(request)
-    scope = _asset_scope(request, _claims(request, state))
+    _, scope = _scope(request, state)
     return json_response(_stored_body(await state.state.delete(scope, request.path_params["key"])))
 
 
-async def clear_asset_state(request: Request) -> Response:
+async def clear_state(request: Request) -> Response:
     state = app_state(request)
-    scope = _asset_scope(request, _claims(request, state))
+    _, scope = _scope(request, state)
     return json_response(_removed_body(await state.state.clear(scope)))
 
 
@@ -269,16 +239,12 @@ def _route(path: str, handlers: dict[str, Endpoint]) -> Route:
     return Route(router.prefix + path, _by_method(handlers), methods=list(handlers))
 
 
+_KEY_OPERATIONS: dict[str, Endpoint] = {"GET": get_state, "PUT": set_state, "DELETE": delete_state}
+
 STATE_ROUTES = [
-    _route(
-        "/state/ti/{ti_id}/{key:state_key}",
-        {"GET": get_task_state, "PUT": set_task_state, "DELETE": delete_task_state},
-    ),
-    _route("/state/ti/{ti_id}", {"DELETE": clear_task_state}),
-    _route(
-        "/state/asset/{key:state_key}",
-        {"GET": get_asset_state, "PUT": set_asset_state, "DELETE": delete_asset_state},
-    ),
-    _route("/state/asset", {"DELETE": clear_asset_state}),
+    _route("/state/ti/{ti_id}/{key:state_key}", _KEY_OPERATIONS),
+    _route("/state/ti/{ti_id}", {"DELETE": clear_state}),
+    _route("/state/asset/{key:state_key}", _KEY_OPERATIONS),
+    _route("/state/asset", {"DELETE": clear_state}),
 ]
 """The hot path, served by a bare Starlette app in front of FastAPI (see ``api.app``)."""

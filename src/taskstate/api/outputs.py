@@ -22,7 +22,7 @@ from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
 from taskstate.api.execution import decode_body, json_response
-from taskstate.api.wire import OutputBody
+from taskstate.contracts.http import OutputBody
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import RETURN_VALUE, TaskInstance, TaskOutput, utcnow
 from taskstate.errors import InvalidValueError, PermissionDeniedError

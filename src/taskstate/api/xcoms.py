@@ -32,7 +32,7 @@ from taskstate.api.auth import token_claims
 from taskstate.api.execution import decode_body, json_response
 from taskstate.api.outputs import store_output
 from taskstate.api.public import require_api_key
-from taskstate.api.wire import OutputBody, XComValuesBody
+from taskstate.contracts.http import OutputBody, XComValuesBody
 from taskstate.db.models import TaskInstance, TaskOutput
 from taskstate.errors import InvalidValueError, PermissionDeniedError
 from taskstate.state.codec import check_size, decode_value, validate_encoded_value, validate_key

@@ -19,7 +19,7 @@ from taskstate.errors import BackendImportError, ConfigError, TaskStateError, Us
 if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
     from taskstate.config import Settings, WorkersSettings
-    from taskstate.runtime.protocol import WorkerBackendSpec
+    from taskstate.contracts.types import WorkerBackendSpec
 
 __all__ = [
     "ApiKey",
@@ -175,7 +175,7 @@ def print_json(value: Any) -> None:
 
 def worker_backend_spec(workers: WorkersSettings) -> WorkerBackendSpec | None:
     """``[workers] state_backend`` and its kwargs, or None when it is unset."""
-    from taskstate.runtime.protocol import WorkerBackendSpec
+    from taskstate.contracts.types import WorkerBackendSpec
 
     if not workers.state_backend:
         return None

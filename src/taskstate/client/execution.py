@@ -8,7 +8,9 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from taskstate.api.wire import (
+from taskstate.client._common import error_for, key_path
+from taskstate.client._connection import KeepAliveConnection
+from taskstate.contracts.http import (
     AssetEventsBody,
     FinishRequest,
     FinishResponse,
@@ -22,8 +24,7 @@ from taskstate.api.wire import (
     StateBody,
     XComValuesBody,
 )
-from taskstate.client._common import error_for, key_path
-from taskstate.client._connection import KeepAliveConnection
+from taskstate.contracts.scopes import ApiScope, TaskInstanceId
 
 __all__ = ["ExecutionClient"]
 
@@ -71,14 +72,14 @@ class ExecutionClient:
         content = self._send("POST", f"/task-instances/{ti_id}/finish", msgspec.json.encode(finish))
         return msgspec.json.decode(content, type=FinishResponse).state
 
-    # -- task state ------------------------------------------------------------------------
+    # -- state: of the token's task instance, or of an asset its task declares --------------
 
-    def get_task_state(self, ti_id: str, key: str) -> StateBody:
-        return self._state_body.decode(self._send("GET", f"/state/ti/{ti_id}/{key_path(key)}"))
+    def get_state(self, scope: ApiScope, key: str) -> StateBody:
+        return self._state_body.decode(self._send("GET", _state_path(scope, key)))
 
-    def set_task_state(
+    def set_state(
         self,
-        ti_id: str,
+        scope: ApiScope,
         key: str,
         data: bytes,
         ref_backend: str | None,
@@ -89,37 +90,13 @@ class ExecutionClient:
 
         ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
         """
-        body = _state_payload(data, ref_backend, retention)
-        self._send("PUT", f"/state/ti/{ti_id}/{key_path(key)}", body)
+        self._send("PUT", _state_path(scope, key), _state_payload(data, ref_backend, retention))
 
-    def delete_task_state(self, ti_id: str, key: str) -> StateBody:
-        return self._state_body.decode(self._send("DELETE", f"/state/ti/{ti_id}/{key_path(key)}"))
+    def delete_state(self, scope: ApiScope, key: str) -> StateBody:
+        return self._state_body.decode(self._send("DELETE", _state_path(scope, key)))
 
-    def clear_task_state(self, ti_id: str) -> RemovedRefsBody:
-        return self._removed_body.decode(self._send("DELETE", f"/state/ti/{ti_id}"))
-
-    # -- asset state -----------------------------------------------------------------------
-
-    def get_asset_state(self, asset: str, key: str) -> StateBody:
-        return self._state_body.decode(self._send("GET", _asset_path(asset, key)))
-
-    def set_asset_state(
-        self,
-        asset: str,
-        key: str,
-        data: bytes,
-        ref_backend: str | None,
-        *,
-        retention: float | str | None = None,
-    ) -> None:
-        """As :meth:`set_task_state`, for a key of ``asset``."""
-        self._send("PUT", _asset_path(asset, key), _state_payload(data, ref_backend, retention))
-
-    def delete_asset_state(self, asset: str, key: str) -> StateBody:
-        return self._state_body.decode(self._send("DELETE", _asset_path(asset, key)))
-
-    def clear_asset_state(self, asset: str) -> RemovedRefsBody:
-        return self._removed_body.decode(self._send("DELETE", f"/state/asset?name={_q(asset)}"))
+    def clear_state(self, scope: ApiScope) -> RemovedRefsBody:
+        return self._removed_body.decode(self._send("DELETE", _state_path(scope, None)))
 
     # -- task outputs ----------------------------------------------------------------------
 
@@ -203,8 +180,15 @@ def _q(value: str) -> str:
     return quote(value, safe="")
 
 
-def _asset_path(asset: str, key: str) -> str:
-    return f"/state/asset/{key_path(key)}?name={_q(asset)}"
+def _state_path(scope: ApiScope, key: str | None) -> str:
+    """The path of ``key`` in ``scope``, or of the whole scope when ``key`` is None."""
+    if isinstance(scope, TaskInstanceId):
+        if key is None:
+            return f"/state/ti/{scope.id}"
+        return f"/state/ti/{scope.id}/{key_path(key)}"
+    if key is None:
+        return f"/state/asset?name={_q(scope.name)}"
+    return f"/state/asset/{key_path(key)}?name={_q(scope.name)}"
 
 
 def _state_payload(data: bytes, ref_backend: str | None, retention: float | str | None) -> bytes:

@@ -33,6 +33,7 @@ import msgspec
 
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.contracts.types import WorkerBackendSpec
 from taskstate.errors import TaskStateError
 from taskstate.hardening import task_user, without_secrets
 from taskstate.runner import mapping
@@ -45,7 +46,6 @@ from taskstate.runner.output import RunOutput
 from taskstate.runner.passes import FINAL, Decision, Scheduler
 from taskstate.runner.retry import retry_delay_seconds
 from taskstate.runner.trigger_rules import Verdict
-from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
 from taskstate.sdk.node import AbstractOperator as Task
 from taskstate.sdk.params import dag_params, resolve_params

@@ -1,7 +1,7 @@
 """``context["task_state"]`` and ``context["asset_state"]``: what a task calls.
 
-Both accessors share one core (:class:`StateAccessor`) and differ only in the frames they send
-and the owner they store values for. With a worker-side backend configured (called through
+Both accessors share one core (:class:`StateAccessor`) and differ only in the scope their frames
+name and the owner they store values for. With a worker-side backend configured (called through
 :class:`~taskstate.runtime.worker_backend.WorkerBackend`, whichever hooks it implements):
 
 * ``set``: the hook stores the value and returns a reference; then the reference is written.
@@ -25,6 +25,8 @@ import functools
 import sys
 from collections.abc import Iterator
 
+from taskstate.contracts.frames import ClearState, DeleteState, GetState, SetState
+from taskstate.contracts.scopes import AssetNamed, FrameScope, OwnTask
 from taskstate.errors import (
     BackendError,
     ReferenceResolutionError,
@@ -32,19 +34,6 @@ from taskstate.errors import (
     UndeclaredAssetError,
 )
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import (
-    ClearAssetState,
-    ClearTaskState,
-    DeleteAssetState,
-    DeleteTaskState,
-    GetAssetState,
-    GetTaskState,
-    RemovedRefs,
-    Request,
-    SetAssetState,
-    SetTaskState,
-    StateReply,
-)
 from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.sdk.asset import Asset
 from taskstate.state.codec import (
@@ -54,7 +43,7 @@ from taskstate.state.codec import (
     validate_key,
     validate_ref,
 )
-from taskstate.state.retention import Retention, WireRetention, retention_to_wire
+from taskstate.state.retention import Retention, retention_to_wire
 from taskstate.state.types import AssetScope, JSONValue, StateKind, TaskScope
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
@@ -65,6 +54,8 @@ class StateAccessor(abc.ABC):
 
     _kind: StateKind
     """Which purge the references of this scope take."""
+    _scope: FrameScope
+    """The scope the frames name."""
 
     def __init__(
         self,
@@ -81,27 +72,13 @@ class StateAccessor(abc.ABC):
     # -- what differs between task state and asset state ----------------------------------
 
     @abc.abstractmethod
-    def _get(self, key: str) -> Request[StateReply]: ...
-
-    @abc.abstractmethod
-    def _set(
-        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
-    ) -> Request[None]: ...
-
-    @abc.abstractmethod
-    def _delete(self, key: str) -> Request[StateReply]: ...
-
-    @abc.abstractmethod
-    def _clear(self) -> Request[RemovedRefs]: ...
-
-    @abc.abstractmethod
     def _describe(self) -> str: ...
 
     # -- the four operations ---------------------------------------------------------------
 
     def get(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         """The value stored for ``key``, or ``default`` when there is none."""
-        reply = self._comms.send(self._get(validate_key(key)))
+        reply = self._comms.send(GetState(self._scope, validate_key(key)))
         if reply.data is None:
             return default
         if reply.ref_backend is None:
@@ -119,7 +96,7 @@ class StateAccessor(abc.ABC):
         worker = self._worker
         if worker is None:
             data = encode_value(value, max_bytes=self._max_value_bytes)
-            self._comms.send(self._set(key, data, None, wire))
+            self._comms.send(SetState(self._scope, key, data, None, wire))
             return
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
         try:
@@ -134,19 +111,20 @@ class StateAccessor(abc.ABC):
             ) from exc
         if isinstance(stored, Inline):  # the backend keeps it in the database
             check_size(len(stored.data), self._max_value_bytes)
-            self._comms.send(self._set(key, stored.data, None, wire))
+            self._comms.send(SetState(self._scope, key, stored.data, None, wire))
             return
-        self._comms.send(self._set(key, validate_ref(stored).encode(), worker.path, wire))
+        ref = validate_ref(stored).encode()
+        self._comms.send(SetState(self._scope, key, ref, worker.path, wire))
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (and the object its reference names); a missing key is no error."""
-        removed = self._comms.send(self._delete(validate_key(key)))
+        removed = self._comms.send(DeleteState(self._scope, validate_key(key)))
         if removed.data is not None and removed.ref_backend is not None:
             self._purge_refs([(removed.data.decode(), removed.ref_backend)])
 
     def clear(self) -> None:
         """Remove every key of this scope (and the objects their references name)."""
-        removed = self._comms.send(self._clear())
+        removed = self._comms.send(ClearState(self._scope))
         self._purge_refs(removed.refs)
 
     async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
@@ -229,22 +207,9 @@ class TaskState(StateAccessor):
         scope: TaskScope,
     ) -> None:
         super().__init__(comms, worker, max_value_bytes, TaskOwner(ti_id, scope))
+        self._scope = OwnTask()
         self.ti_id = ti_id
         self.scope = scope
-
-    def _get(self, key: str) -> Request[StateReply]:
-        return GetTaskState(key)
-
-    def _set(
-        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
-    ) -> Request[None]:
-        return SetTaskState(key, data, ref_backend, retention)
-
-    def _delete(self, key: str) -> Request[StateReply]:
-        return DeleteTaskState(key)
-
-    def _clear(self) -> Request[RemovedRefs]:
-        return ClearTaskState()
 
     def _describe(self) -> str:
         return "task state"
@@ -264,24 +229,11 @@ class AssetState(StateAccessor):
         asset: Asset,
     ) -> None:
         super().__init__(comms, worker, max_value_bytes, AssetScope(asset.name))
+        self._scope = AssetNamed(asset.name)
         self.asset = asset
 
     def __repr__(self) -> str:
         return f"<AssetState {self.asset.name!r}>"
-
-    def _get(self, key: str) -> Request[StateReply]:
-        return GetAssetState(self.asset.name, key)
-
-    def _set(
-        self, key: str, data: bytes, ref_backend: str | None, retention: WireRetention
-    ) -> Request[None]:
-        return SetAssetState(self.asset.name, key, data, ref_backend, retention)
-
-    def _delete(self, key: str) -> Request[StateReply]:
-        return DeleteAssetState(self.asset.name, key)
-
-    def _clear(self) -> Request[RemovedRefs]:
-        return ClearAssetState(self.asset.name)
 
     def _describe(self) -> str:
         return f"asset {self.asset.name!r} state"

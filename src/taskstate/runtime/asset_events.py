@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self, overload
 
-from taskstate.errors import InvalidValueError, UndeclaredAssetError, UsageError
-from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     AssetEventInfo,
-    AssetInfo,
     GetAssetEvents,
     RecordAssetEvents,
-    TaskInstanceInfo,
 )
+from taskstate.contracts.types import AssetInfo, TaskInstanceInfo
+from taskstate.errors import InvalidValueError, UndeclaredAssetError, UsageError
+from taskstate.runtime.comms import SupervisorComms
 from taskstate.sdk.asset import Asset, AssetAlias
 from taskstate.state.codec import decode_value, encode_value
 

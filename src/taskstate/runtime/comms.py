@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any, TypeVar, cast
 
+from taskstate.contracts.frames import Frame, FrameSocket, Request, StartTask
 from taskstate.errors import CommsError, error_from_body
-from taskstate.runtime.protocol import Frame, FrameSocket, Request, StartTask
 
 __all__ = ["SupervisorComms"]
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskstate.contracts.frames import StartTask
+from taskstate.contracts.types import DagRunInfo
 from taskstate.runtime import macros
 from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
 from taskstate.runtime.asset_events import event_accessors
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.connections import ConnectionAccessor
-from taskstate.runtime.protocol import DagRunInfo, StartTask
 from taskstate.runtime.task_instance import DagRun, RuntimeTaskInstance
 from taskstate.runtime.variables import variables
 from taskstate.runtime.worker_backend import WorkerBackend
@@ -41,7 +42,7 @@ def _date(text: str | None) -> Any:
     return pendulum.parse(text)
 
 
-def dag_run_of(dag_id: str, run_id: str, info: DagRunInfo) -> DagRun:
+def dag_run_of(dag_id: str, run_id: str, info: DagRunInfo[bytes]) -> DagRun:
     """``context["dag_run"]`` from the run details of the start-up frame."""
     return DagRun(
         dag_id=dag_id,

@@ -12,7 +12,7 @@ an upstream's value is never rendered, as in Airflow (a classic operator mapped 
 Once the task returned, its output is stored (and, for ``multiple_outputs``, each item as its own
 XCom), then its asset events are recorded: events say the asset was written, which only a try
 that succeeded did. The exit code tells the supervisor how the task ended (``EXIT_*`` in
-:mod:`taskstate.runtime.protocol`): ``AirflowSkipException`` ends it skipped,
+:mod:`taskstate.contracts.frames`): ``AirflowSkipException`` ends it skipped,
 ``AirflowFailException`` fails it without retry, any other exception fails the try;
 ``DownstreamTasksSkipped`` (a branch or short circuit that skipped tasks) ends it successful
 with no output.
@@ -28,12 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from taskstate.errors import TaskStateError
-from taskstate.runtime.asset_events import record_asset_events
-from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.context import build_context
-from taskstate.runtime.outputs import fetch_outputs, send_output
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     EXIT_FAILED_NO_RETRY,
     EXIT_SETUP_FAILED,
     EXIT_SKIPPED,
@@ -43,6 +38,11 @@ from taskstate.runtime.protocol import (
     StartTask,
     TaskStarting,
 )
+from taskstate.errors import TaskStateError
+from taskstate.runtime.asset_events import record_asset_events
+from taskstate.runtime.comms import SupervisorComms
+from taskstate.runtime.context import build_context
+from taskstate.runtime.outputs import fetch_outputs, send_output
 from taskstate.runtime.task_logging import TASK_LOGGER, configure_task_logging
 from taskstate.runtime.templates import render_template_fields
 from taskstate.runtime.termination import raise_on_sigterm

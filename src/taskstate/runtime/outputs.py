@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from taskstate.contracts.frames import (
+    GetTaskOutput,
+    SetTaskOutput,
+)
+from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import GetTaskOutput, SetTaskOutput, TaskInstanceInfo
 from taskstate.state.codec import decode_value, encode_value
 
 __all__ = ["fetch_outputs", "send_output"]

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.errors import UsageError
 from taskstate.runtime import xcom
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import TaskInstanceInfo
 
 __all__ = ["DagRun", "RuntimeTaskInstance"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from taskstate.backends.registry import create_backend
+from taskstate.contracts.types import WorkerBackendSpec
 from taskstate.errors import (
     BackendImportError,
     InvalidValueError,
@@ -21,7 +22,6 @@ from taskstate.errors import (
 )
 from taskstate.runtime import airflow_hooks
 from taskstate.runtime.json_text import json_text
-from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.state import BaseStateBackend
 from taskstate.state.codec import decode_value, encode_value, validate_value
 from taskstate.state.store_backend import (

@@ -21,9 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from taskstate.contracts.frames import (
+    PullXCom,
+    PushXCom,
+)
+from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.errors import InvalidValueError, UsageError
 from taskstate.runtime.comms import SupervisorComms
-from taskstate.runtime.protocol import PullXCom, PushXCom, TaskInstanceInfo
 from taskstate.state.codec import check_size, decode_value, encode_value, validate_key
 
 __all__ = ["RETURN_VALUE", "push_multiple_outputs", "xcom_pull", "xcom_push"]

@@ -7,32 +7,29 @@ from typing import Any
 
 import msgspec
 
-from taskstate.api.wire import OutputBody, RemovedRefsBody, StateBody
 from taskstate.client.execution import ExecutionClient
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     AssetEventInfo,
     AssetEventsReply,
-    ClearAssetState,
-    ClearTaskState,
-    DeleteAssetState,
-    DeleteTaskState,
+    ClearState,
+    DeleteState,
     GetAssetEvents,
-    GetAssetState,
+    GetState,
     GetTaskOutput,
-    GetTaskState,
     OutputReply,
     PullXCom,
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
     Reply,
-    SetAssetState,
+    SetState,
     SetTaskOutput,
-    SetTaskState,
     StateReply,
     TaskStarting,
     XComReply,
 )
+from taskstate.contracts.http import OutputBody, RemovedRefsBody, StateBody
+from taskstate.contracts.scopes import resolve
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -51,36 +48,21 @@ def _removed(body: RemovedRefsBody) -> RemovedRefs:
     return RemovedRefs(refs=[(r.ref, r.backend) for r in body.refs])
 
 
-def get_task_state(client: ExecutionClient, ti_id: str, req: GetTaskState) -> StateReply:
-    return _state_reply(client.get_task_state(ti_id, req.key))
+def get_state(client: ExecutionClient, ti_id: str, req: GetState) -> StateReply:
+    return _state_reply(client.get_state(resolve(req.scope, ti_id), req.key))
 
 
-def set_task_state(client: ExecutionClient, ti_id: str, req: SetTaskState) -> None:
-    client.set_task_state(ti_id, req.key, req.data, req.ref_backend, retention=req.retention)
+def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> None:
+    scope = resolve(req.scope, ti_id)
+    client.set_state(scope, req.key, req.data, req.ref_backend, retention=req.retention)
 
 
-def delete_task_state(client: ExecutionClient, ti_id: str, req: DeleteTaskState) -> StateReply:
-    return _state_reply(client.delete_task_state(ti_id, req.key))
+def delete_state(client: ExecutionClient, ti_id: str, req: DeleteState) -> StateReply:
+    return _state_reply(client.delete_state(resolve(req.scope, ti_id), req.key))
 
 
-def clear_task_state(client: ExecutionClient, ti_id: str, req: ClearTaskState) -> RemovedRefs:
-    return _removed(client.clear_task_state(ti_id))
-
-
-def get_asset_state(client: ExecutionClient, ti_id: str, req: GetAssetState) -> StateReply:
-    return _state_reply(client.get_asset_state(req.asset, req.key))
-
-
-def set_asset_state(client: ExecutionClient, ti_id: str, req: SetAssetState) -> None:
-    client.set_asset_state(req.asset, req.key, req.data, req.ref_backend, retention=req.retention)
-
-
-def delete_asset_state(client: ExecutionClient, ti_id: str, req: DeleteAssetState) -> StateReply:
-    return _state_reply(client.delete_asset_state(req.asset, req.key))
-
-
-def clear_asset_state(client: ExecutionClient, ti_id: str, req: ClearAssetState) -> RemovedRefs:
-    return _removed(client.clear_asset_state(req.asset))
+def clear_state(client: ExecutionClient, ti_id: str, req: ClearState) -> RemovedRefs:
+    return _removed(client.clear_state(resolve(req.scope, ti_id)))
 
 
 def set_task_output(client: ExecutionClient, ti_id: str, req: SetTaskOutput) -> None:
@@ -139,14 +121,10 @@ def get_asset_events(client: ExecutionClient, ti_id: str, req: GetAssetEvents) -
 
 
 HANDLERS: dict[type, Handler] = {
-    GetTaskState: get_task_state,
-    SetTaskState: set_task_state,
-    DeleteTaskState: delete_task_state,
-    ClearTaskState: clear_task_state,
-    GetAssetState: get_asset_state,
-    SetAssetState: set_asset_state,
-    DeleteAssetState: delete_asset_state,
-    ClearAssetState: clear_asset_state,
+    GetState: get_state,
+    SetState: set_state,
+    DeleteState: delete_state,
+    ClearState: clear_state,
     SetTaskOutput: set_task_output,
     GetTaskOutput: get_task_output,
     TaskStarting: task_starting,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from taskstate.runtime.protocol import WorkerBackendSpec
+from taskstate.contracts.types import WorkerBackendSpec
 
 __all__ = ["SupervisorJob"]
 

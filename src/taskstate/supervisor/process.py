@@ -31,24 +31,21 @@ import time
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from taskstate.api.wire import DagRunBody, TaskInstanceBody
 from taskstate.client.execution import ExecutionClient
-from taskstate.errors import RuntimeFailure, TaskStateError
-from taskstate.hardening import TaskUser, task_user, without_secrets
-from taskstate.runtime.protocol import (
+from taskstate.contracts.frames import (
     EXIT_FAILED_NO_RETRY,
     EXIT_SETUP_FAILED,
     EXIT_SKIPPED,
     EXIT_SUCCESS,
     EXIT_TASK_FAILED,
-    AssetInfo,
-    DagRunInfo,
     Frame,
     FrameSocket,
     StartTask,
-    TaskInstanceInfo,
     TaskStarting,
 )
+from taskstate.contracts.types import TaskInstanceInfo
+from taskstate.errors import RuntimeFailure, TaskStateError
+from taskstate.hardening import TaskUser, task_user, without_secrets
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
 from taskstate.supervisor.logfile import open_try_log, try_log_path
@@ -108,16 +105,6 @@ def _describe_exit(code: int) -> str:
 _OUTCOMES = {"success": Outcome.SUCCESS, "skipped": Outcome.SKIPPED}
 
 
-def _dag_run_info(run: DagRunBody) -> DagRunInfo:
-    return DagRunInfo(
-        logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start,
-        data_interval_end=run.data_interval_end,
-        conf=bytes(run.conf),
-        start_date=run.start_date,
-    )
-
-
 class _Supervision:
     def __init__(self, job: SupervisorJob, client: ExecutionClient, out: TextIO) -> None:
         self.job = job
@@ -149,7 +136,7 @@ class _Supervision:
             self.close_log()
             self.say(f"cannot write the try's log file any more: {exc}")
 
-    def _open_log(self, ti: TaskInstanceBody) -> None:
+    def _open_log(self, ti: TaskInstanceInfo) -> None:
         if self.job.log_folder is None:
             return
         path = try_log_path(
@@ -196,21 +183,11 @@ class _Supervision:
                 Frame(
                     0,
                     StartTask(
-                        ti=TaskInstanceInfo(
-                            id=ti.id,
-                            dag_id=ti.dag_id,
-                            run_id=ti.run_id,
-                            task_id=ti.task_id,
-                            map_index=ti.map_index,
-                            try_number=ti.try_number,
-                        ),
+                        ti=ti,
                         dag_file=job.dag_file,
-                        assets=[
-                            AssetInfo(name=a.name, uri=a.uri, inlet=a.inlet, outlet=a.outlet)
-                            for a in started.assets
-                        ],
+                        assets=started.assets,
                         max_value_bytes=started.max_value_bytes,
-                        dag_run=_dag_run_info(run),
+                        dag_run=run.with_conf_bytes(),
                         worker_backend=job.worker_backend,
                         log_level=job.log_level,
                     ),

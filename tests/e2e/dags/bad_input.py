@@ -8,7 +8,8 @@ import math
 from datetime import UTC, datetime
 
 from taskstate import errors
-from taskstate.runtime.protocol import GetAssetState, SetAssetState
+from taskstate.contracts.frames import GetState, SetState
+from taskstate.contracts.scopes import AssetNamed
 from taskstate.sdk import DAG, Asset, task
 
 mine = Asset(name="e2e_mine", uri="file:///tmp/e2e-mine")
@@ -74,22 +75,22 @@ with DAG(dag_id="e2e_bad_input", start_date=datetime(2026, 1, 1, tzinfo=UTC)):
         check(
             "server undeclared asset get",
             errors.UndeclaredAssetError,
-            lambda: comms.send(GetAssetState("e2e_theirs", "secret")),
+            lambda: comms.send(GetState(AssetNamed("e2e_theirs"), "secret")),
         )
         check(
             "server undeclared asset set",
             errors.UndeclaredAssetError,
-            lambda: comms.send(SetAssetState("e2e_theirs", "secret", b'"stolen"')),
+            lambda: comms.send(SetState(AssetNamed("e2e_theirs"), "secret", b'"stolen"')),
         )
         check(
             "server null value",
             errors.InvalidValueError,
-            lambda: comms.send(SetAssetState("e2e_mine", "k", b"null")),
+            lambda: comms.send(SetState(AssetNamed("e2e_mine"), "k", b"null")),
         )
         check(
             "server malformed JSON",
             errors.InvalidValueError,
-            lambda: comms.send(SetAssetState("e2e_mine", "k", b"{not json")),
+            lambda: comms.send(SetState(AssetNamed("e2e_mine"), "k", b"{not json")),
         )
         print("bad input: ALL CHECKED")
 

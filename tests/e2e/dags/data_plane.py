@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from taskstate.sdk import DAG, Asset, task
 
 LAKE = Asset(name="e2e_lake", uri="s3://e2e/lake")
-SKIPPED = 103  # taskstate.runtime.protocol.EXIT_SKIPPED
-FAILED_NO_RETRY = 104  # taskstate.runtime.protocol.EXIT_FAILED_NO_RETRY
+SKIPPED = 103  # taskstate.contracts.frames.EXIT_SKIPPED
+FAILED_NO_RETRY = 104  # taskstate.contracts.frames.EXIT_FAILED_NO_RETRY
 
 
 def end_try(code):

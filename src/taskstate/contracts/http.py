@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 import msgspec
 
+from taskstate.contracts.types import AssetInfo, DagRunInfo, TaskInstanceInfo
+
 __all__ = [
-    "AssetBody",
     "AssetEventBody",
     "AssetEventsBody",
-    "DagRunBody",
     "FinishRequest",
     "FinishResponse",
     "HeartbeatResponse",
@@ -27,7 +27,6 @@ __all__ = [
     "StartRequest",
     "StartResponse",
     "StateBody",
-    "TaskInstanceBody",
     "XComValuesBody",
 ]
 
@@ -66,40 +65,12 @@ class StartRequest(msgspec.Struct):
     hostname: str
 
 
-class TaskInstanceBody(msgspec.Struct):
-    id: str
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
-    try_number: int
-
-
-class AssetBody(msgspec.Struct):
-    """An asset the task declares, as an inlet, an outlet or both."""
-
-    name: str
-    uri: str
-    inlet: bool = False
-    outlet: bool = False
-
-
-class DagRunBody(msgspec.Struct):
-    """The run a starting try belongs to, as its task sees it: ISO 8601 dates (None for a run
-    without a logical date), ``conf`` passed through as the JSON text of an object."""
-
-    logical_date: str | None
-    data_interval_start: str | None
-    data_interval_end: str | None
-    conf: msgspec.Raw
-    start_date: str
-
-
 class StartResponse(msgspec.Struct):
-    ti: TaskInstanceBody
-    assets: list[AssetBody]
+    ti: TaskInstanceInfo
+    assets: list[AssetInfo]
     max_value_bytes: int
-    dag_run: DagRunBody
+    dag_run: DagRunInfo[msgspec.Raw]
+    """The run, ``conf`` passed through as the JSON text of an object."""
 
 
 class FinishRequest(msgspec.Struct, omit_defaults=True):
@@ -155,7 +126,7 @@ class AssetEventBody(msgspec.Struct):
     """A recorded asset event, as the execution API answers it."""
 
     id: int
-    asset: AssetBody
+    asset: AssetInfo
     extra: msgspec.Raw
     source_dag_id: str | None
     source_run_id: str | None

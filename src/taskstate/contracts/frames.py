@@ -6,7 +6,10 @@ answers each with a frame of the same id carrying the reply body, or an ``error`
 ``{code, message, detail}`` that the task process raises again as the same error class. The one
 unsolicited frame is the first: the supervisor's :class:`StartTask`, with id 0.
 
-Each request type names its reply type (``GetTaskState(Request[StateReply])``), so
+A state request names its scope as a field (:mod:`taskstate.contracts.scopes`): one frame type
+per operation, whichever state it is on.
+
+Each request type names its reply type (``GetState(Request[StateReply])``), so
 ``send(request)`` returns the right type without narrowing by hand. JSON values travel as the
 bytes of their JSON text, never re-encoded on the way.
 """
@@ -19,6 +22,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from taskstate.contracts.scopes import FrameScope
+from taskstate.contracts.types import AssetInfo, DagRunInfo, TaskInstanceInfo, WorkerBackendSpec
 from taskstate.errors import CommsError
 
 __all__ = [
@@ -29,18 +34,13 @@ __all__ = [
     "EXIT_TASK_FAILED",
     "AssetEventInfo",
     "AssetEventsReply",
-    "AssetInfo",
-    "ClearAssetState",
-    "ClearTaskState",
-    "DagRunInfo",
-    "DeleteAssetState",
-    "DeleteTaskState",
+    "ClearState",
+    "DeleteState",
     "Frame",
     "FrameSocket",
     "GetAssetEvents",
-    "GetAssetState",
+    "GetState",
     "GetTaskOutput",
-    "GetTaskState",
     "OutputReply",
     "PullXCom",
     "PushXCom",
@@ -48,14 +48,11 @@ __all__ = [
     "RemovedRefs",
     "Reply",
     "Request",
-    "SetAssetState",
+    "SetState",
     "SetTaskOutput",
-    "SetTaskState",
     "StartTask",
     "StateReply",
-    "TaskInstanceInfo",
     "TaskStarting",
-    "WorkerBackendSpec",
     "XComReply",
 ]
 
@@ -106,12 +103,14 @@ class Request(msgspec.Struct, Generic[R], tag=True, omit_defaults=True):
     reply_type: ClassVar[type[Any] | None] = None
 
 
-class GetTaskState(Request[StateReply]):
+class GetState(Request[StateReply]):
     reply_type = StateReply
+    scope: FrameScope
     key: str
 
 
-class SetTaskState(Request[None]):
+class SetState(Request[None]):
+    scope: FrameScope
     key: str
     data: bytes
     ref_backend: str | None = None
@@ -119,39 +118,15 @@ class SetTaskState(Request[None]):
     """Seconds the key stays visible, or ``"never"``; None: the server's default."""
 
 
-class DeleteTaskState(Request[StateReply]):
+class DeleteState(Request[StateReply]):
     reply_type = StateReply
+    scope: FrameScope
     key: str
 
 
-class ClearTaskState(Request[RemovedRefs]):
+class ClearState(Request[RemovedRefs]):
     reply_type = RemovedRefs
-
-
-class GetAssetState(Request[StateReply]):
-    reply_type = StateReply
-    asset: str
-    key: str
-
-
-class SetAssetState(Request[None]):
-    asset: str
-    key: str
-    data: bytes
-    ref_backend: str | None = None
-    retention: float | str | None = None
-    """As in :class:`SetTaskState`."""
-
-
-class DeleteAssetState(Request[StateReply]):
-    reply_type = StateReply
-    asset: str
-    key: str
-
-
-class ClearAssetState(Request[RemovedRefs]):
-    reply_type = RemovedRefs
-    asset: str
+    scope: FrameScope
 
 
 # -- task outputs -------------------------------------------------------------------------------
@@ -264,47 +239,6 @@ class TaskStarting(Request[None]):
     try's ``execution_timeout`` counts from here, as Airflow's covers the task's execution."""
 
 
-class TaskInstanceInfo(msgspec.Struct, frozen=True):
-    """Who the task process is: the ``ti`` of the context."""
-
-    id: str
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
-    try_number: int
-
-
-class AssetInfo(msgspec.Struct, frozen=True):
-    """An asset the task declares, and how: as an inlet, an outlet, or both."""
-
-    name: str
-    uri: str
-    inlet: bool = False
-    outlet: bool = False
-
-
-class DagRunInfo(msgspec.Struct, frozen=True):
-    """The run the task belongs to, for ``context["dag_run"]`` and the dates of the context.
-
-    Dates are ISO 8601 text (None, all three, for a run without a logical date); ``conf`` is
-    the JSON text of the run's conf, an object (``b"{}"`` when the run was given none).
-    """
-
-    logical_date: str | None
-    data_interval_start: str | None
-    data_interval_end: str | None
-    conf: bytes
-    start_date: str
-
-
-class WorkerBackendSpec(msgspec.Struct, frozen=True):
-    """``[workers] state_backend`` and its kwargs, handed down to the task process."""
-
-    path: str
-    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
 class StartTask(msgspec.Struct, tag=True):
     """The supervisor's first frame: everything the task process needs to run the task."""
 
@@ -312,21 +246,17 @@ class StartTask(msgspec.Struct, tag=True):
     dag_file: str
     assets: list[AssetInfo]
     max_value_bytes: int
-    dag_run: DagRunInfo
+    dag_run: DagRunInfo[bytes]
     worker_backend: WorkerBackendSpec | None = None
     log_level: str = "INFO"
     """``[logging] level``: the task process's root logger level."""
 
 
 Body = (
-    GetTaskState
-    | SetTaskState
-    | DeleteTaskState
-    | ClearTaskState
-    | GetAssetState
-    | SetAssetState
-    | DeleteAssetState
-    | ClearAssetState
+    GetState
+    | SetState
+    | DeleteState
+    | ClearState
     | StateReply
     | RemovedRefs
     | StartTask
