@@ -78,6 +78,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "AuthError",
         "BackendError",
         "BackendImportError",
+        "BodyTooLargeError",
         "CommsError",
         "ConfigError",
         "ConflictError",

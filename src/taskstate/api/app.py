@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskstate import __version__
 from taskstate.api.auth import ApiKeys, TokenSigner
 from taskstate.api.errors import install_error_handlers
+from taskstate.api.guard import Guard
 from taskstate.api.keys import server_api_keys, server_secret_key
 from taskstate.api.state_service import StateService
 from taskstate.backends.registry import create_backend
@@ -211,4 +212,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    return _Front(app, state_app)
+    def credentials() -> tuple[TokenSigner, ApiKeys] | None:
+        ts: AppState | None = getattr(app.state, "ts", None)
+        return None if ts is None else (ts.signer, ts.api_keys)
+
+    return Guard(
+        _Front(app, state_app),
+        max_body_bytes=settings.api.max_body_bytes,
+        credentials=credentials,
+    )

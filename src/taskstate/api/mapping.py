@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
+from taskstate.api.bounds import INT32_MAX
 from taskstate.api.outputs import read_output
 from taskstate.api.public import require_api_key
 from taskstate.db.models import TaskInstance, TaskInstanceAsset, TaskInstanceState
@@ -38,7 +39,7 @@ Json = dict[str, Any]
 
 
 class ExpandModel(BaseModel):
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=INT32_MAX)
 
 
 def expand_ti(

@@ -12,7 +12,7 @@ through this API; null if not recorded). A ``PUT`` takes an optional ``retention
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
+from taskstate.api.bounds import INT32_MAX, MapIndex
+from taskstate.api.run_creation import NewRun, create_run_in_steps
 from taskstate.api.run_dates import RunDates
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
@@ -40,17 +42,20 @@ router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[Depends(requ
 
 Json = dict[str, Any]
 
+MAX_RETRY_DELAY = 366 * 86_400.0
+"""A year, in seconds: longer than any retry delay, short enough for a date to hold."""
+
 
 class AssetModel(BaseModel):
-    name: str
-    uri: str
+    name: str = Field(max_length=1500)
+    uri: str = Field(max_length=1500)
 
 
 class TaskModel(BaseModel):
     task_id: str
-    map_index: int = -1
-    retries: int = Field(0, ge=0)
-    retry_delay_seconds: float = Field(0.0, ge=0)
+    map_index: int = Field(-1, ge=-1, le=INT32_MAX)
+    retries: int = Field(0, ge=0, le=INT32_MAX)
+    retry_delay_seconds: float = Field(0.0, ge=0, le=MAX_RETRY_DELAY, allow_inf_nan=False)
     inlets: list[AssetModel] = []
     outlets: list[AssetModel] = []
     outlet_aliases: list[str] = []
@@ -62,7 +67,7 @@ class CreateRunModel(BaseModel):
 
     dag_id: str
     run_id: str
-    dag_file: str | None = None
+    dag_file: str | None = Field(None, max_length=4096)
     tasks: list[TaskModel]
     logical_date: datetime | None = None
     data_interval_start: datetime | None = None
@@ -71,7 +76,7 @@ class CreateRunModel(BaseModel):
 
 
 class FinishRunModel(BaseModel):
-    state: str
+    state: str = Field(max_length=20)
 
 
 class ValueModel(BaseModel):
@@ -150,21 +155,15 @@ async def create_run(body: CreateRunModel, request: Request) -> Json:
     conf = None
     if body.conf is not None:
         conf = encode_value(body.conf, max_bytes=state.settings.state_store.max_value_bytes)
-
-    def work(session: Session) -> Json:
-        run = runs.create_run(
-            session,
-            body.dag_id,
-            body.run_id,
-            specs,
-            dag_file=body.dag_file,
-            dates=dates,
-            conf=None if conf is None else conf.decode(),
-        )
-        tis = runs.list_tis(session, run.dag_id, run.run_id)
-        return {**runs.run_body(run), "task_instances": [runs.ti_body(ti) for ti in tis]}
-
-    return await in_transaction(state, work)
+    new = NewRun.checked(
+        body.dag_id,
+        body.run_id,
+        specs,
+        dag_file=body.dag_file,
+        dates=dates,
+        conf=None if conf is None else conf.decode(),
+    )
+    return await create_run_in_steps(state, new)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -253,7 +252,7 @@ async def list_task_state(
     dag_id: str,
     run_id: str | None = None,
     task_id: str | None = None,
-    map_index: int | None = None,
+    map_index: Annotated[int | None, Query(ge=-1, le=INT32_MAX)] = None,
 ) -> list[Json]:
     state = app_state(request)
     tis = await in_transaction(
@@ -271,7 +270,7 @@ async def list_task_state(
 
 @router.get("/task-state/{key:state_key}")
 async def get_task_state(
-    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
@@ -289,7 +288,7 @@ async def set_task_state(
     dag_id: str,
     run_id: str,
     task_id: str,
-    map_index: int = -1,
+    map_index: MapIndex = -1,
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
@@ -298,7 +297,7 @@ async def set_task_state(
 
 @router.delete("/task-state/{key:state_key}")
 async def delete_task_state(
-    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
@@ -313,7 +312,7 @@ async def clear_task_state(
     dag_id: str,
     run_id: str,
     task_id: str,
-    map_index: int = -1,
+    map_index: MapIndex = -1,
     all_map_indices: bool = Query(False),
 ) -> Json:
     state = app_state(request)

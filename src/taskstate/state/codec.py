@@ -183,6 +183,8 @@ def validate_encoded_value(data: bytes, *, max_bytes: int = DEFAULT_MAX_VALUE_BY
         value = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidValueError(f"value is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
     _check_json_value(value)
 
 
@@ -192,6 +194,14 @@ def decode_value(data: bytes | str) -> JSONValue:
         return _decoder.decode(data)  # type: ignore[no-any-return]
     except msgspec.DecodeError as exc:
         raise InvalidValueError(f"stored value is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
+
+
+def _too_deep() -> InvalidValueError:
+    return InvalidValueError(
+        f"value is nested deeper than {MAX_DEPTH} levels", detail={"limit": MAX_DEPTH}
+    )
 
 
 def validate_dag_id(dag_id: object) -> str:
