@@ -26,7 +26,6 @@ from taskstate.api.auth import ApiKeys, TokenSigner
 from taskstate.api.errors import install_error_handlers
 from taskstate.api.guard import Guard
 from taskstate.api.keys import server_api_keys, server_secret_key
-from taskstate.api.openapi import install_openapi
 from taskstate.api.state_service import StateService
 from taskstate.backends.registry import create_backend
 from taskstate.config import Settings
@@ -160,6 +159,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
         execution,
         maintenance,
         mapping,
+        openapi,
         outputs,
         public,
         xcoms,
@@ -197,7 +197,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
         description="Durable, scoped key/value state for workflow tasks.",
     )
     install_error_handlers(app)
-    install_openapi(app)
+    openapi.install_openapi(app)
     app.include_router(execution.router)
     state_app = Starlette(routes=execution.STATE_ROUTES)
     install_error_handlers(state_app)

@@ -22,7 +22,9 @@ import msgspec
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from taskstate.api.public import CreateRunModel
 from taskstate.api.wire import (
     FinishRequest,
     FinishResponse,
@@ -189,6 +191,14 @@ _MSGSPEC_ROUTES: dict[tuple[str, str], tuple[type | None, Json]] = {
 }
 
 
+def _pydantic_body(model: type[BaseModel], schemas: Json) -> Json:
+    """The request body of a route that validates ``model`` itself; its schemas added."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
 def complete(document: Json) -> Json:
     """``document`` (FastAPI's) with the state routes, bodies, errors and security added."""
     doc = copy.deepcopy(document)
@@ -203,6 +213,8 @@ def complete(document: Json) -> Json:
         schemas.pop(name, None)
     components["securitySchemes"] = _SECURITY
     doc["paths"].update(_state_paths())
+    run_body = doc["paths"]["/api/v1/dag-runs"]["post"]
+    run_body["requestBody"] = _pydantic_body(CreateRunModel, schemas)
     for (path, method), (request, answers) in _MSGSPEC_ROUTES.items():
         operation = doc["paths"][path][method]
         if request is not None:
