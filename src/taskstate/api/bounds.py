@@ -4,7 +4,7 @@ PostgreSQL's ``integer`` columns hold 32 bits, SQLite's and ``bigint`` 64; no te
 PostgreSQL holds a NUL character, and no UTF-8 text a lone surrogate. A request that carries one
 of these is refused here with a typed 400, rather than failing in the driver:
 
-* integers in paths and queries are typed with :data:`Int32` or :data:`MapIndex`, which FastAPI
+* integers in paths and queries are typed with :data:`MapIndex` or :data:`PathId`, which FastAPI
   checks; integers in bodies with the same bounds on their models;
 * JSON bodies are scanned for ``\\u0000`` and lone-surrogate escapes (:func:`check_json_escapes`,
   run by the guard on every body); a raw NUL or an invalid UTF-8 byte is already invalid JSON;
@@ -23,9 +23,10 @@ from taskstate.errors import InvalidValueError
 __all__ = [
     "INT32_MAX",
     "INT32_MIN",
+    "MapIndex",
+    "PathId",
     "check_json_escapes",
     "check_query",
-    "check_text",
 ]
 
 INT32_MIN = -(2**31)
@@ -33,7 +34,6 @@ INT32_MAX = 2**31 - 1
 
 _ESCAPE = re.compile(rb"\\(?:u([0-9A-Fa-f]{4})|.)", re.DOTALL)
 _SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def check_json_escapes(body: bytes) -> None:
@@ -83,21 +83,8 @@ def check_query(query_string: bytes) -> None:
         )
 
 
-def check_text(value: str, what: str) -> str:
-    """``value`` unless it holds a NUL or a lone surrogate (from a decoder that lets them by)."""
-    if _BAD_TEXT.search(value):
-        raise InvalidValueError(
-            f"{what} holds a NUL character or a lone surrogate, which cannot be stored",
-            detail={"field": what},
-        )
-    return value
-
-
-Int32 = Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)]
-"""An integer query parameter that a 32-bit column holds."""
-
 MapIndex = Annotated[int, Query(ge=-1, le=INT32_MAX)]
 """A ``map_index`` query parameter: -1 (not mapped) or an index."""
 
-PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-"""An integer id in a path (purge-queue entries, events): a 64-bit column's positive range."""
+PathId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+"""An integer id in a path (a purge-queue entry): the positive range of its 32-bit column."""

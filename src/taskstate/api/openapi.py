@@ -216,7 +216,9 @@ def complete(document: Json) -> Json:
     run_body = doc["paths"]["/api/v1/dag-runs"]["post"]
     run_body["requestBody"] = _pydantic_body(CreateRunModel, schemas)
     for (path, method), (request, answers) in _MSGSPEC_ROUTES.items():
-        operation = doc["paths"][path][method]
+        operation = doc["paths"].get(path, {}).get(method)
+        if operation is None:  # a route renamed: tests/api/test_openapi_fuzz.py says which
+            continue
         if request is not None:
             operation["requestBody"] = _body(request)
         operation["responses"] = answers
