@@ -9,6 +9,8 @@
    (:class:`~taskstate.errors.BodyTooLargeError`): at once when its ``Content-Length`` says so,
    and for a chunked body as soon as the bytes received pass the limit. The guard holds the
    chunks it has read (at most the limit) and hands them to the route as they came.
+3. **Text a database can hold.** A query string with a NUL, a body whose JSON strings hold a NUL
+   or a lone surrogate, answer 400 (see ``api.bounds``) before any route decodes them.
 
 Other paths (``/health``, the OpenAPI documents) pass unguarded: they take no body.
 """
