@@ -72,6 +72,7 @@ class CreateRunModel(BaseModel):
 
 class FinishRunModel(BaseModel):
     state: str
+    reason: str | None = Field(None, max_length=10_000)
 
 
 class ValueModel(BaseModel):
@@ -196,7 +197,9 @@ async def get_run(dag_id: str, run_id: str, request: Request) -> Json:
 async def finish_run(dag_id: str, run_id: str, body: FinishRunModel, request: Request) -> Json:
     return await in_transaction(
         app_state(request),
-        lambda session: runs.run_body(runs.finish_run(session, dag_id, run_id, body.state)),
+        lambda session: runs.run_body(
+            runs.finish_run(session, dag_id, run_id, body.state, body.reason)
+        ),
     )
 
 

@@ -197,6 +197,7 @@ def create_run(
             state=TaskInstanceState.SCHEDULED,
             try_number=0,
             max_tries=spec.retries,
+            retries=spec.retries,
             retry_delay_seconds=spec.retry_delay_seconds,
         )
         session.add(ti)
@@ -391,9 +392,11 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
 _TRY_ENDS = {TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED, TaskInstanceState.FAILED}
 
 
-def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -> TaskInstance:
+def finish_ti(
+    session: Session, ti_id: str, *, state: str, retry: bool = True, reason: str | None = None
+) -> TaskInstance:
     """End the running try as ``success``, ``skipped`` or ``failed``; a failed try with
-    retries left is ``up_for_retry``, unless ``retry`` is false.
+    retries left is ``up_for_retry``, unless ``retry`` is false. ``reason``: why it ended.
 
     A queued try may end as failed too: its supervisor died before it could start it.
     """
@@ -416,6 +419,7 @@ def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -
     else:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
+    ti.end_reason = reason
     return ti
 
 
@@ -481,7 +485,9 @@ def end_without_try(session: Session, ti_id: str, state: TaskInstanceState) -> T
     return ti
 
 
-def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun:
+def finish_run(
+    session: Session, dag_id: str, run_id: str, state: str, reason: str | None = None
+) -> DagRun:
     if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
         raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
     run = get_run(session, dag_id, run_id)
@@ -493,6 +499,7 @@ def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun
         )
     run.state = state
     run.ended_at = utcnow()
+    run.end_reason = reason
     return run
 
 
@@ -541,6 +548,7 @@ def ti_body(ti: TaskInstance) -> dict[str, Any]:
         "retry_delay_seconds": ti.retry_delay_seconds,
         "started_at": _iso(ti.started_at),
         "ended_at": _iso(ti.ended_at),
+        "end_reason": ti.end_reason,
     }
 
 
@@ -556,6 +564,7 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "conf": run_conf(run),
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
+        "end_reason": run.end_reason,
     }
 
 

@@ -161,6 +161,9 @@ class APISettings(_Section):
     """Lifetime of a task-instance token."""
     workers: int = Field(default=1, ge=1)
     """API server processes."""
+    client_retry_seconds: float = Field(default=60.0, ge=0, le=86_400, allow_inf_nan=False)
+    """How long a client (supervisor, runner, CLI) retries a call that failed transiently
+    (connection refused or reset, 503) before giving up; 0: no retries."""
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
