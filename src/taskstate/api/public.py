@@ -73,6 +73,8 @@ class CreateRunModel(BaseModel):
 class FinishRunModel(BaseModel):
     state: str
     reason: str | None = Field(None, max_length=10_000)
+    end_unfinished: bool = False
+    """End the instances not ended yet as failed, with the same reason (an interrupted run)."""
 
 
 class ValueModel(BaseModel):
@@ -198,7 +200,9 @@ async def finish_run(dag_id: str, run_id: str, body: FinishRunModel, request: Re
     return await in_transaction(
         app_state(request),
         lambda session: runs.run_body(
-            runs.finish_run(session, dag_id, run_id, body.state, body.reason)
+            runs.finish_run(
+                session, dag_id, run_id, body.state, body.reason, end_unfinished=body.end_unfinished
+            )
         ),
     )
 

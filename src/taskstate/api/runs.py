@@ -486,12 +486,29 @@ def end_without_try(session: Session, ti_id: str, state: TaskInstanceState) -> T
 
 
 def finish_run(
-    session: Session, dag_id: str, run_id: str, state: str, reason: str | None = None
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    state: str,
+    reason: str | None = None,
+    *,
+    end_unfinished: bool = False,
 ) -> DagRun:
+    """End the run in ``state``. Its instances must have ended, unless ``end_unfinished`` (a
+    failed run only): those that have not end failed then, with ``reason``."""
     if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
         raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
+    if end_unfinished and state != DagRunState.FAILED:
+        raise UsageError("only a failed run may end its unfinished task instances")
     run = get_run(session, dag_id, run_id)
-    unfinished = [ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE]
+    tis = list_tis(session, dag_id, run_id)
+    if end_unfinished:
+        for ti in tis:
+            if ti.state not in _DONE:
+                ti.state = TaskInstanceState.FAILED
+                ti.ended_at = utcnow()
+                ti.end_reason = reason
+    unfinished = [ti.task_id for ti in tis if ti.state not in _DONE]
     if unfinished:
         raise ConflictError(
             f"DAG run {run_id!r} still has unfinished task instances: {unfinished}",

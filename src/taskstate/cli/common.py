@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -34,6 +35,7 @@ __all__ = [
     "print_json",
     "settings",
     "stdout",
+    "stop_on_signals",
     "worker_backend_spec",
 ]
 
@@ -172,14 +174,33 @@ def api_client(
 ) -> Iterator[tuple[str, PublicClient]]:
     """A client of the API server at ``api_url``, or of an embedded one."""
     from taskstate.api.keys import client_api_key
+    from taskstate.client._retry import RetryPolicy
     from taskstate.client.public import PublicClient
 
     key = client_api_key(config, api_key)
+    seconds = config.api.client_retry_seconds
+    retry = RetryPolicy(seconds) if seconds > 0 else None
     if api_url:
-        with PublicClient(api_url, key) as client:
+        with PublicClient(api_url, key, retry=retry) as client:
             yield api_url, client
         return
     from taskstate.api.server import EmbeddedServer
 
-    with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
+    with EmbeddedServer(config) as server, PublicClient(server.url, key, retry=retry) as client:
         yield server.url, client
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM call ``stop`` with the signal's name
+    (``SIGINT``) instead of raising KeyboardInterrupt or ending the process."""
+
+    def handler(signum: int, frame: object) -> None:
+        stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -94,7 +94,10 @@ class RetryPolicy:
                 tenacity.retry_if_exception_type(errors) | tenacity.retry_if_result(retry_result)
             ),
             stop=tenacity.stop_after_delay(self.budget_seconds),
-            wait=tenacity.wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait),
+            # Doubling from initial_wait up to max_wait, with jitter, so that many clients
+            # cut off together do not come back together.
+            wait=tenacity.wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
+            + tenacity.wait_random(0, self.initial_wait),
             sleep=self.sleep,
             reraise=True,
             retry_error_callback=_last_outcome,

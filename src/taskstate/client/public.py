@@ -76,9 +76,22 @@ class PublicClient:
         path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}"
         return self._call("DELETE", path, params={"force": "true"} if force else None)
 
-    def finish_run(self, dag_id: str, run_id: str, state: str, reason: str | None = None) -> Json:
-        """End the run as ``success`` or ``failed``; ``reason`` says why, when it needs saying."""
-        body = {"state": state} if reason is None else {"state": state, "reason": reason}
+    def finish_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        state: str,
+        reason: str | None = None,
+        *,
+        end_unfinished: bool = False,
+    ) -> Json:
+        """End the run as ``success`` or ``failed``; ``reason`` says why, when it needs saying.
+        With ``end_unfinished``, instances not ended yet end failed for the same reason."""
+        body: dict[str, Any] = {"state": state}
+        if reason is not None:
+            body["reason"] = reason
+        if end_unfinished:
+            body["end_unfinished"] = True
         return self._call("PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json=body)
 
     def clear_run(

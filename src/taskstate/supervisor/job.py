@@ -26,3 +26,5 @@ class SupervisorJob(msgspec.Struct, frozen=True):
     """Seconds the task may run once called (its ``execution_timeout``); None: no limit."""
     kill_grace_seconds: float = 5.0
     """Seconds between SIGTERM and SIGKILL when a try that ran over is stopped."""
+    client_retry_seconds: float = 60.0
+    """``[api] client_retry_seconds``: how long a call that failed transiently is retried."""

@@ -1,0 +1,74 @@
+"""The runner's tries as process groups, and stopping them all when the runner is interrupted.
+
+Every supervisor the runner starts leads a process group of its own, which its task process
+joins (see :mod:`taskstate.supervisor.lifeline`). :class:`TryGroups` keeps the groups alive now.
+When the runner is interrupted (SIGINT or SIGTERM of ``dags test``), :meth:`TryGroups.stop`
+sends SIGTERM to every group, so each supervisor stops its task and reports its try failed
+("interrupted"), and SIGKILL to those still there after the grace; a second interrupt kills at
+once. A supervisor started while stopping gets the same SIGTERM as soon as it is added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+
+__all__ = ["TryGroups"]
+
+
+class TryGroups:
+    """The process groups of the tries running now."""
+
+    def __init__(self, *, grace: float) -> None:
+        self.grace = grace
+        self.stopping = threading.Event()
+        self.reason: str | None = None
+        """The name of the signal that stopped the run; None while it runs."""
+        self._groups: set[int] = set()
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+        if self.stopping.is_set():
+            _signal(pgid, signal.SIGTERM)
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    def _all(self) -> list[int]:
+        with self._lock:
+            return list(self._groups)
+
+    def stop(self, reason: str) -> None:
+        """Stop every try: SIGTERM now, SIGKILL after the grace (at once if already stopping).
+
+        Safe in a signal handler: it only signals processes and starts a timer thread.
+        """
+        if self.stopping.is_set():
+            self.kill()
+            return
+        self.reason = reason
+        self.stopping.set()
+        for pgid in self._all():
+            _signal(pgid, signal.SIGTERM)
+        self._timer = threading.Timer(self.grace, self.kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def kill(self) -> None:
+        for pgid in self._all():
+            _signal(pgid, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _signal(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
