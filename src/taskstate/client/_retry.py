@@ -25,7 +25,7 @@ import httpx
 import msgspec
 import tenacity
 
-from taskstate.errors import APIConnectionError
+from taskstate.errors import APIConnectionError, BackendError
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -58,16 +58,19 @@ def needs_key(method: str, path: str) -> bool:
 
 
 def transient_reply(status: int, body: bytes) -> bool:
-    """Whether an answer says "try again later": a 503, unless its error body marks the failure
-    as lasting (``detail.transient`` false, e.g. a value the database cannot hold)."""
+    """Whether an answer says "try again later": a 503, but a backend's error only if the
+    server marked it ``detail.transient`` (a lost database connection, not a value the
+    database cannot hold nor a backend that cannot do what was asked)."""
     if status != 503:
         return False
     try:
         decoded = msgspec.json.decode(body)
     except msgspec.DecodeError:
+        return True  # not the server's own answer: a proxy, a server starting
+    if not isinstance(decoded, dict) or decoded.get("code") != BackendError.code:
         return True
-    detail = decoded.get("detail") if isinstance(decoded, dict) else None
-    return not (isinstance(detail, dict) and detail.get("transient") is False)
+    detail = decoded.get("detail")
+    return isinstance(detail, dict) and detail.get("transient") is True
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ class RetryingTransport(httpx.BaseTransport):
             return response
 
         def transient(response: httpx.Response) -> bool:
-            if transient_reply(response.status_code, response.content):
+            if response.status_code == 503 and transient_reply(503, response.content):
                 response.close()
                 return True
             return False
