@@ -3,8 +3,8 @@
 Every supervisor the runner starts leads a process group of its own, which its task process
 joins (see :mod:`taskstate.supervisor.lifeline`). :class:`TryGroups` keeps the groups alive now.
 When the runner is interrupted (SIGINT or SIGTERM of ``dags test``), :meth:`TryGroups.stop`
-sends SIGTERM to every group, so each supervisor stops its task and reports its try failed
-("interrupted"), and SIGKILL to those still there after the grace; a second interrupt kills at
+sends SIGTERM to every supervisor (the leader of its group), so that it stops its task and
+reports its try failed ("interrupted"), and SIGKILL to every group still there after the grace; a second interrupt kills at
 once. A supervisor started while stopping gets the same SIGTERM as soon as it is added.
 """
 
@@ -34,7 +34,7 @@ class TryGroups:
         with self._lock:
             self._groups.add(pgid)
         if self.stopping.is_set():
-            _signal(pgid, signal.SIGTERM)
+            _terminate(pgid)
 
     def discard(self, pgid: int) -> None:
         with self._lock:
@@ -55,7 +55,7 @@ class TryGroups:
         self.reason = reason
         self.stopping.set()
         for pgid in self._all():
-            _signal(pgid, signal.SIGTERM)
+            _terminate(pgid)
         self._timer = threading.Timer(self.grace, self.kill)
         self._timer.daemon = True
         self._timer.start()
@@ -72,3 +72,10 @@ class TryGroups:
 def _signal(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _terminate(pgid: int) -> None:
+    """SIGTERM to the supervisor alone: it stops its task itself (a second SIGTERM from the
+    group would interrupt the task's own handling of the first)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pgid, signal.SIGTERM)
