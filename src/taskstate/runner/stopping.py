@@ -4,8 +4,9 @@ Every supervisor the runner starts leads a process group of its own, which its t
 joins (see :mod:`taskstate.supervisor.lifeline`). :class:`TryGroups` keeps the groups alive now.
 When the runner is interrupted (SIGINT or SIGTERM of ``dags test``), :meth:`TryGroups.stop`
 sends SIGTERM to every supervisor (the leader of its group), so that it stops its task and
-reports its try failed ("interrupted"), and SIGKILL to every group still there after the grace; a second interrupt kills at
-once. A supervisor started while stopping gets the same SIGTERM as soon as it is added.
+reports its try failed ("interrupted"), and SIGKILL to every group still there after the
+grace; a second interrupt kills at once. A supervisor started while stopping gets the same
+SIGTERM as soon as it is added.
 """
 
 from __future__ import annotations
