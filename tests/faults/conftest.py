@@ -86,13 +86,10 @@ class Faults:
     def close(self) -> None:
         """End the runs a failed test left running, with their tries."""
         for run in self.started:
-            if run.proc.returncode is None:
-                if run.proc.poll() is None:
-                    os.killpg(run.proc.pid, signal.SIGKILL)
-                run.kill()
-            for pid in self.task_pids():
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+            run.kill()  # a no-op but for closing its output, if it has ended
+        for pid in self.task_pids():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
     def end_of(self, run: ServerProcess) -> tuple[int, str]:
         """Wait for a background run to end: its exit code and its output."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
-from .conftest import Faults, alive, run_of, run_summary
+from .conftest import Faults, alive, free_port, run_of, run_summary
 
 pytestmark = pytest.mark.faults
 
@@ -78,3 +79,32 @@ def faults_dag() -> os.PathLike[str]:
     from .conftest import DAG_FILE
 
     return DAG_FILE
+
+
+def test_a_killed_runner_s_tries_are_reported_then_resumed(faults: Faults) -> None:
+    """The runner dies of SIGKILL: each supervisor gets SIGTERM from the kernel, stops its task
+    and reports the try failed; the run is resumed later."""
+    port = free_port()
+    server_args = ("--api-url", f"http://127.0.0.1:{port}")
+    with faults.server(port):
+        run = faults.start_run("faults_resume", "--run-id", "r1", *server_args)
+        run.wait_for(r"slow \\| READY")
+        os.kill(run.proc.pid, signal.SIGKILL)
+        run.proc.wait()
+        deadline = time.monotonic() + 30
+        while True:
+            tis = run_of(faults, "faults_resume", "r1", *server_args)["task_instances"]
+            slow = next(ti for ti in tis if ti["task_id"] == "slow")
+            if slow["state"] != "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # the supervisor reports to the server; nothing tells the test
+        assert (slow["state"], slow["end_reason"]) == ("failed", "interrupted")
+        faults.assert_no_task_left()
+        faults.go()
+        resumed = faults.cli.dags_test(
+            faults_dag(), "--dag-id", "faults_resume", "--run-id", "r1", "--resume",
+            *server_args, env=faults.env(),
+        )  # fmt: skip
+        assert resumed.code == 0, str(resumed)
+        assert resumed.summary()["slow"] == ("success", 2)
+        faults.assert_no_task_left()

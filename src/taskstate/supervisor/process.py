@@ -163,6 +163,7 @@ class _Supervision:
         self.job = job
         self.client = client
         self.out = out
+        self.out_open = True
         self.log: TextIO | None = None
         self.partial = b""
         # The state the server reported when it no longer considered this try running.
@@ -182,8 +183,13 @@ class _Supervision:
 
     def _emit(self, text: str) -> None:
         """Show ``text`` (whole lines) in the terminal and write it to the try's log file."""
-        self.out.write(text)
-        self.out.flush()
+        if self.out_open:
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except OSError:
+                # Whoever read it (the runner) is gone: the try goes on, and is reported.
+                self.out_open = False
         if self.log is None:
             return
         try:
