@@ -62,7 +62,16 @@ def test_a_key_is_for_one_request(http: httpx.Client) -> None:
     other = http.patch("/api/v1/dag-runs/d/r", json={"state": "failed"}, headers=_keyed("k"))
     assert other.status_code == 400
     assert other.json()["code"] == "usage_error"
-    assert "was used for POST /api/v1/dag-runs" in other.json()["message"]
+    assert "was used for another request (POST /api/v1/dag-runs)" in other.json()["message"]
+
+
+def test_a_reply_is_replayed_to_its_caller_only(http: httpx.Client, api_server: Any) -> None:
+    """Another caller (here: no credentials) cannot read a reply by presenting its key."""
+    http.post("/api/v1/dag-runs", json=RUN, headers=_keyed("mine"))
+    with httpx.Client(base_url=api_server.url) as stranger:
+        answer = stranger.post("/api/v1/dag-runs", json=RUN, headers=_keyed("mine"))
+    assert answer.status_code == 400
+    assert "dag_id" not in answer.text
 
 
 @pytest.mark.parametrize("key", ["", "x" * 101])

@@ -17,6 +17,7 @@ Replies are kept for :data:`KEEP_REPLIES`, far beyond any client's retry budget.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from datetime import timedelta
@@ -56,6 +57,7 @@ def idempotency_key(scope: Scope) -> str | None:
 class _Reply(NamedTuple):
     method: str
     path: str
+    caller: str
     status: int
     content_type: str | None
     body: bytes
@@ -65,7 +67,16 @@ def _find(session: Session, key: str) -> _Reply | None:
     row = session.get(RequestReply, key)
     if row is None:
         return None
-    return _Reply(row.method, row.path, row.status, row.content_type, row.body)
+    return _Reply(row.method, row.path, row.caller, row.status, row.content_type, row.body)
+
+
+def _caller(scope: Scope) -> str:
+    """Who sent the request, as a digest of its credentials: a reply is replayed only to the
+    caller it was made for."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return hashlib.sha256(value).hexdigest()
+    return hashlib.sha256(b"").hexdigest()
 
 
 async def _error(scope: Scope, receive: Receive, send: Send, error: TaskStateError) -> None:
@@ -84,17 +95,17 @@ async def serve_keyed(
             UsageError(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters"),
         )
         return
-    method, path = scope["method"], scope["path"]
+    method, path, caller = scope["method"], scope["path"], _caller(scope)
     try:
         stored = await in_transaction(state, lambda session: _find(session, key))
     except TaskStateError as exc:
         await _error(scope, receive, send, exc)
         return
     if stored is not None:
-        if (stored.method, stored.path) != (method, path):
+        if (stored.method, stored.path, stored.caller) != (method, path, caller):
             error = UsageError(
-                f"Idempotency-Key {key!r} was used for {stored.method} {stored.path}; "
-                "use a new key for each request",
+                f"Idempotency-Key {key!r} was used for another request "
+                f"({stored.method} {stored.path}); use a new key for each request",
                 detail={"idempotency_key": key},
             )
             await _error(scope, receive, send, error)
@@ -116,7 +127,7 @@ async def serve_keyed(
         return
     body = b"".join(chunks)
     if start["status"] < 500:
-        await _store(state, key, method, path, start, body)
+        await _store(state, key, (method, path, caller), start, body)
     await send(start)
     await send({"type": "http.response.body", "body": body})
 
@@ -130,8 +141,9 @@ async def _replay(send: Send, stored: _Reply) -> None:
 
 
 async def _store(
-    state: AppState, key: str, method: str, path: str, start: Message, body: bytes
+    state: AppState, key: str, request: tuple[str, str, str], start: Message, body: bytes
 ) -> None:
+    method, path, caller = request
     content_type = None
     for name, value in start.get("headers", ()):
         if name.lower() == b"content-type":
@@ -144,6 +156,7 @@ async def _store(
                 key=key,
                 method=method,
                 path=path,
+                caller=caller,
                 status=start["status"],
                 content_type=content_type,
                 body=body,

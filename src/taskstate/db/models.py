@@ -359,6 +359,8 @@ class RequestReply(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the request's Authorization header: replies go to their caller only."""
     status: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)

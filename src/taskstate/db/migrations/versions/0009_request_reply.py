@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(100), nullable=False),
         sa.Column("method", sa.String(10), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("caller", sa.String(64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("content_type", sa.String(100), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
