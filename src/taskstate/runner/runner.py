@@ -17,19 +17,13 @@ The run's state is Airflow's: ``failed`` when an instance of a leaf task (see
 
 from __future__ import annotations
 
-import contextlib
 import heapq
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from taskstate.client._retry import RetryPolicy
 from taskstate.client.execution import ExecutionClient
@@ -51,7 +45,6 @@ from taskstate.sdk.dag import DAG
 from taskstate.sdk.node import AbstractOperator as Task
 from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.supervisor.job import SupervisorJob
-from taskstate.supervisor.lifeline import die_with_parent, stop_group
 from taskstate.supervisor.logfile import append_lines, try_log_path
 from taskstate.supervisor.process import INTERRUPTED
 
@@ -307,32 +300,7 @@ class DagRunner:
             client.close()
 
     def _supervise(self, task_id: str, job: SupervisorJob) -> int:
-        """Run the try's supervisor, in a process group of the try's own, to its end; then
-        end whatever of the group outlived it, so that no later try runs beside it."""
-        with subprocess.Popen(
-            [sys.executable, "-m", "taskstate.supervisor"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-            # Its runner gone, a supervisor stops its task and reports the try.
-            preexec_fn=die_with_parent(signal.SIGTERM),
-        ) as proc:
-            self.groups.add(proc.pid)
-            try:
-                assert proc.stdin is not None and proc.stdout is not None
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.write(msgspec.json.encode(job))
-                    proc.stdin.close()
-                for raw in proc.stdout:
-                    self.output.line(task_id, raw.decode(errors="replace").rstrip("\n"))
-            finally:
-                proc.wait()
-                left = stop_group(proc.pid, grace=job.kill_grace_seconds)
-                self.groups.discard(proc.pid)
-        if left:
-            self.output.line(task_id, f"[runner] ended {len(left)} process(es) left by the try")
-        return proc.returncode
+        return self.groups.supervise(job, lambda text: self.output.line(task_id, text))
 
     def _resume(self, order: list[Task]) -> Instances:
         """Continue the existing run: its instances that did not end well are scheduled again

@@ -1,7 +1,9 @@
 """The runner's tries as process groups, and stopping them all when the runner is interrupted.
 
 Every supervisor the runner starts leads a process group of its own, which its task process
-joins (see :mod:`taskstate.supervisor.lifeline`). :class:`TryGroups` keeps the groups alive now.
+joins (see :mod:`taskstate.supervisor.lifeline`); once the supervisor has ended, whatever of the
+group outlived it is ended too, before the runner can start another try of the same task
+instance. :class:`TryGroups` starts the supervisors and keeps the groups alive now.
 When the runner is interrupted (SIGINT or SIGTERM of ``dags test``), :meth:`TryGroups.stop`
 sends SIGTERM to every supervisor (the leader of its group), so that it stops its task and
 reports its try failed ("interrupted"), and SIGKILL to every group still there after the
@@ -14,7 +16,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
+
+import msgspec
+
+from taskstate.supervisor.job import SupervisorJob
+from taskstate.supervisor.lifeline import die_with_parent, stop_group
 
 __all__ = ["TryGroups"]
 
@@ -30,6 +40,34 @@ class TryGroups:
         self._groups: set[int] = set()
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+
+    def supervise(self, job: SupervisorJob, line: Callable[[str], None]) -> int:
+        """Run the try's supervisor to its end, each line of its output to ``line``; then end
+        whatever of its group outlived it. Its exit code."""
+        with subprocess.Popen(
+            [sys.executable, "-m", "taskstate.supervisor"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            # Its runner gone, a supervisor stops its task and reports the try.
+            preexec_fn=die_with_parent(signal.SIGTERM),
+        ) as proc:
+            self.add(proc.pid)
+            try:
+                assert proc.stdin is not None and proc.stdout is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(msgspec.json.encode(job))
+                    proc.stdin.close()
+                for raw in proc.stdout:
+                    line(raw.decode(errors="replace").rstrip("\n"))
+            finally:
+                proc.wait()
+                left = stop_group(proc.pid, grace=job.kill_grace_seconds)
+                self.discard(proc.pid)
+        if left:
+            line(f"[runner] ended {len(left)} process(es) left by the try")
+        return proc.returncode
 
     def add(self, pgid: int) -> None:
         with self._lock:
