@@ -92,6 +92,15 @@ class RetryPolicy:
         ``retry_result`` accepts, or the budget is spent; the last outcome then."""
         if self.budget_seconds <= 0:
             return attempt()
+        # The hot path (every state get and set) pays for nothing more than one call; the
+        # retrying machinery is built only once a call has failed.
+        try:
+            first = attempt()
+        except errors:
+            pass
+        else:
+            if not retry_result(first):
+                return first
         retrying = tenacity.Retrying(
             retry=(
                 tenacity.retry_if_exception_type(errors) | tenacity.retry_if_result(retry_result)
