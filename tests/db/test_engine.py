@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 from taskstate.db import Database
 from taskstate.db.engine import mask_url, translate_errors
@@ -207,3 +213,19 @@ def test_a_new_sqlite_file_is_owner_only(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+        (InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (DataError("INSERT", {}, Exception("integer out of range")), False),
+    ],
+)
+def test_a_lost_connection_is_marked_transient(error: DBAPIError, transient: bool) -> None:
+    """Clients retry a 503 of the database only when it says it may pass (client._retry)."""
+    with pytest.raises(BackendError) as info, translate_errors("sqlite:///x"):
+        raise error
+    assert info.value.detail["transient"] is transient
