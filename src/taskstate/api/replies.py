@@ -8,9 +8,9 @@ for that key, without calling the route again; the replay carries ``Idempotent-R
 The reply is stored (table ``request_reply``) before it is sent, so any client that saw it can
 only repeat a request whose reply is kept. A reply of 5xx is not stored: the request may be
 repeated and done then. One window remains: a server killed after the route's transaction
-committed and before the reply was stored (microseconds). A repeat is then done again, and the
+committed and before the reply was stored (microseconds). A repeat is then done again: the
 lifecycle routes refuse a second transition (409: a try already started or ended, a run that
-exists), so nothing is applied twice; only the answer differs.
+exists), so no try or run moves twice; a try's asset events could be recorded twice.
 
 Replies are kept for :data:`KEEP_REPLIES`, far beyond any client's retry budget.
 """
