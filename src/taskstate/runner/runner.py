@@ -28,7 +28,7 @@ from typing import Any
 from taskstate.client._retry import RetryPolicy
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
-from taskstate.errors import TaskStateError, UsageError
+from taskstate.errors import UsageError
 from taskstate.runner import mapping
 from taskstate.runner.branching import downstream_to_skip
 from taskstate.runner.dates import manual_data_interval
@@ -38,7 +38,7 @@ from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runner.passes import FINAL, Decision, Scheduler
 from taskstate.runner.retry import retry_delay_seconds
-from taskstate.runner.stopping import TryGroups
+from taskstate.runner.stopping import TryGroups, fail_try
 from taskstate.runner.trigger_rules import Verdict
 from taskstate.runtime.protocol import WorkerBackendSpec
 from taskstate.sdk.dag import DAG
@@ -279,23 +279,13 @@ class DagRunner:
     def _fail_unreported_try(
         self, say: Callable[[str], None], ti_id: str, token: str, state: str, code: int
     ) -> str:
-        """Report a try its supervisor left queued or running (it crashed, or was killed).
-
-        The try's own token still grants its task instance, so the runner ends the try as
-        failed; it then retries or fails like any other, and the run can finish.
-        """
-        reason = f"the supervisor ended with code {code} without reporting the try"
-        retry = not self._stopping.is_set()
-        if not retry:
-            reason = INTERRUPTED
-        say(f"[runner] {reason}; marking it failed")
-        policy = RetryPolicy(self.client_retry_seconds) if self.client_retry_seconds else None
-        client = ExecutionClient(self.api_url, token, retry=policy)
+        """Report a try its supervisor left queued or running (see ``stopping.fail_try``)."""
+        seconds = self.client_retry_seconds
+        client = ExecutionClient(
+            self.api_url, token, retry=RetryPolicy(seconds) if seconds else None
+        )
         try:
-            return client.finish(ti_id, "failed", reason, retry=retry)
-        except TaskStateError as exc:
-            say(f"[runner] cannot mark the try failed: {exc}")
-            return state
+            return fail_try(client, say, ti_id, state, code, interrupted=self._stopping.is_set())
         finally:
             client.close()
 

@@ -23,10 +23,13 @@ from collections.abc import Callable
 
 import msgspec
 
+from taskstate.client.execution import ExecutionClient
+from taskstate.errors import TaskStateError
 from taskstate.supervisor.job import SupervisorJob
 from taskstate.supervisor.lifeline import die_with_parent, stop_group
+from taskstate.supervisor.process import INTERRUPTED
 
-__all__ = ["TryGroups"]
+__all__ = ["TryGroups", "fail_try"]
 
 
 class TryGroups:
@@ -118,3 +121,30 @@ def _terminate(pgid: int) -> None:
     group would interrupt the task's own handling of the first)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pgid, signal.SIGTERM)
+
+
+def fail_try(
+    client: ExecutionClient,
+    say: Callable[[str], None],
+    ti_id: str,
+    state: str,
+    code: int,
+    *,
+    interrupted: bool,
+) -> str:
+    """End as failed a try its supervisor left queued or running (it crashed, or was killed);
+    the state the task instance is in then (``state`` if it cannot be reported).
+
+    The try's own token (``client``'s) still grants its task instance, so the runner ends the
+    try; it then retries or fails like any other, and the run can finish. A try of an
+    interrupted run ends "interrupted", without a retry.
+    """
+    reason = f"the supervisor ended with code {code} without reporting the try"
+    if interrupted:
+        reason = INTERRUPTED
+    say(f"[runner] {reason}; marking it failed")
+    try:
+        return client.finish(ti_id, "failed", reason, retry=not interrupted)
+    except TaskStateError as exc:
+        say(f"[runner] cannot mark the try failed: {exc}")
+        return state
