@@ -311,7 +311,15 @@ def test_an_unreachable_server_is_a_runtime_error(cli: Cli) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = cli("state", "list", "--dag-id", "etl", "--api-url", f"http://127.0.0.1:{port}")
+    result = cli(
+        "state",
+        "list",
+        "--dag-id",
+        "etl",
+        "--api-url",
+        f"http://127.0.0.1:{port}",
+        env={"TASKSTATE__API__CLIENT_RETRY_SECONDS": "0"},
+    )
     assert result.code == 1
     assert result.error.startswith(f"cannot reach the API server at http://127.0.0.1:{port}")
 

@@ -34,6 +34,7 @@ TABLES = {
     "asset_state",
     "dag_run",
     "purge_queue",
+    "request_reply",
     "task_instance",
     "task_instance_alias",
     "task_instance_asset",
@@ -328,6 +329,10 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
     for row in after["dag_run"]:  # the columns 0005 added, empty
         added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
         assert [row.pop(column) for column in added] == [None] * 4
+        assert row.pop("end_reason") is None  # 0009
+    for row in after["task_instance"]:  # 0009: no reason yet; the retries max_tries held
+        assert row.pop("end_reason") is None
+        assert row.pop("retries") == row["max_tries"]
     assert after == rows
 
     # And the server's backend reads what was stored before the upgrade.

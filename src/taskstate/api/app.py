@@ -146,14 +146,22 @@ class _Front:
     """
 
     def __init__(self, api: FastAPI, state_app: Starlette) -> None:
+        from taskstate.api import replies  # it runs its work through in_transaction, above
+
         self.api = api
         self.state_app = state_app
+        # A POST or PATCH with an Idempotency-Key is answered once (see api.replies).
+        self._replies = replies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(_STATE_PREFIX):
             await self.state_app(scope, receive, send)
-        else:
+            return
+        key = self._replies.idempotency_key(scope)
+        if key is None:
             await self.api(scope, receive, send)
+        else:
+            await self._replies.serve_keyed(self.api, self.api.state.ts, key, scope, receive, send)
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
@@ -165,6 +173,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     from taskstate.api import (
         asset_events,
         cleanup,
+        clearing,
         execution,
         maintenance,
         mapping,
@@ -211,6 +220,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     state_app = Starlette(routes=execution.STATE_ROUTES)
     install_error_handlers(state_app)
     app.include_router(public.router)
+    app.include_router(clearing.router)
     app.include_router(maintenance.router)
     app.include_router(outputs.router)
     app.include_router(mapping.router)

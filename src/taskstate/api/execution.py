@@ -176,7 +176,9 @@ async def finish(ti_id: str, request: Request) -> Response:
     final = await in_transaction(
         state,
         lambda session: (
-            runs.finish_ti(session, ti_id, state=parsed.state, retry=parsed.retry).state
+            runs.finish_ti(
+                session, ti_id, state=parsed.state, retry=parsed.retry, reason=parsed.reason
+            ).state
         ),
     )
     if succeeded and state.settings.state_store.clear_on_success:

@@ -90,6 +90,9 @@ TASK_SLICE = 1000
 
 class FinishRunModel(BaseModel):
     state: str = Field(max_length=20)
+    reason: str | None = Field(None, max_length=10_000)
+    end_unfinished: bool = False
+    """End the instances not ended yet as failed, with the same reason (an interrupted run)."""
 
 
 class ValueModel(BaseModel):
@@ -248,7 +251,11 @@ async def get_run(dag_id: str, run_id: str, request: Request) -> Json:
 async def finish_run(dag_id: str, run_id: str, body: FinishRunModel, request: Request) -> Json:
     return await in_transaction(
         app_state(request),
-        lambda session: runs.run_body(runs.finish_run(session, dag_id, run_id, body.state)),
+        lambda session: runs.run_body(
+            runs.finish_run(
+                session, dag_id, run_id, body.state, body.reason, end_unfinished=body.end_unfinished
+            )
+        ),
     )
 
 

@@ -329,9 +329,11 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
 _TRY_ENDS = {TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED, TaskInstanceState.FAILED}
 
 
-def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -> TaskInstance:
+def finish_ti(
+    session: Session, ti_id: str, *, state: str, retry: bool = True, reason: str | None = None
+) -> TaskInstance:
     """End the running try as ``success``, ``skipped`` or ``failed``; a failed try with
-    retries left is ``up_for_retry``, unless ``retry`` is false.
+    retries left is ``up_for_retry``, unless ``retry`` is false. ``reason``: why it ended.
 
     A queued try may end as failed too: its supervisor died before it could start it.
     """
@@ -354,6 +356,7 @@ def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -
     else:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
+    ti.end_reason = reason
     return ti
 
 
@@ -419,11 +422,30 @@ def end_without_try(session: Session, ti_id: str, state: TaskInstanceState) -> T
     return ti
 
 
-def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun:
+def finish_run(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    state: str,
+    reason: str | None = None,
+    *,
+    end_unfinished: bool = False,
+) -> DagRun:
+    """End the run in ``state``. Its instances must have ended, unless ``end_unfinished`` (a
+    failed run only): those that have not end failed then, with ``reason``."""
     if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
         raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
+    if end_unfinished and state != DagRunState.FAILED:
+        raise UsageError("only a failed run may end its unfinished task instances")
     run = get_run(session, dag_id, run_id)
-    unfinished = [ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE]
+    tis = list_tis(session, dag_id, run_id)
+    if end_unfinished:
+        for ti in tis:
+            if ti.state not in _DONE:
+                ti.state = TaskInstanceState.FAILED
+                ti.ended_at = utcnow()
+                ti.end_reason = reason
+    unfinished = [ti.task_id for ti in tis if ti.state not in _DONE]
     if unfinished:
         raise ConflictError(
             f"DAG run {run_id!r} still has unfinished task instances: {unfinished}",
@@ -431,6 +453,7 @@ def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun
         )
     run.state = state
     run.ended_at = utcnow()
+    run.end_reason = reason
     return run
 
 
@@ -479,6 +502,7 @@ def ti_body(ti: TaskInstance) -> dict[str, Any]:
         "retry_delay_seconds": ti.retry_delay_seconds,
         "started_at": _iso(ti.started_at),
         "ended_at": _iso(ti.ended_at),
+        "end_reason": ti.end_reason,
     }
 
 
@@ -494,6 +518,7 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "conf": run_conf(run),
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
+        "end_reason": run.end_reason,
     }
 
 

@@ -59,7 +59,9 @@ from typing import Any, cast
 
 import redis
 import redis.asyncio
-from redis.exceptions import RedisError
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskstate.backends.redis_persistence import check_persistence
 from taskstate.config.display import mask_url_password
@@ -385,9 +387,11 @@ class RedisStateBackend(BaseStateBackend):
             yield
         except RedisError as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
+            # A lost or busy server: clients retry the request (see client._retry).
+            transient = isinstance(exc, RedisConnectionError | RedisTimeoutError | BusyLoadingError)
+            detail = {"url": self._masked_url, "error": type(exc).__name__, "transient": transient}
             raise BackendError(
-                f"Redis at {self._masked_url} failed: {reason}",
-                detail={"url": self._masked_url, "error": type(exc).__name__},
+                f"Redis at {self._masked_url} failed: {reason}", detail=detail
             ) from exc
 
     def _hash(self, scope: StateScope) -> str:

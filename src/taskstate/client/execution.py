@@ -10,6 +10,7 @@ import msgspec
 
 from taskstate.client._common import error_for, key_path
 from taskstate.client._connection import KeepAliveConnection
+from taskstate.client._retry import RetryingConnection, RetryPolicy
 from taskstate.contracts.http import (
     AssetEventsBody,
     FinishRequest,
@@ -32,9 +33,19 @@ __all__ = ["ExecutionClient"]
 class ExecutionClient:
     """Calls the ``/execution`` routes with the token of one task instance."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """``retry``: how transient failures are retried (see ``client._retry``); None: never."""
         self.base_url = base_url.rstrip("/")
-        self._conn = KeepAliveConnection(self.base_url, timeout=timeout)
+        conn = KeepAliveConnection(self.base_url, timeout=timeout)
+        self._conn: KeepAliveConnection | RetryingConnection
+        self._conn = conn if retry is None else RetryingConnection(conn, retry)
         self._headers = {"content-type": "application/json"}
         self.set_token(token)
         self._state_body = msgspec.json.Decoder(StateBody)

@@ -14,6 +14,7 @@ import httpx
 
 from taskstate.client._common import key_path
 from taskstate.client._http import check, translate_errors
+from taskstate.client._retry import RetryingTransport, RetryPolicy
 from taskstate.state.codec import encode_value
 from taskstate.state.retention import Retention, retention_to_wire
 
@@ -32,8 +33,12 @@ class PublicClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        """``retry``: how transient failures are retried (see ``client._retry``); None: never."""
         self.base_url = base_url.rstrip("/")
+        if retry is not None:
+            transport = RetryingTransport(transport or httpx.HTTPTransport(), retry)
         self._http = httpx.Client(
             base_url=self.base_url + "/api/v1",
             timeout=timeout,
@@ -71,10 +76,36 @@ class PublicClient:
         path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}"
         return self._call("DELETE", path, params={"force": "true"} if force else None)
 
-    def finish_run(self, dag_id: str, run_id: str, state: str) -> Json:
-        return self._call(
-            "PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json={"state": state}
-        )
+    def finish_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        state: str,
+        reason: str | None = None,
+        *,
+        end_unfinished: bool = False,
+    ) -> Json:
+        """End the run as ``success`` or ``failed``; ``reason`` says why, when it needs saying.
+        With ``end_unfinished``, instances not ended yet end failed for the same reason."""
+        body: dict[str, Any] = {"state": state}
+        if reason is not None:
+            body["reason"] = reason
+        if end_unfinished:
+            body["end_unfinished"] = True
+        return self._call("PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json=body)
+
+    def clear_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_ids: list[str] | None = None,
+        *,
+        keep_state: bool = True,
+    ) -> Json:
+        """Make the run's unfinished or failed instances (or every instance of ``task_ids``)
+        scheduled again, each for its next try; the answer is the run, as :meth:`get_run`."""
+        path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}/clear"
+        return self._call("POST", path, json={"task_ids": task_ids, "keep_state": keep_state})
 
     def queue_task_instance(self, ti_id: str) -> Json:
         """Move a task instance to its next try; the answer holds that try's token."""

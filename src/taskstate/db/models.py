@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -43,6 +44,7 @@ __all__ = [
     "DagRun",
     "DagRunState",
     "PurgeEntry",
+    "RequestReply",
     "TaskInstance",
     "TaskInstanceAlias",
     "TaskInstanceAsset",
@@ -147,6 +149,8 @@ class DagRun(Base):
     data_interval_end: Mapped[datetime | None]
     conf: Mapped[str | None] = mapped_column(Text)
     """The JSON text of the run's configuration (``dags test --conf``); NULL: none given."""
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the run ended as it did, when that needs saying (``interrupted``); NULL otherwise."""
 
 
 class TaskInstance(Base):
@@ -173,6 +177,10 @@ class TaskInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     hostname: Mapped[str | None] = mapped_column(String(250))
     pid: Mapped[int | None] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    """The task's retries: a cleared instance gets this many more tries than it has had."""
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the last try ended as it did (the supervisor's or the runner's words); NULL: none."""
 
 
 class Asset(Base):
@@ -339,3 +347,22 @@ class PurgeEntry(Base):
     ref: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RequestReply(Base):
+    """The reply to a request that carried an ``Idempotency-Key``, kept to answer its repeats.
+
+    See ``taskstate.api.replies``.
+    """
+
+    __tablename__ = "request_reply"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the request's Authorization header: replies go to their caller only."""
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
