@@ -218,7 +218,10 @@ async def queue_task_instance(ti_id: str, request: Request) -> Json:
         token = state.signer.issue(ti.id, runs.scope_of(ti), assets, try_number=ti.try_number)
         return {**runs.ti_body(ti), "token": token}
 
-    return await in_transaction(state, work)
+    queued = await in_transaction(state, work)
+    # The earlier try is overtaken: a backend that fences from state of its own learns it.
+    await state.state.backend.arecord_try(ti_id, int(queued["try_number"]), "queued")
+    return queued
 
 
 @router.post("/task-instances/{ti_id}/upstream-failed")

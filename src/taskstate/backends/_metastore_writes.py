@@ -80,12 +80,16 @@ def _next_version(table: Table, dialect: str) -> ColumnElement[Any]:
     return larger(table.c.version + 1, _clock(dialect))
 
 
+_IN_FLIGHT = (TaskInstanceState.QUEUED.value, TaskInstanceState.RUNNING.value)
+
+
 def fence_condition(ti: Table) -> ColumnElement[bool]:
-    """True while the try ``:fence_ti``/``:fence_try`` is the running try of its instance."""
+    """True while the try ``:fence_ti``/``:fence_try`` is the latest try of its instance and
+    has not ended (queued, its supervisor about to start it, or running)."""
     running = select(literal(1)).where(
         ti.c.id == bindparam("fence_ti"),
         ti.c.try_number == bindparam("fence_try"),
-        ti.c.state == TaskInstanceState.RUNNING.value,
+        ti.c.state.in_(_IN_FLIGHT),
     )
     return exists(running)
 
@@ -195,7 +199,7 @@ def fence_params(fence: TryFence | None, params: dict[str, Any]) -> dict[str, An
 
 def stale_try(fence: TryFence, row: Any) -> StaleTryError | None:
     """The error for a write of ``fence``'s try given the task instance's ``row``, if any."""
-    if row is not None and row[0] == fence.try_number and row[1] == TaskInstanceState.RUNNING:
+    if row is not None and row[0] == fence.try_number and row[1] in _IN_FLIGHT:
         return None
     current = None if row is None else {"try_number": row[0], "state": row[1]}
     if row is None:
@@ -203,7 +207,7 @@ def stale_try(fence: TryFence, row: Any) -> StaleTryError | None:
     elif row[0] != fence.try_number:
         why = f"try {row[0]} of the task instance has been queued or started since"
     else:
-        why = f"the try is {row[1]}, not running"
+        why = f"the try is {row[1]}"
     return StaleTryError(
         f"try {fence.try_number} of task instance {fence.ti_id} can change nothing: {why}",
         detail={"ti_id": fence.ti_id, "token_try_number": fence.try_number, "current": current},
