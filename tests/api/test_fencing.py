@@ -3,15 +3,22 @@ earlier try's token changes nothing, refused with StaleTryError (409 ``stale_try
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from taskstate.api.keys import client_api_key
+from taskstate.api.server import EmbeddedServer
+from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
+from taskstate.config import Settings
 from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
 from taskstate.errors import StaleTryError
+from taskstate.testing.redis import available_server_url, temporary_prefix
 
 from .conftest import Attached, Run, error_of
 
@@ -105,3 +112,59 @@ def test_a_stale_try_is_refused_in_the_statement_even_for_a_missing_key(
     with pytest.raises(StaleTryError):
         ti.client.delete_state(TaskInstanceId(ti.ti_id), "never-set")
     assert StaleTryError.status == 409 and StaleTryError.code == "stale_try"
+
+
+# -- Redis: its scripts check the try ---------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_fences_tries_and_a_deleted_run_leaves_no_state(
+    make_settings: Callable[..., Settings],
+) -> None:
+    url = available_server_url()
+    with temporary_prefix(url) as prefix:
+        settings = make_settings(
+            TASKSTATE__STATE_STORE__BACKEND="redis",
+            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps({"url": url, "prefix": prefix}),
+        )
+        with (
+            EmbeddedServer(settings) as server,
+            PublicClient(server.url, client_api_key(settings)) as public,
+        ):
+            tasks = [{"task_id": "t", "retries": 1, "outlets": [{"name": "o", "uri": "s3://o"}]}]
+            created = public.create_run({"dag_id": "d", "run_id": "r", "tasks": tasks})
+            ti_id = created["task_instances"][0]["id"]
+            scope = TaskInstanceId(ti_id)
+
+            def attach() -> ExecutionClient:
+                client = ExecutionClient(server.url, public.queue_task_instance(ti_id)["token"])
+                client.start(ti_id, pid=1, hostname="h")
+                return client
+
+            first = attach()
+            first.set_state(scope, "k", b'"try 1"', None)
+            assert first.finish(ti_id, "failed") == "up_for_retry"
+            second = attach()
+            assert second.set_state(scope, "k", b'"try 2"', None) > 0
+            for write in (
+                lambda: first.set_state(scope, "k", b'"stale"', None),
+                lambda: first.set_state(AssetNamed("o"), "k", b'"stale"', None),
+                lambda: first.delete_state(scope, "k"),
+                lambda: first.clear_state(scope),
+            ):
+                with pytest.raises(StaleTryError):
+                    write()
+            assert public.get_task_state("d", "r", "t", "k")["value"] == "try 2"
+
+            # A forced deletion ends the running try first: nothing it writes lands after.
+            public.delete_run("d", "r", force=True)
+            with pytest.raises(StaleTryError):
+                second.set_state(scope, "late", b"1", None)
+            first.close()
+            second.close()
+        raw = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            task_keys = list(raw.scan_iter(f"{prefix}:task:*"))
+        finally:
+            raw.close()
+        assert task_keys == []

@@ -43,9 +43,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import Executable
 
+from taskstate.backends import _refusals as refusals
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import TaskInstanceState
-from taskstate.errors import StaleTryError, VersionConflictError
+from taskstate.errors import StaleTryError
 from taskstate.state.types import TryFence
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
     "set_statement",
     "stale_try",
     "try_statement",
-    "version_conflict",
     "version_statement",
 ]
 
@@ -208,17 +208,4 @@ def stale_try(fence: TryFence, row: Any) -> StaleTryError | None:
         why = f"try {row[0]} of the task instance has been queued or started since"
     else:
         why = f"the try is {row[1]}"
-    return StaleTryError(
-        f"try {fence.try_number} of task instance {fence.ti_id} can change nothing: {why}",
-        detail={"ti_id": fence.ti_id, "token_try_number": fence.try_number, "current": current},
-    )
-
-
-def version_conflict(key: str, wanted: int, current: int | None) -> VersionConflictError:
-    found = current or 0
-    state = "does not exist" if found == 0 else f"is at version {found}"
-    wants = "not to exist" if wanted == 0 else f"to be at version {wanted}"
-    return VersionConflictError(
-        f"key {key!r} {state}; the write expected it {wants}",
-        detail={"key": key, "if_version": wanted, "current_version": found},
-    )
+    return refusals.stale_try(fence, why, current)

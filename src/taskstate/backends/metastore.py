@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from taskstate.backends import _metastore_writes as writes
+from taskstate.backends import _refusals as refusals
 from taskstate.db.engine import Database, raise_backend_error
 from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
 from taskstate.errors import BackendError, NotFoundError, UnknownAssetError, VersionConflictError
@@ -457,7 +458,7 @@ class MetastoreStateBackend(BaseStateBackend):
             raise
         if version is None:
             self._diagnose(scope, key, if_version, fence, session)
-            raise writes.version_conflict(key, if_version or 0, None)
+            raise refusals.version_conflict(key, if_version or 0, None)
         return version
 
     def delete(
@@ -506,7 +507,7 @@ class MetastoreStateBackend(BaseStateBackend):
             stmt = self._version_statement(scope)
             current = self._run(stmt, _read_params(scope, key), session, _version)
             if current != (if_version or None):
-                raise writes.version_conflict(key, if_version, current)
+                raise refusals.version_conflict(key, if_version, current)
 
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return self._run(self._for(scope).list, _read_params(scope), session, _entries)
@@ -570,7 +571,7 @@ class MetastoreStateBackend(BaseStateBackend):
             raise
         if version is None:
             await self._adiagnose(scope, key, if_version, fence, session)
-            raise writes.version_conflict(key, if_version or 0, None)
+            raise refusals.version_conflict(key, if_version or 0, None)
         return version
 
     async def adelete(
@@ -621,7 +622,7 @@ class MetastoreStateBackend(BaseStateBackend):
             stmt = self._version_statement(scope)
             current = await self._arun(stmt, _read_params(scope, key), session, _version)
             if current != (if_version or None):
-                raise writes.version_conflict(key, if_version, current)
+                raise refusals.version_conflict(key, if_version, current)
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return await self._arun(self._for(scope).list, _read_params(scope), session, _entries)
