@@ -22,6 +22,7 @@ from starlette.routing import Route
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
+from taskstate.api.preconditions import etag, if_version_of
 from taskstate.contracts.http import (
     FinishRequest,
     FinishResponse,
@@ -37,7 +38,7 @@ from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
 from taskstate.state.types import StateScope, StoredValue, TryFence
 
-__all__ = ["decode_body", "etag", "if_version_of", "json_response", "router"]
+__all__ = ["decode_body", "json_response", "router"]
 
 router = APIRouter(prefix="/execution", tags=["execution"])
 
@@ -93,34 +94,6 @@ def _stored_response(stored: StoredValue | None) -> Response:
     if stored is not None and stored.version:
         response.headers["etag"] = etag(stored.version)
     return response
-
-
-def etag(version: int) -> str:
-    """The ETag of a key at ``version``."""
-    return f'"{version}"'
-
-
-def if_version_of(request: Request) -> int | None:
-    """The version a write names: ``If-Match: "<n>"``, or 0 for ``If-None-Match: *``."""
-    headers = request.headers
-    match = headers.get("if-match")
-    if match is not None:
-        text = match.strip().removeprefix("W/").strip('"')
-        if not text.isdigit() or len(text) > 19:
-            raise InvalidValueError(
-                f'If-Match names one version, as "<number>", not {match[:40]!r}',
-                detail={"if_match": match[:40]},
-            )
-        return int(text)
-    none_match = headers.get("if-none-match")
-    if none_match is not None:
-        if none_match.strip() != "*":
-            raise InvalidValueError(
-                "If-None-Match on a write takes only *: the key must not exist",
-                detail={"if_none_match": none_match[:40]},
-            )
-        return 0
-    return None
 
 
 def _fence(claims: TokenClaims) -> TryFence:

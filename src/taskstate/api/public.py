@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
+from taskstate.api.preconditions import guarded, if_version_of, tagged
 from taskstate.api.run_dates import RunDates
 from taskstate.errors import NotFoundError
 from taskstate.state.codec import decode_value, encode_value, validate_key
@@ -85,6 +86,7 @@ def _metadata(stored: StoredValue) -> Json:
     return {
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "written_by": decode_writer(stored.written_by),
+        "version": stored.version,
     }
 
 
@@ -115,13 +117,25 @@ def _task_owner(scope: TaskScope) -> Json:
     }
 
 
-async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel) -> Json:
-    """Store ``body`` for ``key``; the answer's fields after the owner's."""
+async def _store(
+    state: AppState,
+    scope: StateScope,
+    key: str,
+    body: ValueModel,
+    request: Request,
+    response: Response,
+) -> Json:
+    """Store ``body`` for ``key`` (if ``If-Match`` / ``If-None-Match`` hold); the answer's
+    fields after the owner's."""
     validate_key(key)
     data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
-    stored = await state.state.set_value(
-        scope, key, data, retention=body.retention, written_by=API_WRITER
+    if_version = if_version_of(request)
+    stored = await guarded(
+        state.state.set_value(
+            scope, key, data, retention=body.retention, written_by=API_WRITER, if_version=if_version
+        )
     )
+    tagged(response, stored)
     return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
 
 
@@ -274,13 +288,20 @@ async def list_task_state(
 
 @router.get("/task-state/{key:state_key}")
 async def get_task_state(
-    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    key: str,
+    request: Request,
+    response: Response,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int = -1,
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
     stored = await state.state.get(scope, key)
     if stored is None:
         raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    tagged(response, stored)
     return {**_task_owner(scope), "key": key, **_stored_fields(stored)}
 
 
@@ -289,6 +310,7 @@ async def set_task_state(
     key: str,
     body: ValueModel,
     request: Request,
+    response: Response,
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -296,7 +318,7 @@ async def set_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    return {**_task_owner(scope), **await _store(state, scope, key, body)}
+    return {**_task_owner(scope), **await _store(state, scope, key, body, request, response)}
 
 
 @router.delete("/task-state/{key:state_key}")
@@ -305,7 +327,7 @@ async def delete_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    removed = await state.state.delete(scope, key)
+    removed = await guarded(state.state.delete(scope, key, if_version=if_version_of(request)))
     await purge.enqueue(state, "task", [removed])
     return {**_task_owner(scope), "key": key, "deleted": removed is not None}
 
@@ -351,23 +373,29 @@ async def list_asset_state(
 
 @router.get("/asset-state/{key:state_key}")
 async def get_asset_state(
-    key: str, request: Request, name: str | None = None, uri: str | None = None
+    key: str, request: Request, response: Response, name: str | None = None, uri: str | None = None
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
     stored = await state.state.get(scope, key)
     if stored is None:
         raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    tagged(response, stored)
     return {"asset": scope.name, "key": key, **_stored_fields(stored)}
 
 
 @router.put("/asset-state/{key:state_key}")
 async def set_asset_state(
-    key: str, body: ValueModel, request: Request, name: str | None = None, uri: str | None = None
+    key: str,
+    body: ValueModel,
+    request: Request,
+    response: Response,
+    name: str | None = None,
+    uri: str | None = None,
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    return {"asset": scope.name, **await _store(state, scope, key, body)}
+    return {"asset": scope.name, **await _store(state, scope, key, body, request, response)}
 
 
 @router.delete("/asset-state/{key:state_key}")
@@ -376,7 +404,7 @@ async def delete_asset_state(
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    removed = await state.state.delete(scope, key)
+    removed = await guarded(state.state.delete(scope, key, if_version=if_version_of(request)))
     await purge.enqueue(state, "asset", [removed])
     return {"asset": scope.name, "key": key, "deleted": removed is not None}
 
