@@ -109,9 +109,10 @@ class Writers:
             "BENCH_OUT": str(self.out),
             "BENCH_STOP": str(self.stop_file),
             "BENCH_WRITERS": str(writers),
+            "TASKSTATE_API_KEY": key,
         }
         wenv.pop("TASKSTATE__DATABASE__URL", None)
-        cmd = [*TASKSTATE, "dags", "test", str(DAG_FILE), "--api-url", url, "--api-key", key]
+        cmd = [*TASKSTATE, "dags", "test", str(DAG_FILE), "--api-url", url]
         self.proc = subprocess.Popen(
             cmd, env=wenv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -177,9 +178,9 @@ def run(database: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[str,
         print(f"  cleaning {n:,} rows while {args.writers} writers run ...", flush=True)
         c0 = time.time_ns()
         clean = subprocess.run(
-            [*TASKSTATE, "state", "clean", "--json", "--api-url", api, "--api-key", key]
+            [*TASKSTATE, "state", "clean", "--json", "--api-url", api]
             + ([] if args.batch_size is None else ["--batch-size", str(args.batch_size)]),
-            env=env,
+            env={**env, "TASKSTATE_API_KEY": key},
             capture_output=True,
             text=True,
         )

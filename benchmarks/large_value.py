@@ -127,10 +127,8 @@ def run_dag(tmp: Path, mode: str, size_mb: float, worker_backend: bool) -> dict[
                 str(DAG_FILE),
                 "--api-url",
                 server.url,
-                "--api-key",
-                server.api_key,
             ],
-            env=env,
+            env={**env, "TASKSTATE_API_KEY": server.api_key},
             capture_output=True,
             text=True,
         )

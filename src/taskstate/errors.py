@@ -27,7 +27,9 @@ far side as the same class, found by its ``code``::
     │   ├── ParamValidationError         a param value its JSON Schema refuses      400
     │   └── TemplateError                a templated field that cannot be rendered  400
     ├── ConfigError                      a setting that cannot be used               500
-    │   └── BackendImportError           a backend class path that cannot be loaded
+    │   ├── BackendImportError           a backend class path that cannot be loaded
+    │   │   └── BackendOptionError       a backend option the backend does not take
+    │   └── VolatileBackendError         a backend that would not keep acknowledged writes
     ├── AuthError
     │   ├── NotAuthenticatedError        no credentials, bad or expired token        401
     │   └── PermissionDeniedError        valid credentials used outside their scope  403
@@ -52,6 +54,7 @@ __all__ = [
     "AuthError",
     "BackendError",
     "BackendImportError",
+    "BackendOptionError",
     "CommsError",
     "ConfigError",
     "ConflictError",
@@ -81,6 +84,7 @@ __all__ = [
     "VariableNotFoundError",
     "VersionConflictError",
     "VersionsNotSupportedError",
+    "VolatileBackendError",
     "error_class",
     "error_from_body",
 ]
@@ -255,6 +259,25 @@ class ConfigError(TaskStateError):
 
 class BackendImportError(ConfigError):
     code = "backend_import"
+
+
+class BackendOptionError(BackendImportError):
+    """A backend option (``[state_store] backend_kwargs``, ``[workers] state_backend_kwargs``)
+    that the backend does not take, refused before anything is built instead of being ignored.
+
+    ``detail``: ``setting`` (the kwargs setting), ``option``, ``suggestion`` (the closest
+    accepted name, or None) and ``accepted`` (the names the backend takes).
+    """
+
+    code = "backend_option"
+
+
+class VolatileBackendError(ConfigError):
+    """A server-side backend whose storage would lose acknowledged writes on a restart (a Redis
+    without AOF or RDB persistence), refused at start unless its ``allow_volatile`` option says
+    that is intended."""
+
+    code = "volatile_backend"
 
 
 class AuthError(TaskStateError):

@@ -187,7 +187,9 @@ def _scope_of(run: Run, task_id: str) -> TaskScope:
 
 @pytest.fixture
 def short_ttl_server(make_settings: Callable[..., Any]) -> Any:
-    settings = make_settings(TASKSTATE__API__TOKEN_TTL_SECONDS="1")
+    settings = make_settings(
+        TASKSTATE__API__TOKEN_TTL_SECONDS="1", TASKSTATE__WORKERS__HEARTBEAT_INTERVAL="0.3"
+    )
     with EmbeddedServer(settings) as server:
         yield server
 

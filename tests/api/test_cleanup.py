@@ -209,7 +209,9 @@ def test_a_redis_backend_is_cleaned_and_its_references_queued(
     with temporary_prefix(url) as prefix:
         settings = make_settings(
             TASKSTATE__STATE_STORE__BACKEND="redis",
-            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps({"url": url, "prefix": prefix}),
+            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps(
+                {"url": url, "prefix": prefix, "allow_volatile": True}
+            ),
         )
         with own_server(settings) as (public, ti):
             refs = expire_some(ti, inline=3, refs=2)

@@ -125,7 +125,9 @@ def test_redis_fences_tries_and_a_deleted_run_leaves_no_state(
     with temporary_prefix(url) as prefix:
         settings = make_settings(
             TASKSTATE__STATE_STORE__BACKEND="redis",
-            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps({"url": url, "prefix": prefix}),
+            TASKSTATE__STATE_STORE__BACKEND_KWARGS=json.dumps(
+                {"url": url, "prefix": prefix, "allow_volatile": True}
+            ),
         )
         with (
             EmbeddedServer(settings) as server,

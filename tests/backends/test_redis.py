@@ -52,7 +52,7 @@ class TestRedisBackend(ServerBackendContract):
         # The async client's connections belong to the loop that opened them, so every
         # scenario of a test runs on this runner, and the client is closed on it.
         self._runner = asyncio.Runner()
-        backend = RedisStateBackend(redis_url, prefix=prefix)
+        backend = RedisStateBackend(redis_url, prefix=prefix, allow_volatile=True)
         try:
             yield backend
         finally:
@@ -68,7 +68,7 @@ class TestRedisBackend(ServerBackendContract):
 
 @pytest.fixture
 def backend(redis_url: str, prefix: str) -> Iterator[RedisStateBackend]:
-    backend = RedisStateBackend(redis_url, prefix=prefix)
+    backend = RedisStateBackend(redis_url, prefix=prefix, allow_volatile=True)
     yield backend
     backend.close()
 
@@ -155,7 +155,7 @@ def test_clear_all_map_indices_leaves_other_tasks_and_runs(backend: RedisStateBa
 
 
 def test_closed_port_raises_backend_error_without_password() -> None:
-    backend = RedisStateBackend("redis://:s3cret@127.0.0.1:1/0", prefix="p")
+    backend = RedisStateBackend("redis://:s3cret@127.0.0.1:1/0", prefix="p", allow_volatile=True)
     try:
         with pytest.raises(
             BackendError, match=re.escape(f"Redis at redis://:{MASK}@127.0.0.1:1/0")
@@ -187,7 +187,9 @@ def test_malformed_url_raises_backend_error() -> None:
 
 def test_built_by_create_backend(redis_url: str, prefix: str) -> None:
     backend = create_backend(
-        "redis", {"url": redis_url, "prefix": prefix}, setting="[state_store] backend"
+        "redis",
+        {"url": redis_url, "prefix": prefix, "allow_volatile": True},
+        setting="[state_store] backend",
     )
     try:
         assert isinstance(backend, RedisStateBackend)

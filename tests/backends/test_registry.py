@@ -12,7 +12,7 @@ import pytest
 
 import taskstate.backends
 from taskstate.backends.registry import KNOWN_BACKENDS, create_backend, load_backend_class
-from taskstate.errors import BackendImportError
+from taskstate.errors import BackendImportError, BackendOptionError
 from taskstate.state import BaseStateBackend
 
 SETTING = "[workers] state_backend"
@@ -285,16 +285,37 @@ def test_create_with_from_settings_passes_context_and_kwargs(module: str) -> Non
 
 
 def test_create_with_bad_kwargs(module: str) -> None:
-    with pytest.raises(BackendImportError) as info:
+    with pytest.raises(BackendOptionError) as info:
         create_backend(f"{module}.PlainBackend", {"colour": "red"}, setting=SETTING)
-    message = info.value.message
-    assert message.startswith(f"{SETTING} = '{module}.PlainBackend': ")
-    assert "PlainBackend cannot be built with the options in [workers] state_backend_kwargs" in (
-        message
+    assert info.value.message == (
+        "[workers] state_backend_kwargs: PlainBackend takes no option 'colour'; "
+        "it takes bucket, prefix"
     )
-    assert "(colour)" in message
-    assert "colour" in str(info.value.__cause__)
-    assert info.value.detail["kwargs_setting"] == "[workers] state_backend_kwargs"
+    assert info.value.detail == {
+        "setting": "[workers] state_backend_kwargs",
+        "option": "colour",
+        "suggestion": None,
+        "accepted": ["bucket", "prefix"],
+    }
+    assert isinstance(info.value, BackendImportError)  # what callers caught before
+
+
+def test_create_with_a_misspelled_kwarg_suggests_the_name(module: str) -> None:
+    with pytest.raises(BackendOptionError, match="'prefx'; did you mean 'prefix'") as info:
+        create_backend(
+            f"{module}.PlainBackend",
+            {"bucket": "b", "prefx": "p"},
+            setting="[state_store] backend",
+            kwargs_setting="[state_store] backend_kwargs",
+        )
+    assert info.value.detail["suggestion"] == "prefix"
+    assert info.value.message.startswith("[state_store] backend_kwargs: ")
+
+
+def test_context_names_are_not_options(module: str) -> None:
+    """``database`` is given by the server, so a backend option of that name is refused."""
+    with pytest.raises(BackendOptionError, match="takes no option 'database'"):
+        create_backend("metastore", {"database": "x"}, setting=SETTING, database="db")
 
 
 def test_create_with_bad_kwargs_for_from_settings(module: str) -> None:

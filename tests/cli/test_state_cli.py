@@ -334,8 +334,10 @@ def test_an_unreachable_server_is_a_runtime_error(cli: Cli) -> None:
 
 
 def test_a_wrong_api_key_is_refused(populated: Any, cli: Cli, cli_home: Path) -> None:
+    wrong = cli_home / "wrong_key"
+    wrong.write_text("wrong\n")
     result = cli(
-        "state", "list", "--dag-id", "etl", "--api-url", populated.url, "--api-key", "wrong"
+        "state", "list", "--dag-id", "etl", "--api-url", populated.url, "--api-key-file", wrong
     )
     assert result.code == 1
     assert result.error == "invalid API key"
@@ -352,10 +354,40 @@ def test_api_key_and_url_from_the_environment(populated: Any, cli: Cli, cli_home
     )
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["id"] == "j-1"
+    key_file = cli_home / "key"
+    key_file.write_text(populated.api_key)
+    from_file = cli(
+        "state",
+        "get",
+        "job",
+        *SUBMIT,
+        env={"TASKSTATE_API_URL": populated.url, "TASKSTATE_API_KEY_FILE": str(key_file)},
+    )
+    assert from_file.code == 0, from_file.stderr
     explicit = cli(
-        "state", "get", "job", *SUBMIT, "--api-url", populated.url, "--api-key", populated.api_key
+        "state", "get", "job", *SUBMIT, "--api-url", populated.url, "--api-key-file", key_file
     )
     assert explicit.code == 0, explicit.stderr
+
+
+@pytest.mark.parametrize("given", [["--api-key", "k"], ["--api-key=k"]])
+def test_a_key_on_the_command_line_is_refused(
+    populated: Any, cli: Cli, cli_home: Path, given: list[str]
+) -> None:
+    # Every local user can read a command line (ps, /proc/PID/cmdline): the key is not used.
+    result = cli("state", "list", "--dag-id", "etl", "--api-url", populated.url, *given)
+    assert result.code == 2
+    assert result.error.startswith("--api-key is not accepted: a command line is readable")
+    assert "--api-key-file" in result.error and "TASKSTATE_API_KEY" in result.error
+
+
+def test_a_missing_api_key_file_is_a_config_error(populated: Any, cli: Cli, cli_home: Path) -> None:
+    missing = cli_home / "no_such_key"
+    result = cli(
+        "state", "list", "--dag-id", "etl", "--api-url", populated.url, "--api-key-file", missing
+    )
+    assert result.code == 2
+    assert result.error.startswith(f"cannot read the API key file '{missing}'")
 
 
 # -- without --api-url: an embedded server over the home's database ----------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from sqlalchemy import text
@@ -207,3 +208,29 @@ def test_a_new_sqlite_file_is_owner_only(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize(("mode", "level"), [("normal", 1), ("full", 2)])
+def test_sqlite_synchronous_applies_to_every_connection(
+    tmp_path: Path, mode: Literal["normal", "full"], level: int
+) -> None:
+    database = Database(f"sqlite:///{tmp_path}/ts.db", sqlite_synchronous=mode)
+    try:
+        for engine in (database.engine, database.autocommit_engine):
+            with engine.connect() as conn:
+                assert conn.execute(text("PRAGMA synchronous")).scalar() == level
+
+        async def check_async() -> None:
+            for engine in (database.async_engine, database.async_autocommit_engine):
+                async with engine.connect() as conn:
+                    assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == level
+
+        asyncio.run(check_async())
+    finally:
+        asyncio.run(database.adispose())
+
+
+def test_an_unknown_sqlite_synchronous_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="sqlite_synchronous must be 'normal' or 'full'"):
+        Database(f"sqlite:///{tmp_path}/ts.db", sqlite_synchronous="off")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

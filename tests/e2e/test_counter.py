@@ -46,6 +46,8 @@ def test_concurrent_updates_lose_no_increment_on_redis(cli: Cli) -> None:
     with temporary_prefix(url) as prefix:
         env = {
             "TASKSTATE__STATE_STORE__BACKEND": "redis",
-            "TASKSTATE__STATE_STORE__BACKEND_KWARGS": json.dumps({"url": url, "prefix": prefix}),
+            "TASKSTATE__STATE_STORE__BACKEND_KWARGS": json.dumps(
+                {"url": url, "prefix": prefix, "allow_volatile": True}
+            ),
         }
         _count(cli, env)

@@ -1,4 +1,4 @@
-"""``dags test --api-url URL --api-key K``: the run is registered with, and its state kept by,
+"""``dags test --api-url URL --api-key-file F``: the run is registered with, and its state kept by,
 an API server that is already running (here a real uvicorn server in this process), not an
 embedded one."""
 
@@ -16,7 +16,9 @@ pytestmark = pytest.mark.e2e
 
 def test_a_run_against_a_running_api_server(make_cli: Callable[..., Any], api_server: Any) -> None:
     cli = make_cli("external")  # a home of its own, apart from the server's
-    server = ("--api-url", api_server.url, "--api-key", api_server.api_key)
+    key_file = cli.home / "server_api_key"
+    key_file.write_text(api_server.api_key)
+    server = ("--api-url", api_server.url, "--api-key-file", str(key_file))
     run = cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "ext", *server)
     assert run.code == 0, str(run)
     assert "test_clear | clear: PASS" in run.stdout.splitlines()
@@ -40,7 +42,10 @@ def test_a_run_against_a_running_api_server(make_cli: Callable[..., Any], api_se
 
 def test_a_wrong_api_key_is_refused_before_anything_runs(cli: Any, api_server: Any) -> None:
     run = cli.dags_test(
-        EXAMPLES / "seed_task_state.py", "--api-url", api_server.url, "--api-key", "wrong"
+        EXAMPLES / "seed_task_state.py",
+        "--api-url",
+        api_server.url,
+        env={"TASKSTATE_API_KEY": "wrong"},
     )
     assert run.code != 0, str(run)
     assert run.stdout == ""

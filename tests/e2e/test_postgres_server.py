@@ -47,7 +47,7 @@ class Served:
     """The pids of the processes that reported their application started."""
     runs: dict[tuple[str, str], Result]
     remote: Callable[..., Result]
-    """``taskstate ARGS --api-url URL --api-key KEY``, against the server."""
+    """``taskstate ARGS --api-url URL --api-key-file FILE``, against the server."""
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,7 @@ def served(make_cli: Callable[..., Cli]) -> Iterator[Served]:
         with cli.api_server("--workers", "2", "--port", "0", "--access-log") as server:
             [listening] = server.wait_for(SERVER_LISTENING)
             started = server.wait_for(WORKER_STARTED, 2)
-            key = (cli.home / "api_key").read_text().strip()
-            api = ("--api-url", listening[1], "--api-key", key)
+            api = ("--api-url", listening[1], "--api-key-file", str(cli.home / "api_key"))
             clients = make_cli("pg-clients")  # a home of its own; everything goes to the server
 
             def run(dag_run: tuple[str, str]) -> Result:

@@ -90,9 +90,9 @@ def seed(
             prefix = stack.enter_context(temporary_prefix(url))
             env["TASKSTATE__STATE_STORE__BACKEND"] = "redis"
             env["TASKSTATE__STATE_STORE__BACKEND_KWARGS"] = json.dumps(
-                {"url": url, "prefix": prefix}
+                {"url": url, "prefix": prefix, "allow_volatile": True}
             )
-            redis_backend = RedisStateBackend(url, prefix=prefix)
+            redis_backend = RedisStateBackend(url, prefix=prefix, allow_volatile=True)
             stack.callback(redis_backend.close)
         cli = make_cli(f"seed-{kind.replace('+', '-')}", env)
         runs = [

@@ -20,7 +20,9 @@ def test_seed_dag_with_memory_worker_backend_and_redis_server_backend(cli) -> No
         env = {
             "TASKSTATE__WORKERS__STATE_BACKEND": MEMORY,
             "TASKSTATE__STATE_STORE__BACKEND": "redis",
-            "TASKSTATE__STATE_STORE__BACKEND_KWARGS": json.dumps({"url": url, "prefix": prefix}),
+            "TASKSTATE__STATE_STORE__BACKEND_KWARGS": json.dumps(
+                {"url": url, "prefix": prefix, "allow_volatile": True}
+            ),
         }
         run = cli.dags_test(EXAMPLES / "seed_task_state.py", "--run-id", "r1", env=env)
         assert run.code == 0, str(run)

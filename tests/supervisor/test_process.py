@@ -553,7 +553,10 @@ def short_token_server(make_settings: Callable[..., Settings], tmp_path: Path) -
     from taskstate.api.server import EmbeddedServer
     from taskstate.client.public import PublicClient
 
-    settings = make_settings(TASKSTATE__API__TOKEN_TTL_SECONDS="2")
+    # The supervisors below beat every 0.05 s; the settings' interval must fit the TTL too.
+    settings = make_settings(
+        TASKSTATE__API__TOKEN_TTL_SECONDS="2", TASKSTATE__WORKERS__HEARTBEAT_INTERVAL="0.5"
+    )
     with (
         EmbeddedServer(settings) as server,
         PublicClient(server.url, client_api_key(settings)) as client,

@@ -94,19 +94,28 @@ async def in_transaction(state: AppState, work: Callable[[Session], T]) -> T:
 
 def build_state(settings: Settings) -> AppState:
     """Everything the server builds once: the keys first (a bad one is refused before anything
-    else is touched), then the database, brought to the newest schema, and the backend."""
+    else is touched), then the backend (a bad option or a volatile Redis refused before the
+    database is), then the database, brought to the newest schema."""
     signer = TokenSigner(server_secret_key(settings), ttl_seconds=settings.api.token_ttl_seconds)
     api_keys = ApiKeys(server_api_keys(settings))
     db = settings.database
-    database = Database(db.url, echo=db.echo, pool_size=db.pool_size, max_overflow=db.max_overflow)
+    database = Database(
+        db.url,
+        echo=db.echo,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        sqlite_synchronous=db.sqlite_synchronous,
+    )
     try:
-        ensure_schema(database)
+        # The backend first: its options and its storage (a Redis without persistence) are
+        # refused before the schema is created or migrated.
         backend = create_backend(
             settings.state_store.backend,
             dict(settings.state_store.backend_kwargs),
             setting="[state_store] backend",
             database=database,
         )
+        ensure_schema(database)
         state = StateService(
             backend,
             max_value_bytes=settings.state_store.max_value_bytes,

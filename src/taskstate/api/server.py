@@ -8,7 +8,9 @@ so that a mistake is reported once, here. It then binds the socket and supervise
 (uvicorn's ``Multiprocess``: a worker that dies is replaced; SIGINT or SIGTERM stops them all
 gracefully). The settings, built once here, reach each worker pickled through the pipe that
 multiprocessing starts it with, never on its command line or in its environment, so no secret
-shows in a process listing; each worker builds its own engines and backend from them.
+shows in a process listing; each worker builds its own engines and backend from them. Every
+process of the server makes itself undumpable (:mod:`taskstate.hardening`) before it holds a
+key.
 """
 
 from __future__ import annotations
@@ -32,14 +34,28 @@ from taskstate.api.app import build_state, create_app
 from taskstate.config import Settings
 from taskstate.db.engine import dialect_of
 from taskstate.errors import ConfigError, RuntimeFailure
+from taskstate.hardening import make_undumpable
 
-__all__ = ["EmbeddedServer", "serve"]
+__all__ = ["EmbeddedServer", "checked_port", "serve"]
 
 _START_TIMEOUT_SECONDS = 30.0
 # Supervisors keep one connection open for a whole task; don't close it between two heartbeats.
 KEEP_ALIVE_SECONDS = 75
 # On SIGINT or SIGTERM, requests in flight get this long to finish; idle connections close at once.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+def checked_port(port: int, where: str) -> int:
+    """``port`` if it is a TCP port (0 picks a free one); else ConfigError naming ``where``.
+
+    The socket layer would not refuse 70000: it would bind 70000 mod 65536 = 4464.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(
+            f"{where} = {port!r} is not a TCP port: give 1 to 65535, or 0 to pick a free one",
+            detail={"setting": where, "port": str(port)},
+        )
+    return port
 
 
 class _PromptServer(uvicorn.Server):
@@ -95,7 +111,7 @@ class EmbeddedServer:
     ) -> None:
         self.settings = settings
         self.host = host
-        self.port = port
+        self.port = checked_port(port, "port")
         self._middleware = middleware
         """Wraps the app, e.g. to measure its traffic (benchmarks/large_value.py)."""
         self.url = ""
@@ -160,12 +176,14 @@ def serve(
     needs PostgreSQL (see :func:`_check_workers`). The access log is off by default: it costs
     about as much as a state operation itself.
     """
+    make_undumpable("API server")  # before it holds a key
     count = workers if workers is not None else settings.api.workers
+    bound = checked_port(port, "--port") if port is not None else settings.api.port
     _check_workers(settings, count)
     state = build_state(settings)  # migrates, creates the keys, checks the backend's settings
     options: dict[str, Any] = {
         "host": host or settings.api.host,
-        "port": port if port is not None else settings.api.port,
+        "port": bound,
         "log_level": "info",
         "access_log": access_log,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
@@ -176,13 +194,20 @@ def serve(
         return
     asyncio.run(state.aclose())  # each worker builds its own
     config = uvicorn.Config(
-        functools.partial(create_app, settings),
+        functools.partial(_worker_app, settings),
         factory=True,
         workers=count,
         log_config=_log_config_with_pids(),
         **options,
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _worker_app(settings: Settings) -> ASGIApp:
+    """The app of one worker process, which is dumpable again after its exec: made
+    undumpable before it builds anything that holds a key."""
+    make_undumpable("API server worker")
+    return create_app(settings)
 
 
 def _check_workers(settings: Settings, count: int) -> None:

@@ -7,6 +7,8 @@ Kept apart from :mod:`taskstate.backends.object_storage`, which decides what is 
 from __future__ import annotations
 
 import contextlib
+import difflib
+import inspect
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,14 +16,34 @@ from typing import Any
 
 import fsspec  # type: ignore[import-untyped]
 from fsspec.registry import known_implementations  # type: ignore[import-untyped]
-from fsspec.spec import AbstractBufferedFile  # type: ignore[import-untyped]
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem  # type: ignore[import-untyped]
 
-from taskstate.backends.registry import INSTALL_HINTS
+from taskstate.backends.registry import INSTALL_HINTS, check_options
 from taskstate.errors import ConfigError
 
-__all__ = ["SETTING", "abandon", "cutoff", "default_root", "filesystem", "modified"]
+__all__ = [
+    "KWARGS_SETTING",
+    "SETTING",
+    "abandon",
+    "cutoff",
+    "default_root",
+    "filesystem",
+    "filesystem_options",
+    "modified",
+]
 
 SETTING = "[workers] state_backend"
+KWARGS_SETTING = "[workers] state_backend_kwargs"
+
+_CHECKED_PROTOCOLS = frozenset({"file", "local", "memory", "s3", "s3a", "gs", "gcs", "abfs", "az"})
+"""Filesystems whose ``**kwargs`` end unused in fsspec's base class, so an option that none of
+their constructors names would be silently ignored: those are refused. Others (``http://``
+passes its extra options to every request) take whatever they are given."""
+
+_BASE_OPTIONS = frozenset(
+    {"skip_instance_cache", "use_listings_cache", "listings_expiry_time", "max_paths"}
+)
+"""What fsspec's base class itself reads from the options (its instance and listings caches)."""
 
 
 def modified(info: dict[str, Any]) -> float | None:
@@ -70,6 +92,38 @@ def default_root() -> str:
     return Path(home, "objects").expanduser().resolve().as_uri()
 
 
+def filesystem_options(cls: type) -> frozenset[str]:
+    """The options a filesystem class reads: the names its constructors take, from the class
+    down the chain of ``**kwargs`` to fsspec's base class."""
+    names = set(_BASE_OPTIONS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
+        names.update(
+            p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        )
+        if klass is AbstractFileSystem or not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return frozenset(names)
+
+
+def _check_storage_options(cls: type, protocol: str, storage_options: dict[str, Any]) -> None:
+    owner = f"ObjectStorageStateBackend on {protocol}://"
+    if protocol in _CHECKED_PROTOCOLS:
+        accepted = filesystem_options(cls) | {"root"}
+        check_options(storage_options, accepted, owner=owner, setting=KWARGS_SETTING)
+        return
+    # Any option goes to such a filesystem; a near miss of the backend's own is still a typo.
+    near_root = {name: None for name in storage_options if _close_to_root(name)}
+    check_options(near_root, {"root"}, owner=owner, setting=KWARGS_SETTING)
+
+
+def _close_to_root(name: str) -> bool:
+    return name != "root" and difflib.SequenceMatcher(None, name, "root").ratio() >= 0.75
+
+
 def filesystem(root: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     """The filesystem ``root`` lives on and its canonical path there."""
     protocol, _ = fsspec.core.split_protocol(root)
@@ -95,6 +149,7 @@ def filesystem(root: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
             f"{SETTING}: root {root!r} uses an unknown protocol {protocol!r}",
             detail={"setting": SETTING, "protocol": protocol},
         ) from exc
+    _check_storage_options(cls, protocol, storage_options)
     try:
         # No listings cache: objects other processes write or purge must be seen at once.
         fs = cls(**{"use_listings_cache": False, **storage_options})

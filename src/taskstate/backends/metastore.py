@@ -376,12 +376,9 @@ class MetastoreStateBackend(BaseStateBackend):
         self._count_expired = statements.count_expired
 
     @classmethod
-    def from_settings(cls, *, database: Database, **kwargs: Any) -> MetastoreStateBackend:
-        """Build the backend from the server's context; it takes no options of its own."""
-        if kwargs:
-            raise TypeError(
-                f"MetastoreStateBackend takes no options, got {', '.join(sorted(kwargs))}"
-            )
+    def from_settings(cls, *, database: Database) -> MetastoreStateBackend:
+        """Build the backend from the server's context; it takes no options of its own (the
+        registry refuses any, with :class:`~taskstate.errors.BackendOptionError`)."""
         return cls(database)
 
     def __repr__(self) -> str:

@@ -71,6 +71,7 @@ from taskstate.backends._redis_scripts import (
     RECORD_TRY,
     SET,
 )
+from taskstate.backends.redis_persistence import check_persistence
 from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
 from taskstate.state.backend import BaseStateBackend
@@ -266,12 +267,19 @@ class RedisStateBackend(BaseStateBackend):
     ``<try number>:<phase>`` (1 queued, 2 running, 3 ended), set through :meth:`record_try`
     when the API server queues, starts and ends a try; a write of a try is applied only while
     that key names the try and it has not ended.
+
+    The server's persistence is checked when the backend is built: a Redis that keeps its data
+    only in memory is refused with :class:`~taskstate.errors.VolatileBackendError`, unless
+    ``allow_volatile`` says that losing every value on a Redis restart is intended (see
+    :mod:`taskstate.backends.redis_persistence`); then nothing is checked.
     """
 
     supports_versions = True
     supports_fencing = True
 
-    def __init__(self, url: str = DEFAULT_URL, *, prefix: str = "taskstate") -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, prefix: str = "taskstate", allow_volatile: bool = False
+    ) -> None:
         if not prefix:
             raise ValueError("the key prefix of RedisStateBackend must not be empty")
         self._prefix = prefix
@@ -289,6 +297,14 @@ class RedisStateBackend(BaseStateBackend):
                 f"cannot use Redis URL {self._masked_url}: {exc}",
                 detail={"url": self._masked_url, "error": type(exc).__name__},
             ) from exc
+        self.persistence = "not checked (allow_volatile)"
+        """How the server keeps its data, as :func:`check_persistence` found it."""
+        if not allow_volatile:
+            try:
+                self.persistence = check_persistence(self._client, self._masked_url)
+            except BaseException:
+                self._client.close()
+                raise
         self._set = self._client.register_script(SET)
         self._delete = self._client.register_script(DELETE)
         self._clear = self._client.register_script(CLEAR)

@@ -8,18 +8,21 @@ so it imports nothing but the standard library and the domain layer: no SQLAlche
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from taskstate.errors import BackendImportError
+from taskstate.errors import BackendImportError, BackendOptionError
 from taskstate.state.backend import BaseStateBackend
 
 __all__ = [
     "INSTALL_HINTS",
     "KNOWN_BACKENDS",
     "KnownBackend",
+    "check_options",
     "create_backend",
     "load_backend_class",
 ]
@@ -149,6 +152,62 @@ def load_backend_class(path: str, *, setting: str) -> type[BaseStateBackend]:
     return target
 
 
+def _named_parameters(cls: type) -> tuple[list[str], bool]:
+    """The keyword options ``cls`` is built with (through ``from_settings`` if it has one), and
+    whether it also takes any other keyword (``**kwargs``)."""
+    from_settings = getattr(cls, "from_settings", None)
+    try:
+        signature = inspect.signature(from_settings if callable(from_settings) else cls)
+    except (TypeError, ValueError):  # a signature Python cannot read: leave it to the call
+        return [], True
+    named = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    return named, any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def check_options(
+    options: Mapping[str, Any], accepted: Collection[str], *, owner: str, setting: str
+) -> None:
+    """Refuse the first name of ``options`` that is not in ``accepted``, with the closest name.
+
+    ``owner`` names what takes the options (a class), ``setting`` where they were written.
+    Raises :class:`BackendOptionError`.
+    """
+    known = sorted(accepted)
+    for name in options:
+        if name in accepted:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        suggestion = close[0] if close else None
+        hint = f"did you mean {suggestion!r}? " if suggestion else ""
+        takes = ", ".join(known) if known else "no options"
+        raise BackendOptionError(
+            f"{setting}: {owner} takes no option {name!r}; {hint}it takes {takes}",
+            detail={
+                "setting": setting,
+                "option": name,
+                "suggestion": suggestion,
+                "accepted": known,
+            },
+        )
+
+
+def _check_options(cls: type, options: dict[str, Any], context: dict[str, Any], where: str) -> None:
+    """Unknown options refused before the backend is built, instead of silently ignored.
+
+    A class that takes ``**kwargs`` checks its options itself (as the object-storage backend
+    does, against its filesystem's), if it wants to: they cannot be known from here.
+    """
+    named, open_ended = _named_parameters(cls)
+    if open_ended:
+        return
+    accepted = [name for name in named if name not in context]
+    check_options(options, accepted, owner=cls.__name__, setting=where)
+
+
 def _build(cls: type[BaseStateBackend], options: dict[str, Any], context: dict[str, Any]) -> object:
     from_settings = getattr(cls, "from_settings", None)
     if callable(from_settings):
@@ -168,15 +227,17 @@ def create_backend(
 
     A class with a ``from_settings`` classmethod gets ``from_settings(**context, **kwargs)``, so
     it can take what the caller has at hand (the server passes ``database=``); any other class
-    gets ``cls(**kwargs)``. Options the class does not accept raise :class:`BackendImportError`
-    naming ``setting`` and ``kwargs_setting`` (by default ``setting`` + ``_kwargs``).
+    gets ``cls(**kwargs)``. Options the class does not accept raise :class:`BackendOptionError`
+    naming ``kwargs_setting`` (by default ``setting`` + ``_kwargs``) and the closest option it
+    does accept; other failures to build it raise :class:`BackendImportError` naming ``setting``.
     """
     cls = load_backend_class(path, setting=setting)
     options = dict(kwargs or {})
+    where = kwargs_setting or f"{setting}_kwargs"
+    _check_options(cls, options, context, where)
     try:
         backend = _build(cls, options, context)
     except TypeError as exc:
-        where = kwargs_setting or f"{setting}_kwargs"
         raise _fail(
             setting,
             path,

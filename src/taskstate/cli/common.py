@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -13,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from taskstate.errors import ConfigError, TaskStateError, UsageError
+from taskstate.errors import BackendImportError, ConfigError, TaskStateError, UsageError
 
 if TYPE_CHECKING:
     from taskstate.client.public import PublicClient
@@ -24,6 +25,7 @@ __all__ = [
     "ApiKey",
     "ApiUrl",
     "api_client",
+    "check_worker_backend",
     "command_group",
     "err",
     "fail",
@@ -32,6 +34,7 @@ __all__ = [
     "parse_logical_date",
     "plural",
     "print_json",
+    "refuse_api_key_option",
     "settings",
     "stdout",
     "worker_backend_spec",
@@ -111,14 +114,33 @@ ApiUrl = Annotated[
         envvar="TASKSTATE_API_URL",
     ),
 ]
+# The API key's source, never the key itself: a command line is readable by every local user
+# (/proc/<pid>/cmdline, ps). ``--api-key`` is refused for every command (main.py's ``main``).
 ApiKey = Annotated[
-    str | None,
+    Path | None,
     typer.Option(
-        "--api-key",
-        help="Key for --api-url; default: [api] api_keys, else $TASKSTATE_HOME/api_key.",
-        envvar="TASKSTATE_API_KEY",
+        "--api-key-file",
+        help="File holding the key for --api-url; default: $TASKSTATE_API_KEY, else "
+        "[api] api_keys, else $TASKSTATE_HOME/api_key.",
+        envvar="TASKSTATE_API_KEY_FILE",
+        dir_okay=False,
     ),
 ]
+
+API_KEY_OPTION_REFUSED = (
+    "--api-key is not accepted: a command line is readable by every user of this machine "
+    "(ps, /proc/PID/cmdline). Give the key in a file with --api-key-file PATH (or "
+    "TASKSTATE_API_KEY_FILE=PATH), or in the environment variable TASKSTATE_API_KEY"
+)
+
+
+def refuse_api_key_option(args: list[str]) -> None:
+    """Exit with an error if ``args`` (a whole command line) gives a key with ``--api-key``."""
+    for arg in args:
+        if arg == "--":
+            return
+        if arg == "--api-key" or arg.startswith("--api-key="):
+            fail(UsageError(API_KEY_OPTION_REFUSED))
 
 
 def fail(error: TaskStateError) -> NoReturn:
@@ -160,6 +182,27 @@ def worker_backend_spec(workers: WorkersSettings) -> WorkerBackendSpec | None:
     return WorkerBackendSpec(workers.state_backend, dict(workers.state_backend_kwargs))
 
 
+def check_worker_backend(spec: WorkerBackendSpec | None) -> None:
+    """Build the worker backend once here and close it, so that a bad one (an unknown class,
+    an option it does not take, a root it refuses) stops the command before any task starts,
+    instead of failing every task. The DAG file's folder must be on the import path already."""
+    from taskstate.runtime.worker_backend import SETTING, load_worker_backend
+
+    try:
+        worker = load_worker_backend(spec)
+    except TaskStateError:
+        raise
+    except Exception as exc:  # the class's own constructor refused its options
+        assert spec is not None
+        raise BackendImportError(
+            f"{SETTING} = {spec.path!r}: building it failed: {type(exc).__name__}: {exc}",
+            detail={"setting": SETTING, "path": spec.path},
+        ) from exc
+    close = getattr(worker.backend, "close", None) if worker is not None else None
+    if callable(close):
+        close()
+
+
 def settings() -> Settings:
     from taskstate.config import load_settings
 
@@ -168,18 +211,27 @@ def settings() -> Settings:
 
 @contextmanager
 def api_client(
-    config: Settings, api_url: str | None, api_key: str | None
+    config: Settings, api_url: str | None, api_key_file: Path | None
 ) -> Iterator[tuple[str, PublicClient]]:
-    """A client of the API server at ``api_url``, or of an embedded one."""
-    from taskstate.api.keys import client_api_key
-    from taskstate.client.public import PublicClient
+    """A client of the API server at ``api_url``, or of an embedded one.
 
-    key = client_api_key(config, api_key)
+    This process then holds an API key: it makes itself undumpable first, so that no process of
+    its user (a task among them) can read the key from its memory.
+    """
+    import os
+
+    from taskstate.api.keys import client_api_key, in_memory_keys
+    from taskstate.client.public import PublicClient
+    from taskstate.hardening import make_undumpable
+
+    make_undumpable("taskstate command")
     if api_url:
+        key = client_api_key(config, api_key_file, environ=os.environ)
         with PublicClient(api_url, key) as client:
             yield api_url, client
         return
     from taskstate.api.server import EmbeddedServer
 
+    config, key = in_memory_keys(config)
     with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
         yield server.url, client

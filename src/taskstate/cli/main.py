@@ -1,9 +1,10 @@
 """The ``taskstate`` command.
 
-Commands that need the API server use the one at ``--api-url`` (with ``--api-key``, or the
-configured or local key); without it they start an embedded server on a free loopback port,
-over the database of ``$TASKSTATE_HOME``, for the duration of the command. Heavy modules are
-imported inside the commands, so ``taskstate --help`` stays quick.
+Commands that need the API server use the one at ``--api-url`` (with the key of
+``--api-key-file`` or ``TASKSTATE_API_KEY``, or the configured or local key); without it they
+start an embedded server on a free loopback port, over the database of ``$TASKSTATE_HOME``,
+for the duration of the command. Heavy modules are imported inside the commands, so
+``taskstate --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from taskstate.cli.common import (
     ApiKey,
     ApiUrl,
     api_client,
+    check_worker_backend,
     command_group,
     err,
     fail,
     parse_conf,
     parse_logical_date,
+    refuse_api_key_option,
     settings,
     stdout,
     worker_backend_spec,
@@ -109,6 +112,7 @@ def dags_test(
         dag = load_dag(path, dag_id)
         workers = config.workers
         backend = worker_backend_spec(workers)
+        check_worker_backend(backend)
         output = RunOutput()
         with api_client(config, api_url, api_key) as (url, client):
             result = DagRunner(
@@ -126,6 +130,7 @@ def dags_test(
                 conf=run_conf,
                 log_folder=config.logs_folder,
                 log_level=config.logging.level,
+                run_as_user=workers.run_as_user,
             ).run()
     except TaskStateError as exc:
         fail(exc)
@@ -147,7 +152,10 @@ _API_SERVER_HELP = (
 def api_server(
     host: Annotated[str | None, typer.Option(help="Address to bind ([api] host).")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to bind ([api] port); 0 picks a free one.")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port to bind ([api] port), 0 to 65535; 0 picks a free one."
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -212,7 +220,10 @@ def config_show() -> None:
 def main() -> None:
     code: object = 0
     try:
+        refuse_api_key_option(sys.argv[1:])
         app()
+    except typer.Exit as exc:
+        code = exc.exit_code
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt:

@@ -221,6 +221,16 @@ def _translate(exc: ValidationError, origins: _Origins) -> ConfigError:
     for error in exc.errors(include_url=False):
         loc = [str(part) for part in error["loc"]]
         section, key = [*loc, "", ""][:2]
+        related = (error.get("ctx") or {}).get("keys")
+        if not loc and related:
+            # A rule between settings (e.g. the token TTL against the heartbeat interval).
+            sources = [(name, origins.get(_split_key(name), DEFAULT_SOURCE)) for name in related]
+            shown = ", ".join(f"{_bracketed(name)} from {source}" for name, source in sources)
+            lines.append(f"{error['msg']} ({shown})")
+            problems.extend(
+                {"key": name, "source": source, "message": error["msg"]} for name, source in sources
+            )
+            continue
         if section in SECTIONS and key:
             name = f"[{section}] {key}" + "".join(f"[{part}]" for part in loc[2:])
             source = origins.get((section, key), DEFAULT_SOURCE)
@@ -237,6 +247,16 @@ def _translate(exc: ValidationError, origins: _Origins) -> ConfigError:
     else:
         message = f"{len(lines)} invalid settings:" + "".join(f"\n  {line}" for line in lines)
     return ConfigError(message, detail={"errors": problems})
+
+
+def _split_key(name: str) -> tuple[str, str]:
+    section, _, key = name.partition(".")
+    return section, key
+
+
+def _bracketed(name: str) -> str:
+    section, key = _split_key(name)
+    return f"[{section}] {key}"
 
 
 def _shown_input(value: Any) -> str:

@@ -25,6 +25,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -34,7 +35,9 @@ from taskstate.config.display import display_value, mask_url_password
 __all__ = [
     "DEFAULT_HOME",
     "DEFAULT_SOURCE",
+    "MAX_INTERVAL_SECONDS",
     "SECTIONS",
+    "TTL_HEARTBEATS",
     "APISettings",
     "DatabaseSettings",
     "LoggingSettings",
@@ -53,6 +56,12 @@ DEFAULT_HOME = "~/.taskstate"
 
 DEFAULT_SOURCE = "default"
 """The source of a setting that neither the environment nor the file set."""
+
+MAX_INTERVAL_SECONDS = 365 * 86_400
+"""The longest period a setting in seconds may name: a year."""
+
+TTL_HEARTBEATS = 3
+"""How many heartbeat intervals a task-instance token must outlive at least."""
 
 
 def _from_json_text(value: Any) -> Any:
@@ -86,6 +95,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+SQLiteSynchronous = Literal["normal", "full"]
+
+
+def _lower(value: Any) -> Any:
+    """A name in any case, lower-cased; anything else is left for the type to refuse."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class DatabaseSettings(_Section):
     """``[database]``: the metadata database, used only by the API server."""
 
@@ -93,15 +110,23 @@ class DatabaseSettings(_Section):
     """SQLAlchemy URL; defaults to ``sqlite:///{home}/taskstate.db``."""
     echo: bool = False
     """Log every SQL statement."""
-    pool_size: int = Field(default=10, ge=1)
+    pool_size: int = Field(default=10, ge=1, le=1000)
     """Connections each engine of an API server process keeps open between requests.
 
     Set it to at least the number of state calls in flight at once on one process (roughly, the
     tasks running against it): a connection beyond it is opened for one request and closed after
     it, which on PostgreSQL costs a backend process start per request.
     """
-    max_overflow: int = Field(default=10, ge=0)
+    max_overflow: int = Field(default=10, ge=0, le=10_000)
     """Connections each engine may open beyond ``pool_size`` at a peak, closed after use."""
+    sqlite_synchronous: Annotated[SQLiteSynchronous, BeforeValidator(_lower)] = "normal"
+    """SQLite's ``PRAGMA synchronous`` on every connection: ``normal`` or ``full``.
+
+    In WAL mode ``normal`` syncs at checkpoints only: an acknowledged write survives a crash of
+    the process, but the last ones may be lost if the machine loses power. ``full`` syncs the
+    WAL on every commit, so they survive a power loss too, at a cost per write measured by
+    ``benchmarks/sqlite_synchronous.py``. Ignored for PostgreSQL (see its ``synchronous_commit``).
+    """
 
 
 class StateStoreSettings(_Section):
@@ -113,8 +138,9 @@ class StateStoreSettings(_Section):
     """Keyword arguments for the backend's constructor."""
     clear_on_success: bool = False
     """Clear a task instance's state, objects included, when it succeeds."""
-    max_value_bytes: int = Field(default=1_048_576, ge=1)
-    """Largest accepted value, measured as UTF-8 JSON text."""
+    max_value_bytes: int = Field(default=1_048_576, ge=1, le=1_000_000_000)
+    """Largest accepted value, measured as UTF-8 JSON text (at most SQLite's largest string,
+    10^9 bytes)."""
     default_retention_days: float = Field(default=0, ge=0, le=36_500, allow_inf_nan=False)
     """How long a key set without a retention stays visible; 0: until it is deleted.
 
@@ -123,7 +149,9 @@ class StateStoreSettings(_Section):
     would make a load start over. Set a retention where keys pile up."""
     cleanup_batch_size: int = Field(default=1000, ge=1, le=100_000)
     """Expired keys the clean-up removes per statement (each batch is one short transaction)."""
-    cleanup_interval_seconds: float = Field(default=300, ge=0, allow_inf_nan=False)
+    cleanup_interval_seconds: float = Field(
+        default=300, ge=0, le=MAX_INTERVAL_SECONDS, allow_inf_nan=False
+    )
     """Seconds between the API server's clean-ups of expired keys; 0: no periodic clean-up."""
 
 
@@ -135,16 +163,23 @@ class WorkersSettings(_Section):
     """Dotted class path of a backend that runs in the task process; unset means none."""
     state_backend_kwargs: JSONTable = Field(default_factory=dict)
     """Keyword arguments for the worker backend's constructor."""
-    heartbeat_interval: float = Field(default=10.0, gt=0, allow_inf_nan=False)
-    """Seconds between a supervisor's heartbeats."""
-    parallelism: int = Field(default=4, ge=1)
+    heartbeat_interval: float = Field(default=10.0, ge=0.01, le=3600, allow_inf_nan=False)
+    """Seconds between a supervisor's heartbeats; ``[api] token_ttl_seconds`` must be at least
+    three of them, so that a token outlives a missed heartbeat or two."""
+    parallelism: int = Field(default=4, ge=1, le=1024)
     """Task instances a runner executes at once."""
-    max_map_length: int = Field(default=1024, ge=1)
+    max_map_length: int = Field(default=1024, ge=1, le=1_000_000)
     """Most task instances one mapped task may have (the product of its expanded lists' lengths).
 
     A mapping over more fails the task without a try (``UnmappableOutputError``); the API
     server refuses to expand a placeholder into more, whoever asks. Both read this one setting,
     so set it alike where the runner and the API server run. 1024 is Airflow's default."""
+    run_as_user: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    """The user each task process runs as; unset: the runner's own user.
+
+    The supervisor, running as root, drops the task process to this user before it starts, so
+    the task cannot read ``$TASKSTATE_HOME`` (the database, the key files) nor the memory of
+    taskstate's processes. Refused when taskstate does not run as root."""
 
 
 class APISettings(_Section):
@@ -157,9 +192,9 @@ class APISettings(_Section):
     """Signs task-instance tokens (JWT)."""
     api_keys: SecretList = Field(default_factory=list)
     """Bearer keys accepted by the public API."""
-    token_ttl_seconds: int = Field(default=600, ge=1)
-    """Lifetime of a task-instance token."""
-    workers: int = Field(default=1, ge=1)
+    token_ttl_seconds: int = Field(default=600, ge=1, le=MAX_INTERVAL_SECONDS)
+    """Lifetime of a task-instance token; at least 3 x ``[workers] heartbeat_interval``."""
+    workers: int = Field(default=1, ge=1, le=256)
     """API server processes."""
 
 
@@ -301,6 +336,27 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return expand_home(value)
+
+    @model_validator(mode="after")
+    def _token_outlives_heartbeats(self) -> Settings:
+        """A token that expires between two heartbeats would fail every task that runs longer."""
+        ttl, interval = self.api.token_ttl_seconds, self.workers.heartbeat_interval
+        if ttl < TTL_HEARTBEATS * interval:
+            raise PydanticCustomError(
+                "token_ttl_below_heartbeats",
+                "[api] token_ttl_seconds = {ttl} must be at least {count} x [workers] "
+                "heartbeat_interval = {interval} s, i.e. {least} s: a token renewed by "
+                "heartbeats would expire between two of them; raise the TTL or shorten the "
+                "interval",
+                {
+                    "ttl": ttl,
+                    "count": TTL_HEARTBEATS,
+                    "interval": f"{interval:g}",
+                    "least": f"{TTL_HEARTBEATS * interval:g}",
+                    "keys": ["api.token_ttl_seconds", "workers.heartbeat_interval"],
+                },
+            )
+        return self
 
     @property
     def logs_folder(self) -> Path:

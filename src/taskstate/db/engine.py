@@ -7,8 +7,9 @@ is a single statement (the state backend's hot path).
 
 Every SQLite connection is set up for a server that writes from several threads and tasks at
 once: WAL journal (readers do not block the writer), ``synchronous=NORMAL`` (no fsync per commit
-in WAL mode), foreign keys enforced (state rows cascade with their owner), and a busy timeout
-instead of an immediate "database is locked".
+in WAL mode; ``FULL``, an fsync per commit, with ``[database] sqlite_synchronous = "full"``),
+foreign keys enforced (state rows cascade with their owner), and a busy timeout instead of an
+immediate "database is locked".
 
 Driver errors are translated once, here: :func:`translate_errors` turns any SQLAlchemy or driver
 error into :class:`~taskstate.errors.BackendError`, naming the database by its masked URL.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -50,9 +51,10 @@ Dialect = Literal["sqlite", "postgresql"]
 
 _SETTING = "[database] url"
 
+SQLiteSynchronous = Literal["normal", "full"]
+
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
 )
@@ -115,9 +117,9 @@ def dialect_insert(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Ins
 
 
 def _make_parent(path: Path) -> None:
-    """Create the SQLite file's folder, and the file itself owner-only: it holds state values."""
+    """Create the SQLite file's folder and the file itself owner-only: they hold state values."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:
@@ -127,10 +129,12 @@ def _make_parent(path: Path) -> None:
         ) from exc
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+def _set_sqlite_pragmas(
+    dbapi_connection: Any, connection_record: Any, *, synchronous: SQLiteSynchronous
+) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in (*_SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous.upper()}"):
             cursor.execute(pragma)
             cursor.fetchall()
     finally:
@@ -146,7 +150,13 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        sqlite_synchronous: SQLiteSynchronous = "normal",
     ) -> None:
         dialect, sync_url, async_url = _parse(url)
         self.dialect: Dialect = dialect
@@ -155,6 +165,13 @@ class Database:
         self.masked_url: str = mask_url(sync_url)
         self._echo = echo
         self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        if sqlite_synchronous not in ("normal", "full"):
+            raise ConfigError(
+                f"[database] sqlite_synchronous must be 'normal' or 'full', "
+                f"not {sqlite_synchronous!r}",
+                detail={"setting": "[database] sqlite_synchronous"},
+            )
+        self._pragmas = partial(_set_sqlite_pragmas, synchronous=sqlite_synchronous)
         if dialect == "sqlite" and sync_url.database:
             _make_parent(Path(sync_url.database))
         self.engine: Engine = self._engine()
@@ -169,13 +186,13 @@ class Database:
     def _engine(self, **options: Any) -> Engine:
         engine = create_engine(self.url, echo=self._echo, **self._pool, **options)
         if self.dialect == "sqlite":
-            event.listen(engine, "connect", _set_sqlite_pragmas)
+            event.listen(engine, "connect", self._pragmas)
         return engine
 
     def _async_engine(self, **options: Any) -> AsyncEngine:
         engine = create_async_engine(self.async_url, echo=self._echo, **self._pool, **options)
         if self.dialect == "sqlite":
-            event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", self._pragmas)
         return engine
 
     @cached_property

@@ -18,6 +18,7 @@ The run's state is Airflow's: ``failed`` when an instance of a leaf task (see
 from __future__ import annotations
 
 import heapq
+import os
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.contracts.types import WorkerBackendSpec
 from taskstate.errors import TaskStateError
+from taskstate.hardening import task_user, without_secrets
 from taskstate.runner import mapping
 from taskstate.runner.branching import downstream_to_skip
 from taskstate.runner.dates import manual_data_interval
@@ -92,9 +94,11 @@ class DagRunner:
         conf: dict[str, Any] | None = None,
         log_folder: Path | None = None,
         log_level: str = "INFO",
+        run_as_user: str | None = None,
     ) -> None:
         """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
-        ``conf`` is its configuration, which overrides the DAG's params."""
+        ``conf`` is its configuration, which overrides the DAG's params. ``run_as_user``
+        (``[workers] run_as_user``) is checked here, before the run starts."""
         self.dag = dag
         self.dag_file = dag_file
         self.client = client
@@ -110,6 +114,8 @@ class DagRunner:
         # Settings.logs_folder: where each try's log file is written; None: none is.
         self.log_folder = log_folder
         self.log_level = log_level
+        task_user(run_as_user)  # refused now (not root, no such user) rather than at each try
+        self.run_as_user = run_as_user
         self._stopping = threading.Event()
 
     def _dates(self) -> dict[str, str | None]:
@@ -198,6 +204,7 @@ class DagRunner:
                 log_level=self.log_level,
                 log_folder=None if self.log_folder is None else str(self.log_folder),
                 execution_timeout=None if timeout is None else timeout.total_seconds(),
+                run_as_user=self.run_as_user,
             )
             code = self._supervise(label, job)
             say = self._try_lines(label, queued)
@@ -277,6 +284,7 @@ class DagRunner:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            env=without_secrets(os.environ),  # the supervisor needs no key: its job has a token
         ) as proc:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(msgspec.json.encode(job))

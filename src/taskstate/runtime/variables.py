@@ -7,8 +7,8 @@ name upper-cased, as Airflow's environment-variables secrets backend looks it up
 ``var.value.get(name, default)``.
 
 taskstate has no variable store: the environment is the only source, read at each access. The
-supervisor passes its environment on to the task process (but for the API server's and the
-database's settings).
+supervisor passes its environment on to the task process, without taskstate's keys and server
+settings (:func:`taskstate.hardening.without_secrets`).
 """
 
 from __future__ import annotations

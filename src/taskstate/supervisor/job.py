@@ -26,3 +26,5 @@ class SupervisorJob(msgspec.Struct, frozen=True):
     """Seconds the task may run once called (its ``execution_timeout``); None: no limit."""
     kill_grace_seconds: float = 5.0
     """Seconds between SIGTERM and SIGKILL when a try that ran over is stopped."""
+    run_as_user: str | None = None
+    """``[workers] run_as_user``: the user the task process runs as; None: the supervisor's."""

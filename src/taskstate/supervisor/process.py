@@ -45,6 +45,7 @@ from taskstate.contracts.frames import (
 )
 from taskstate.contracts.types import TaskInstanceInfo
 from taskstate.errors import RuntimeFailure, StaleTryError, TaskStateError
+from taskstate.hardening import TaskUser, task_user, without_secrets
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
 from taskstate.supervisor.logfile import open_try_log, try_log_path
@@ -53,8 +54,6 @@ __all__ = ["Outcome", "supervise"]
 
 # How long output pipes may stay open after the task process exited (a grandchild may hold them).
 PIPE_GRACE_SECONDS = 1.0
-# Settings of the API server and its database never reach the task process's environment.
-_PRIVATE_ENV_PREFIXES = ("TASKSTATE__API__", "TASKSTATE__DATABASE__")
 
 
 class Outcome(enum.IntEnum):
@@ -72,7 +71,7 @@ def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
     supervision = _Supervision(job, client, out or sys.stdout)
     try:
         return supervision.run()
-    except TaskStateError as exc:
+    except (TaskStateError, OSError) as exc:  # OSError: e.g. run_as_user cannot run Python
         supervision.say(f"supervisor error: {type(exc).__name__}: {exc}")
         return Outcome.ERROR
     finally:
@@ -80,10 +79,11 @@ def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
         client.close()
 
 
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+def _child_env(user: TaskUser | None) -> dict[str, str]:
+    """The task process's environment: the supervisor's, without taskstate's secrets."""
+    env = without_secrets(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return env if user is None else user.environment(env)
 
 
 def _describe_exit(code: int) -> str:
@@ -161,6 +161,7 @@ class _Supervision:
 
     def run(self) -> Outcome:
         job = self.job
+        user = task_user(job.run_as_user)  # refused before the try starts
         started = self.client.start(job.ti_id, pid=os.getpid(), hostname=socket.gethostname())
         ti, run = started.ti, started.dag_run
         self._open_log(ti)
@@ -172,7 +173,8 @@ class _Supervision:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=_child_env(),
+            env=_child_env(user),
+            **(user.popen_options() if user is not None else {}),
         )
         child.close()
         frames = FrameSocket(parent)
