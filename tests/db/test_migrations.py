@@ -323,9 +323,10 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
 
     after = _utc(_read_rows(empty_url, [*rows, "task_output"]))
     assert after.pop("task_output") == []
-    for name in ("task_state", "asset_state"):  # the columns 0004 added, empty
+    for name in ("task_state", "asset_state"):  # the columns 0004 added, empty; 0008's at 1
         for row in after[name]:
             assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
+            assert row.pop("version") == 1
     for row in after["dag_run"]:  # the columns 0005 added, empty
         added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
         assert [row.pop(column) for column in added] == [None] * 4

@@ -24,6 +24,7 @@ from taskstate.contracts.frames import (
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
+    SetReply,
     SetState,
     SetTaskOutput,
     StateReply,
@@ -79,7 +80,7 @@ class FrameServer:
             return StateReply(data=data, ref_backend=ref)
         if isinstance(req, SetState):
             self.store[(scope, req.key)] = (req.data, req.ref_backend)
-            return None
+            return SetReply()
         if isinstance(req, DeleteState):
             data, ref = self.store.pop((scope, req.key), (None, None))
             return StateReply(data=data, ref_backend=ref)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from taskstate.backends.registry import create_backend
 from taskstate.config import Settings
 from taskstate.db.engine import Database, translate_errors
 from taskstate.db.migration import ensure_schema
+from taskstate.state.types import TryFence
 
 __all__ = ["AppState", "app_state", "create_app", "in_transaction"]
 
@@ -123,12 +125,26 @@ def build_state(settings: Settings) -> AppState:
     except BaseException:
         database.dispose()  # only the sync engine has connected yet
         raise
-    return AppState(
+    built = AppState(
         settings=settings,
         database=database,
         state=state,
         signer=signer,
         api_keys=api_keys,
+    )
+    state.try_check = functools.partial(_check_try, built)
+    return built
+
+
+async def _check_try(state: AppState, fence: TryFence) -> None:
+    """StaleTryError unless ``fence`` names the running try (for backends that do not fence)."""
+    from taskstate.api import runs
+
+    await in_transaction(
+        state,
+        lambda session: runs.require_running_try(
+            session, fence.ti_id, fence.try_number, queued=True
+        ),
     )
 
 

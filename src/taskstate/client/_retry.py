@@ -126,6 +126,7 @@ class _Connection(Protocol):
     """What :class:`RetryingConnection` wraps (``KeepAliveConnection``)."""
 
     base_url: str
+    last_etag: str | None
 
     def request(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
@@ -151,6 +152,11 @@ class RetryingConnection:
             lambda: self._conn.request(method, path, body, headers),
             lambda answer: transient_reply(*answer),
         )
+
+    @property
+    def last_etag(self) -> str | None:
+        """The ``ETag`` of the last answer (a key's version), None if it had none."""
+        return self._conn.last_etag
 
     def close(self) -> None:
         self._conn.close()

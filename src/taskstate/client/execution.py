@@ -57,8 +57,13 @@ class ExecutionClient:
     def close(self) -> None:
         self._conn.close()
 
-    def _send(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        status, content = self._conn.request(method, "/execution" + path, body, self._headers)
+    def _send(
+        self, method: str, path: str, body: bytes | None = None, if_version: int | None = None
+    ) -> bytes:
+        headers = self._headers
+        if if_version is not None:
+            headers = {**headers, **_precondition(if_version)}
+        status, content = self._conn.request(method, "/execution" + path, body, headers)
         if status >= 300:
             raise error_for(status, content, f"{method} {path}")
         return content
@@ -96,15 +101,25 @@ class ExecutionClient:
         ref_backend: str | None,
         *,
         retention: float | str | None = None,
-    ) -> None:
-        """Store ``data`` (JSON text, or a reference written by ``ref_backend``).
+        if_version: int | None = None,
+    ) -> int:
+        """Store ``data`` (JSON text, or a reference written by ``ref_backend``); the version
+        the key got (0 with a backend that keeps none).
 
         ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
+        With ``if_version``, only if the key is at that version (0: does not exist), else
+        VersionConflictError.
         """
-        self._send("PUT", _state_path(scope, key), _state_payload(data, ref_backend, retention))
+        payload = _state_payload(data, ref_backend, retention)
+        self._send("PUT", _state_path(scope, key), payload, if_version)
+        etag = self._conn.last_etag
+        return int(etag.strip('"')) if etag else 0
 
-    def delete_state(self, scope: ApiScope, key: str) -> StateBody:
-        return self._state_body.decode(self._send("DELETE", _state_path(scope, key)))
+    def delete_state(
+        self, scope: ApiScope, key: str, *, if_version: int | None = None
+    ) -> StateBody:
+        content = self._send("DELETE", _state_path(scope, key), None, if_version)
+        return self._state_body.decode(content)
 
     def clear_state(self, scope: ApiScope) -> RemovedRefsBody:
         return self._removed_body.decode(self._send("DELETE", _state_path(scope, None)))
@@ -189,6 +204,12 @@ class ExecutionClient:
 
 def _q(value: str) -> str:
     return quote(value, safe="")
+
+
+def _precondition(if_version: int) -> dict[str, str]:
+    if if_version == 0:
+        return {"if-none-match": "*"}
+    return {"if-match": f'"{if_version}"'}
 
 
 def _state_path(scope: ApiScope, key: str | None) -> str:

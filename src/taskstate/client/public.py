@@ -170,18 +170,32 @@ class PublicClient:
         map_index: int = -1,
         *,
         retention: Retention = None,
+        if_version: int | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
+        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default).
+        With ``if_version``, only if the key is at that version (0: does not exist), else
+        PreconditionFailedError."""
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
         return self._call(
-            "PUT", f"/task-state/{key_path(key)}", params=params, **_value_body(value, retention)
+            "PUT",
+            f"/task-state/{key_path(key)}",
+            params=params,
+            **_value_body(value, retention, if_version),
         )
 
     def delete_task_state(
-        self, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        if_version: int | None = None,
     ) -> Json:
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        return self._call("DELETE", f"/task-state/{key_path(key)}", params=params)
+        path = f"/task-state/{key_path(key)}"
+        return self._call("DELETE", path, params=params, headers=_precondition(if_version))
 
     def clear_task_state(
         self,
@@ -222,14 +236,23 @@ class PublicClient:
         return self._call("GET", f"/asset-state/{key_path(key)}", params={"name": asset})
 
     def set_asset_state(
-        self, asset: str, key: str, value: Any, *, retention: Retention = None
+        self,
+        asset: str,
+        key: str,
+        value: Any,
+        *,
+        retention: Retention = None,
+        if_version: int | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
+        """Store ``value``; ``retention`` and ``if_version`` as in :meth:`set_task_state`."""
         path = f"/asset-state/{key_path(key)}"
-        return self._call("PUT", path, params={"name": asset}, **_value_body(value, retention))
+        body = _value_body(value, retention, if_version)
+        return self._call("PUT", path, params={"name": asset}, **body)
 
-    def delete_asset_state(self, asset: str, key: str) -> Json:
-        return self._call("DELETE", f"/asset-state/{key_path(key)}", params={"name": asset})
+    def delete_asset_state(self, asset: str, key: str, *, if_version: int | None = None) -> Json:
+        path = f"/asset-state/{key_path(key)}"
+        headers = _precondition(if_version)
+        return self._call("DELETE", path, params={"name": asset}, headers=headers)
 
     def clear_asset_state(self, asset: str) -> Json:
         return self._call("DELETE", "/asset-state", params={"name": asset})
@@ -263,7 +286,9 @@ class PublicClient:
         return list(answer["found"])
 
 
-def _value_body(value: Any, retention: Retention = None) -> dict[str, Any]:
+def _value_body(
+    value: Any, retention: Retention = None, if_version: int | None = None
+) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.
 
     None, NaN and objects that are not JSON fail with InvalidValueError, and a bad retention
@@ -273,8 +298,18 @@ def _value_body(value: Any, retention: Retention = None) -> dict[str, Any]:
     wire = retention_to_wire(retention)
     extra = b"" if wire is None else b',"retention":' + json.dumps(wire).encode()
     content = b'{"value":' + encode_value(value, max_bytes=0) + extra + b"}"
-    return {"content": content, "headers": {"content-type": "application/json"}}
+    headers = {"content-type": "application/json", **_precondition(if_version)}
+    return {"content": content, "headers": headers}
 
 
 def _params(**values: object) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _precondition(if_version: int | None) -> dict[str, str]:
+    """The headers that name the version a write expects (none: any)."""
+    if if_version is None:
+        return {}
+    if if_version == 0:
+        return {"if-none-match": "*"}
+    return {"if-match": f'"{if_version}"'}

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -239,6 +240,8 @@ class TaskState(Base):
     """When the key stops being visible; NULL: never."""
     written_by: Mapped[str | None] = mapped_column(Text)
     """Who wrote the key last (a task instance's try, or the public API), as JSON text."""
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    """Assigned by every write: max(old + 1, the clock in µs), never reused (migration 0008)."""
 
 
 class AssetState(Base):
@@ -255,6 +258,7 @@ class AssetState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     expires_at: Mapped[datetime | None]
     written_by: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
 REF_PREFIX_CHARS = 512

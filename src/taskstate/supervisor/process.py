@@ -46,7 +46,7 @@ from taskstate.contracts.frames import (
     TaskStarting,
 )
 from taskstate.contracts.types import TaskInstanceInfo
-from taskstate.errors import RuntimeFailure, TaskStateError
+from taskstate.errors import RuntimeFailure, StaleTryError, TaskStateError
 from taskstate.hardening import TaskUser, task_user, without_secrets
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
@@ -398,6 +398,15 @@ class _Supervision:
     def _heartbeat(self, proc: subprocess.Popen[bytes]) -> None:
         try:
             beat = self.client.heartbeat(self.job.ti_id)
+        except StaleTryError as exc:
+            # The try has ended or been overtaken on the server: nothing it does counts now.
+            if proc.poll() is None:
+                state = str(exc.detail.get("state", "gone"))
+                self.say(f"task instance is {state} on the server; stopping the task")
+                self.say(str(exc))
+                self.stopped_by_server = state
+                proc.kill()
+            return
         except TaskStateError as exc:
             self.say(f"heartbeat failed: {exc}")
             return
