@@ -86,6 +86,8 @@ class StateReply(Reply):
 
     data: bytes | None = None
     ref_backend: str | None = None
+    encryption: str | None = None
+    """The id of the key ``data`` (or what its reference names) is encrypted with; None: plain."""
 
 
 class RemovedRefs(Reply):
@@ -116,6 +118,8 @@ class SetState(Request[None]):
     ref_backend: str | None = None
     retention: float | str | None = None
     """Seconds the key stays visible, or ``"never"``; None: the server's default."""
+    encryption: str | None = None
+    """The id of the key the value is encrypted with (see :mod:`taskstate.runtime.encryption`)."""
 
 
 class DeleteState(Request[StateReply]):
@@ -250,6 +254,8 @@ class StartTask(msgspec.Struct, tag=True):
     worker_backend: WorkerBackendSpec | None = None
     log_level: str = "INFO"
     """``[logging] level``: the task process's root logger level."""
+    encryption_keys: list[tuple[str, bytes]] = []
+    """``[workers] encryption_keys``, ``(id, key)`` each, the one that encrypts first."""
 
 
 Body = (

@@ -78,12 +78,16 @@ class StoredValue(msgspec.Struct, frozen=True):
     None if not recorded. A backend stores both as given and returns them from ``get``,
     ``delete`` and ``list_entries``; what ``clear`` and ``delete_expired`` return need only
     ``data`` and ``ref_backend``.
+
+    ``encryption`` is the id of the key the value was encrypted with in the task process (the
+    data is then a JSON string of ciphertext, or a reference to one), None if it is plain.
     """
 
     data: str
     ref_backend: str | None = None
     expires_at: datetime | None = None
     written_by: str | None = None
+    encryption: str | None = None
 
     @property
     def is_ref(self) -> bool:
