@@ -325,6 +325,7 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
     for name in ("task_state", "asset_state"):  # the columns 0004 added, empty
         for row in after[name]:
             assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
+            assert row.pop("encryption") is None  # added by 0010
     for row in after["dag_run"]:  # the columns 0005 added, empty
         added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
         assert [row.pop(column) for column in added] == [None] * 4

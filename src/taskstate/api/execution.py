@@ -72,8 +72,8 @@ def _stored_body(stored: StoredValue | None) -> StateBody:
     if stored is None:
         return StateBody()
     if stored.ref_backend is not None:
-        return StateBody(ref=stored.data, backend=stored.ref_backend)
-    return StateBody(value=msgspec.Raw(stored.data.encode()))
+        return StateBody(ref=stored.data, backend=stored.ref_backend, encryption=stored.encryption)
+    return StateBody(value=msgspec.Raw(stored.data.encode()), encryption=stored.encryption)
 
 
 def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
@@ -88,16 +88,24 @@ async def _set(
     # A body that is not JSON (NaN included) is a bad value, as on the public API.
     parsed = decode_body(body, _state_body, "state", InvalidValueError)
     # The writer is the token's task instance and try: no caller can claim another.
-    retention, writer = parsed.retention, claims.written_by
+    retention, writer, key_id = parsed.retention, claims.written_by, parsed.encryption
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
             raise InvalidValueError("send either a value, or a ref with the backend that wrote it")
         await state.state.set_ref(
-            scope, key, parsed.ref, parsed.backend, retention=retention, written_by=writer
+            scope,
+            key,
+            parsed.ref,
+            parsed.backend,
+            retention=retention,
+            written_by=writer,
+            encryption=key_id,
         )
     elif parsed.value is not msgspec.UNSET:
         data = bytes(parsed.value)
-        await state.state.set_value(scope, key, data, retention=retention, written_by=writer)
+        await state.state.set_value(
+            scope, key, data, retention=retention, written_by=writer, encryption=key_id
+        )
     else:
         raise InvalidValueError("the body must hold a value or a ref")
     return Response(status_code=204)

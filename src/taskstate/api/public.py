@@ -7,6 +7,11 @@ null if never) and who wrote it last (``written_by``: the task instance's try as
 ``dag_id``, ``run_id``, ``task_id``, ``map_index`` and ``try_number``, or ``"api"`` for a write
 through this API; null if not recorded). A ``PUT`` takes an optional ``retention``: seconds, or
 ``"never"``; without it, the server's ``[state_store] default_retention_days`` applies.
+
+``encryption`` is the id of the key a value was encrypted with where it was written (a task
+process, or the CLI, with ``[workers] encryption_keys``); ``value`` is then the ciphertext, a
+string, which only a holder of the key can read. A ``PUT`` may send one (its ``value`` the
+ciphertext string); null for a plain value.
 """
 
 from __future__ import annotations
@@ -78,11 +83,14 @@ class ValueModel(BaseModel):
     value: Any
     # Checked by the retention check (InvalidRetentionError), not by pydantic's coercion.
     retention: Any = None
+    encryption: str | None = None
+    """The id of the key ``value`` (then a ciphertext string) is encrypted with."""
 
 
 def _metadata(stored: StoredValue) -> Json:
     expires_at = stored.expires_at
     return {
+        "encryption": stored.encryption,
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "written_by": decode_writer(stored.written_by),
     }
@@ -120,7 +128,12 @@ async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel)
     validate_key(key)
     data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
     stored = await state.state.set_value(
-        scope, key, data, retention=body.retention, written_by=API_WRITER
+        scope,
+        key,
+        data,
+        retention=body.retention,
+        written_by=API_WRITER,
+        encryption=body.encryption,
     )
     return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
 

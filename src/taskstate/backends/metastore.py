@@ -118,7 +118,13 @@ def _scope_statements(
     key_order = table.c.key.collate("C") if dialect == "postgresql" else table.c.key
     owned = owner_column == owner_id
     live = or_(table.c.expires_at.is_(None), table.c.expires_at > _now(table))
-    stored = (table.c.data, table.c.ref_backend, table.c.expires_at, table.c.written_by)
+    stored = (
+        table.c.data,
+        table.c.ref_backend,
+        table.c.expires_at,
+        table.c.written_by,
+        table.c.encryption,
+    )
     insert = dialect_insert(dialect)(table)
     insert = insert.values(
         {
@@ -129,13 +135,21 @@ def _scope_statements(
             "updated_at": bindparam("state_updated_at", type_=table.c.updated_at.type),
             "expires_at": bindparam("state_expires_at", type_=table.c.expires_at.type),
             "written_by": bindparam("state_written_by"),
+            "encryption": bindparam("state_encryption"),
         }
     )
     upsert = insert.inline().on_conflict_do_update(
         index_elements=[owner_column, table.c.key],
         set_={
             name: insert.excluded[name]
-            for name in ("data", "ref_backend", "updated_at", "expires_at", "written_by")
+            for name in (
+                "data",
+                "ref_backend",
+                "updated_at",
+                "expires_at",
+                "written_by",
+                "encryption",
+            )
         },
     )
     expired = table.c.expires_at.is_not(None) & (table.c.expires_at <= _now(table))
@@ -264,6 +278,7 @@ def _set_params(scope: StateScope, key: str, value: StoredValue) -> dict[str, An
     params["state_updated_at"] = datetime.now(UTC)
     params["state_expires_at"] = value.expires_at
     params["state_written_by"] = value.written_by
+    params["state_encryption"] = value.encryption
     return params
 
 
@@ -273,7 +288,7 @@ def _nothing(result: _Rows) -> None:
 
 def _first_stored(result: _Rows) -> StoredValue | None:
     row = result.first()
-    return None if row is None else StoredValue(row[0], row[1], row[2], row[3])
+    return None if row is None else StoredValue(row[0], row[1], row[2], row[3], row[4])
 
 
 def _refs(result: _Rows) -> list[StoredValue]:
@@ -282,8 +297,8 @@ def _refs(result: _Rows) -> list[StoredValue]:
 
 def _entries(result: _Rows) -> list[StateEntry]:
     return [
-        StateEntry(key, StoredValue(data, ref, expires_at, written_by), at)
-        for key, data, ref, expires_at, written_by, at in result
+        StateEntry(key, StoredValue(data, ref, expires_at, written_by, encryption), at)
+        for key, data, ref, expires_at, written_by, encryption, at in result
     ]
 
 

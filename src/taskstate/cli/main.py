@@ -131,6 +131,7 @@ def dags_test(
                 log_folder=config.logs_folder,
                 log_level=config.logging.level,
                 run_as_user=workers.run_as_user,
+                encryption_keys=[(k.id, k.secret) for k in workers.encryption_key_list()],
             ).run()
     except TaskStateError as exc:
         fail(exc)

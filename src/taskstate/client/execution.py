@@ -85,12 +85,15 @@ class ExecutionClient:
         ref_backend: str | None,
         *,
         retention: float | str | None = None,
+        encryption: str | None = None,
     ) -> None:
         """Store ``data`` (JSON text, or a reference written by ``ref_backend``).
 
         ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
+        ``encryption``: the id of the key the task process encrypted the value with.
         """
-        self._send("PUT", _state_path(scope, key), _state_payload(data, ref_backend, retention))
+        payload = _state_payload(data, ref_backend, retention, encryption)
+        self._send("PUT", _state_path(scope, key), payload)
 
     def delete_state(self, scope: ApiScope, key: str) -> StateBody:
         return self._state_body.decode(self._send("DELETE", _state_path(scope, key)))
@@ -191,10 +194,17 @@ def _state_path(scope: ApiScope, key: str | None) -> str:
     return f"/state/asset/{key_path(key)}?name={_q(scope.name)}"
 
 
-def _state_payload(data: bytes, ref_backend: str | None, retention: float | str | None) -> bytes:
+def _state_payload(
+    data: bytes,
+    ref_backend: str | None,
+    retention: float | str | None,
+    encryption: str | None = None,
+) -> bytes:
     body: Any
     if ref_backend is None:
-        body = StateBody(value=msgspec.Raw(data), retention=retention)
+        body = StateBody(value=msgspec.Raw(data), encryption=encryption, retention=retention)
     else:
-        body = StateBody(ref=data.decode(), backend=ref_backend, retention=retention)
+        body = StateBody(
+            ref=data.decode(), backend=ref_backend, encryption=encryption, retention=retention
+        )
     return msgspec.json.encode(body)

@@ -139,12 +139,14 @@ class PublicClient:
         map_index: int = -1,
         *,
         retention: Retention = None,
+        encryption: str | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
+        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default).
+
+        ``encryption``: the id of the key ``value`` (a ciphertext string) is encrypted with."""
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        return self._call(
-            "PUT", f"/task-state/{key_path(key)}", params=params, **_value_body(value, retention)
-        )
+        body = _value_body(value, retention, encryption)
+        return self._call("PUT", f"/task-state/{key_path(key)}", params=params, **body)
 
     def delete_task_state(
         self, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
@@ -191,11 +193,18 @@ class PublicClient:
         return self._call("GET", f"/asset-state/{key_path(key)}", params={"name": asset})
 
     def set_asset_state(
-        self, asset: str, key: str, value: Any, *, retention: Retention = None
+        self,
+        asset: str,
+        key: str,
+        value: Any,
+        *,
+        retention: Retention = None,
+        encryption: str | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default)."""
+        """Store ``value``; ``retention`` and ``encryption`` as in :meth:`set_task_state`."""
         path = f"/asset-state/{key_path(key)}"
-        return self._call("PUT", path, params={"name": asset}, **_value_body(value, retention))
+        body = _value_body(value, retention, encryption)
+        return self._call("PUT", path, params={"name": asset}, **body)
 
     def delete_asset_state(self, asset: str, key: str) -> Json:
         return self._call("DELETE", f"/asset-state/{key_path(key)}", params={"name": asset})
@@ -232,7 +241,9 @@ class PublicClient:
         return list(answer["found"])
 
 
-def _value_body(value: Any, retention: Retention = None) -> dict[str, Any]:
+def _value_body(
+    value: Any, retention: Retention = None, encryption: str | None = None
+) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.
 
     None, NaN and objects that are not JSON fail with InvalidValueError, and a bad retention
@@ -241,6 +252,8 @@ def _value_body(value: Any, retention: Retention = None) -> dict[str, Any]:
     """
     wire = retention_to_wire(retention)
     extra = b"" if wire is None else b',"retention":' + json.dumps(wire).encode()
+    if encryption is not None:
+        extra += b',"encryption":' + json.dumps(encryption).encode()
     content = b'{"value":' + encode_value(value, max_bytes=0) + extra + b"}"
     return {"content": content, "headers": {"content-type": "application/json"}}
 

@@ -129,7 +129,9 @@ def read_keys_file(path: Path) -> list[EncryptionKey]:
             detail={"setting": FILE_SETTING, "mode": f"{stat.S_IMODE(mode):04o}"},
         )
     lines = (line.strip() for line in text.splitlines())
-    return parse_key_entries([line for line in lines if line and not line.startswith("#")], where=where)
+    return parse_key_entries(
+        [line for line in lines if line and not line.startswith("#")], where=where
+    )
 
 
 def load_encryption_keys(

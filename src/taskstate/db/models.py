@@ -230,6 +230,8 @@ class TaskState(Base):
     """When the key stops being visible; NULL: never."""
     written_by: Mapped[str | None] = mapped_column(Text)
     """Who wrote the key last (a task instance's try, or the public API), as JSON text."""
+    encryption: Mapped[str | None] = mapped_column(String(64))
+    """The id of the key the task process encrypted the value with; NULL: plain."""
 
 
 class AssetState(Base):
@@ -246,6 +248,7 @@ class AssetState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     expires_at: Mapped[datetime | None]
     written_by: Mapped[str | None] = mapped_column(Text)
+    encryption: Mapped[str | None] = mapped_column(String(64))
 
 
 REF_PREFIX_CHARS = 512

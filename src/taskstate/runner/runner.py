@@ -95,6 +95,7 @@ class DagRunner:
         log_folder: Path | None = None,
         log_level: str = "INFO",
         run_as_user: str | None = None,
+        encryption_keys: list[tuple[str, bytes]] | None = None,
     ) -> None:
         """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
         ``conf`` is its configuration, which overrides the DAG's params. ``run_as_user``
@@ -116,6 +117,8 @@ class DagRunner:
         self.log_level = log_level
         task_user(run_as_user)  # refused now (not root, no such user) rather than at each try
         self.run_as_user = run_as_user
+        # [workers] encryption_keys, for the task processes only (on the supervisor's stdin).
+        self.encryption_keys = list(encryption_keys or [])
         self._stopping = threading.Event()
 
     def _dates(self) -> dict[str, str | None]:
@@ -205,6 +208,7 @@ class DagRunner:
                 log_folder=None if self.log_folder is None else str(self.log_folder),
                 execution_timeout=None if timeout is None else timeout.total_seconds(),
                 run_as_user=self.run_as_user,
+                encryption_keys=self.encryption_keys,
             )
             code = self._supervise(label, job)
             say = self._try_lines(label, queued)

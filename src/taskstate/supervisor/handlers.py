@@ -38,9 +38,9 @@ Handler = Callable[[ExecutionClient, str, Any], Reply | None]
 
 def _state_reply(body: StateBody) -> StateReply:
     if body.ref is not None:
-        return StateReply(data=body.ref.encode(), ref_backend=body.backend)
+        return StateReply(body.ref.encode(), body.backend, body.encryption)
     if body.value is not msgspec.UNSET:
-        return StateReply(data=bytes(body.value))
+        return StateReply(bytes(body.value), encryption=body.encryption)
     return StateReply()
 
 
@@ -54,7 +54,14 @@ def get_state(client: ExecutionClient, ti_id: str, req: GetState) -> StateReply:
 
 def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> None:
     scope = resolve(req.scope, ti_id)
-    client.set_state(scope, req.key, req.data, req.ref_backend, retention=req.retention)
+    client.set_state(
+        scope,
+        req.key,
+        req.data,
+        req.ref_backend,
+        retention=req.retention,
+        encryption=req.encryption,
+    )
 
 
 def delete_state(client: ExecutionClient, ti_id: str, req: DeleteState) -> StateReply:
