@@ -8,9 +8,9 @@ null if never) and who wrote it last (``written_by``: the task instance's try as
 through this API; null if not recorded). A ``PUT`` takes an optional ``retention``: seconds, or
 ``"never"``; without it, the server's ``[state_store] default_retention_days`` applies.
 
-``encryption`` is the id of the key a value was encrypted with where it was written (a task
-process, or the CLI, with ``[workers] encryption_keys``); ``value`` is then the ciphertext, a
-string, which only a holder of the key can read. A ``PUT`` may send one (its ``value`` the
+``encryption``, present only for an encrypted value, is the id of the key it was encrypted with
+where it was written (a task process, or the CLI, with ``[workers] encryption_keys``); ``value``
+is then the ciphertext, a string, which only a holder of the key can read. A ``PUT`` may send one (its ``value`` the
 ciphertext string); null for a plain value.
 """
 
@@ -89,11 +89,13 @@ class ValueModel(BaseModel):
 
 def _metadata(stored: StoredValue) -> Json:
     expires_at = stored.expires_at
-    return {
-        "encryption": stored.encryption,
+    fields: Json = {
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "written_by": decode_writer(stored.written_by),
     }
+    if stored.encryption is not None:
+        fields["encryption"] = stored.encryption
+    return fields
 
 
 def _stored_fields(stored: StoredValue) -> Json:
