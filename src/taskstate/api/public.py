@@ -10,8 +10,8 @@ through this API; null if not recorded). A ``PUT`` takes an optional ``retention
 
 ``encryption``, present only for an encrypted value, is the id of the key it was encrypted with
 where it was written (a task process, or the CLI, with ``[workers] encryption_keys``); ``value``
-is then the ciphertext, a string, which only a holder of the key can read. A ``PUT`` may send one (its ``value`` the
-ciphertext string); null for a plain value.
+is then the ciphertext, a string, which only a holder of the key can read. A ``PUT`` may send
+one (its ``value`` then the ciphertext string).
 """
 
 from __future__ import annotations
