@@ -95,6 +95,9 @@ def test_every_frame_round_trips() -> None:
         ClearState(AssetNamed("orders")),
         StateReply(),
         StateReply(data=b"s3://b/o", ref_backend="m.C"),
+        SetState(OwnTask(), "k", b'"c2VhbGVk"', encryption="k1"),
+        StateReply(data=b'"c2VhbGVk"', encryption="k1"),
+        StartTask(info, "/f.py", [], 10, run, encryption_keys=[("k1", bytes(32))]),
         RemovedRefs(refs=[("s3://b/o", "m.C")]),
         StartTask(info, "/f.py", [AssetInfo("a", "s3://a", inlet=True)], 10, run),
         SetTaskOutput(b"1"),
@@ -158,3 +161,8 @@ def test_a_set_frame_without_retention_reads_as_the_default() -> None:
     assert frame.body == SetState(OwnTask(), "k", b"1")
     assert frame.body.retention is None
     assert b"retention" not in msgspec.msgpack.encode(SetState(OwnTask(), "k", b"1"))
+
+
+def test_a_plain_value_carries_no_encryption_field() -> None:
+    assert b"encryption" not in msgspec.msgpack.encode(SetState(OwnTask(), "k", b"1"))
+    assert b"encryption" not in msgspec.msgpack.encode(StateReply(data=b"1"))
