@@ -43,6 +43,28 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, keep only the tests whose homes get a PostgreSQL database.
+
+    A test that uses no home database (pure units, tests of the SDK, tests that create their
+    own PostgreSQL database) or keeps the SQLite default (``sqlite_home``) runs exactly as on
+    the SQLite pass, so running it again would only cost time.
+    """
+    if config.getoption("--database") != "postgres":
+        return
+    same: list[pytest.Item] = []
+    kept: list[pytest.Item] = []
+    for item in items:
+        on_postgres = "postgres_template" in getattr(item, "fixturenames", ())
+        if on_postgres and item.get_closest_marker("sqlite_home") is None:
+            kept.append(item)
+        else:
+            same.append(item)
+    if same:
+        config.hook.pytest_deselected(items=same)
+        items[:] = kept
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"taskstate test database: {config.getoption('--database')}"
 

@@ -79,6 +79,7 @@ SURFACE: dict[ModuleType, list[str]] = {
         "BackendError",
         "BackendImportError",
         "BackendOptionError",
+        "BodyTooLargeError",
         "CommsError",
         "ConfigError",
         "ConflictError",

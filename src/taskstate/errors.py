@@ -9,6 +9,7 @@ far side as the same class, found by its ``code``::
     │   ├── InvalidKeyError              empty, over-long or malformed key          400
     │   ├── InvalidValueError            None, NaN, not JSON-serializable           400
     │   │   ├── ValueTooLargeError       over [state_store] max_value_bytes         413
+    │   │   ├── BodyTooLargeError        a request body over [api] max_body_bytes   413
     │   │   └── UnmappableOutputError    not a list, or over max_map_length         400
     │   ├── InvalidRetentionError        a retention that is not a positive duration 400
     │   ├── InvalidIdentifierError       malformed dag_id, run_id, task_id, asset   400
@@ -54,6 +55,7 @@ __all__ = [
     "BackendError",
     "BackendImportError",
     "BackendOptionError",
+    "BodyTooLargeError",
     "CommsError",
     "ConfigError",
     "ConflictError",
@@ -132,6 +134,13 @@ class InvalidValueError(UsageError):
 
 class ValueTooLargeError(InvalidValueError):
     code = "value_too_large"
+    status = 413
+
+
+class BodyTooLargeError(InvalidValueError):
+    """A request body over ``[api] max_body_bytes``, refused before more of it is read."""
+
+    code = "body_too_large"
     status = 413
 
 

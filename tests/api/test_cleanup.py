@@ -18,7 +18,8 @@ import pytest
 from taskstate.api import cleanup
 from taskstate.api.app import AppState, build_state, in_transaction
 from taskstate.api.keys import client_api_key
-from taskstate.api.runs import TaskSpec, create_run
+from taskstate.api.run_creation import NewRun, create_run
+from taskstate.api.runs import TaskSpec
 from taskstate.api.server import EmbeddedServer
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
@@ -228,7 +229,9 @@ def test_a_redis_backend_is_cleaned_and_its_references_queued(
 def app_state(settings: Settings) -> Iterator[AppState]:
     """The API server's state in this process, with an empty task instance ``d/r/t``."""
     state = build_state(settings)
-    asyncio.run(in_transaction(state, lambda s: create_run(s, "d", "r", [TaskSpec("t")])))
+    asyncio.run(
+        in_transaction(state, lambda s: create_run(s, NewRun.checked("d", "r", [TaskSpec("t")])))
+    )
     yield state
     asyncio.run(state.database.adispose())
 

@@ -287,3 +287,11 @@ def test_display_value(value: object, shown: str) -> None:
 )
 def test_mask_url_password(url: str, shown: str) -> None:
     assert mask_url_password(url) == shown
+
+
+def test_max_body_bytes_defaults_to_8_mib_and_must_hold_a_value() -> None:
+    assert Settings().api.max_body_bytes == 8 * 1024 * 1024
+    with pytest.raises(ValidationError, match="max_body_bytes"):
+        Settings(api={"max_body_bytes": 1_048_576})  # the default max_value_bytes, no room
+    given = Settings(state_store={"max_value_bytes": 100}, api={"max_body_bytes": 100 + 65536})
+    assert given.api.max_body_bytes == 65636

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskstate import __version__
 from taskstate.api.auth import ApiKeys, TokenSigner
 from taskstate.api.errors import install_error_handlers
+from taskstate.api.guard import Guard
 from taskstate.api.keys import server_api_keys, server_secret_key
 from taskstate.api.state_service import StateService
 from taskstate.backends.registry import create_backend
@@ -167,6 +168,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
         execution,
         maintenance,
         mapping,
+        openapi,
         outputs,
         public,
         xcoms,
@@ -204,6 +206,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
         description="Durable, scoped key/value state for workflow tasks.",
     )
     install_error_handlers(app)
+    openapi.install_openapi(app)
     app.include_router(execution.router)
     state_app = Starlette(routes=execution.STATE_ROUTES)
     install_error_handlers(state_app)
@@ -220,4 +223,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    return _Front(app, state_app)
+    def credentials() -> tuple[TokenSigner, ApiKeys] | None:
+        ts: AppState | None = getattr(app.state, "ts", None)
+        return None if ts is None else (ts.signer, ts.api_keys)
+
+    return Guard(
+        _Front(app, state_app),
+        max_body_bytes=settings.api.max_body_bytes,
+        credentials=credentials,
+    )

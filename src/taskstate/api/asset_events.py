@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
+from taskstate.api.bounds import INT32_MAX, INT32_MIN
 from taskstate.api.execution import decode_body, json_response
 from taskstate.api.public import require_api_key
 from taskstate.contracts.http import (
@@ -224,7 +225,7 @@ async def get_asset_events(
     request: Request,
     name: str | None = None,
     uri: str | None = None,
-    limit: int | None = Query(default=None, ge=0),
+    limit: int | None = Query(default=None, ge=0, le=INT32_MAX),
     ascending: bool = True,
     after: str | None = None,
     before: str | None = None,
@@ -315,7 +316,7 @@ async def list_asset_events(
     name: str,
     request: Request,
     limit: int = Query(default=100, ge=1, le=MAX_PAGE),
-    before_id: int | None = None,
+    before_id: int | None = Query(default=None, ge=INT32_MIN, le=INT32_MAX),
 ) -> list[dict[str, Any]]:
     """The asset's events, newest first; the next page starts ``before_id`` the last one."""
 

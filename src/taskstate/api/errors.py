@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -24,10 +26,18 @@ __all__ = ["install_error_handlers"]
 log = logging.getLogger("taskstate.api")
 
 
+class _ErrorResponse(JSONResponse):
+    """An error body in ASCII JSON: a message may quote a caller's string, lone surrogates
+    included, which UTF-8 cannot encode but a ``\\u`` escape can."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def _respond(
     error: TaskStateError, status: int | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(error.to_body(), status_code=status or error.status, headers=headers)
+    return _ErrorResponse(error.to_body(), status_code=status or error.status, headers=headers)
 
 
 async def _taskstate_error(request: Request, exc: Exception) -> JSONResponse:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
+from taskstate.api.bounds import INT32_MAX
 from taskstate.contracts.http import (
     FinishRequest,
     FinishResponse,
@@ -66,6 +67,9 @@ def decode_body(
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise error(f"malformed {what} body: {exc}") from exc
+    except RecursionError as exc:
+        # msgspec walks nested arrays and objects recursively, even those it passes through.
+        raise error(f"malformed {what} body: nested too deeply") from exc
 
 
 def _stored_body(stored: StoredValue | None) -> StateBody:
@@ -132,6 +136,8 @@ async def start(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     _claims(request, state).require_ti(ti_id)
     parsed = decode_body(await request.body(), _start_body, "start")
+    if not 0 <= parsed.pid <= INT32_MAX:
+        raise UsageError(f"malformed start body: pid {parsed.pid} is not a process id")
 
     def transition(session: Session) -> StartResponse:
         ti = runs.start_ti(session, ti_id, pid=parsed.pid, hostname=parsed.hostname)

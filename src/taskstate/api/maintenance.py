@@ -19,7 +19,7 @@ state clean``, which calls it until nothing is left. The server also cleans peri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session
 
 from taskstate.api import cleanup, purge, runs
 from taskstate.api.app import app_state, in_transaction
+from taskstate.api.bounds import INT32_MAX, INT32_MIN, PathId
 from taskstate.api.public import require_api_key
+from taskstate.api.run_creation import delete_task_instances
 from taskstate.errors import BackendError
 from taskstate.state.types import TaskScope
 
@@ -42,7 +44,7 @@ MAX_BATCH = 1000
 
 
 class ClaimModel(BaseModel):
-    ids: list[int] = Field(max_length=MAX_BATCH)
+    ids: list[Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]] = Field(max_length=MAX_BATCH)
 
 
 class FindRefsModel(BaseModel):
@@ -67,10 +69,14 @@ async def delete_run(dag_id: str, run_id: str, request: Request, force: bool = F
         removed = await state.state.clear(scope, all_map_indices=True)
         queued += await purge.enqueue(state, "task", removed)
 
+    # The task instances go in batches (their state rows with them), so a large run does not
+    # hold SQLite's one writer; then the run's row.
+    task_instances = await delete_task_instances(state, dag_id, run_id)
+
     def remove_rows(session: Session) -> int:
         return runs.delete_run(session, dag_id, run_id)
 
-    task_instances = await in_transaction(state, remove_rows)
+    task_instances += await in_transaction(state, remove_rows)
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -110,7 +116,9 @@ async def clean_expired(
 
 @router.get("/purge-queue")
 async def list_purge_queue(
-    request: Request, limit: int = Query(100, ge=1, le=MAX_BATCH), after: int = Query(0, ge=0)
+    request: Request,
+    limit: int = Query(100, ge=1, le=MAX_BATCH),
+    after: int = Query(0, ge=0, le=INT32_MAX),
 ) -> list[Json]:
     """References whose objects still wait for ``taskstate state purge``, oldest first."""
     return await purge.pending(app_state(request), limit, after)
@@ -124,7 +132,7 @@ async def claim_purge(body: ClaimModel, request: Request) -> Json:
 
 
 @router.delete("/purge-queue/{entry_id}")
-async def acknowledge_purge(entry_id: int, request: Request) -> Json:
+async def acknowledge_purge(entry_id: PathId, request: Request) -> Json:
     """Drop an entry whose object has been purged."""
     return {"id": entry_id, "deleted": await purge.acknowledge(app_state(request), entry_id)}
 

@@ -38,7 +38,7 @@ Json = dict[str, Any]
 
 
 class ExpandModel(BaseModel):
-    count: int = Field(ge=0)
+    count: int = Field(ge=0)  # over [workers] max_map_length: refused by expand_ti
 
 
 def expand_ti(

@@ -11,7 +11,6 @@ so its state). A scheduled instance that will never run ends without a try: ``up
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,6 @@ from typing import Any
 from sqlalchemy import delete, exists, literal, select
 from sqlalchemy.orm import Session
 
-from taskstate.api.run_dates import RunDates
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import (
     Asset,
@@ -39,9 +37,6 @@ from taskstate.db.models import (
 from taskstate.errors import ConflictError, NotFoundError, UnknownAssetError, UsageError
 from taskstate.state.codec import (
     validate_asset_name,
-    validate_dag_id,
-    validate_run_id,
-    validate_task_id,
 )
 from taskstate.state.types import TaskScope
 
@@ -51,7 +46,6 @@ __all__ = [
     "alias_names",
     "asset_roles",
     "assets_of",
-    "create_run",
     "end_without_try",
     "find_ti",
     "finish_run",
@@ -59,6 +53,7 @@ __all__ = [
     "get_or_create_asset",
     "get_run",
     "get_ti",
+    "insert_new",
     "list_runs",
     "list_tis",
     "mark_upstream_failed",
@@ -68,6 +63,7 @@ __all__ = [
     "resolve_asset",
     "run_body",
     "run_conf",
+    "run_exists",
     "scope_of",
     "start_ti",
     "task_not_found",
@@ -110,7 +106,7 @@ def scope_of(ti: TaskInstance) -> TaskScope:
     return TaskScope(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
 
 
-def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
+def insert_new(session: Session, model: type[Base], **values: Any) -> bool:
     """Insert a row unless one of its unique keys is taken; True if it was inserted.
 
     One statement: with a SELECT and then an INSERT, two transactions registering the same new
@@ -132,7 +128,7 @@ def get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
     named = select(Asset).where(Asset.name == name)
     asset = session.scalar(named)
     if asset is None:
-        _insert_new(session, Asset, name=name, uri=uri)
+        insert_new(session, Asset, name=name, uri=uri)
         asset = session.scalar(named)
     if asset is None:  # nothing was inserted: the uri is taken
         clash = session.scalar(select(Asset.name).where(Asset.uri == uri))
@@ -148,81 +144,20 @@ def get_or_create_asset(session: Session, spec: AssetSpec) -> Asset:
     return asset
 
 
-def create_run(
-    session: Session,
-    dag_id: str,
-    run_id: str,
-    tasks: Sequence[TaskSpec],
-    *,
-    dag_file: str | None = None,
-    dates: RunDates | None = None,
-    conf: str | None = None,
-) -> DagRun:
-    """Register a DAG run with one task instance per task (and map index).
-
-    ``dates`` are the run's logical date and data interval (none by default); ``conf`` the
-    JSON text of its configuration, an object (None: none given).
-    """
-    validate_dag_id(dag_id)
-    validate_run_id(run_id)
-    if not tasks:
-        raise UsageError("a DAG run needs at least one task")
-    dates = dates or RunDates()
-    fields = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "dag_file": dag_file,
-        "logical_date": dates.logical_date,
-        "data_interval_start": dates.data_interval_start,
-        "data_interval_end": dates.data_interval_end,
-        "conf": conf,
-    }
-    if not _insert_new(session, DagRun, state=DagRunState.RUNNING, **fields):
-        raise _run_exists(session, dag_id, run_id, conf)
-    run = get_run(session, dag_id, run_id)
-    seen: set[tuple[str, int]] = set()
-    for spec in tasks:
-        validate_task_id(spec.task_id)
-        if (spec.task_id, spec.map_index) in seen:
-            raise UsageError(f"task {spec.task_id!r} [{spec.map_index}] is listed twice")
-        seen.add((spec.task_id, spec.map_index))
-        if spec.retries < 0 or spec.retry_delay_seconds < 0:
-            raise UsageError(f"task {spec.task_id!r}: retries and retry delay must be >= 0")
-        ti = TaskInstance(
-            id=str(uuid.uuid4()),
-            dag_id=dag_id,
-            run_id=run_id,
-            task_id=spec.task_id,
-            map_index=spec.map_index,
-            state=TaskInstanceState.SCHEDULED,
-            try_number=0,
-            max_tries=spec.retries,
-            retry_delay_seconds=spec.retry_delay_seconds,
-        )
-        session.add(ti)
-        session.flush()
-        links: dict[tuple[int, str], None] = {}
-        for role, specs in ((AssetRole.INLET, spec.inlets), (AssetRole.OUTLET, spec.outlets)):
-            for asset_spec in specs:
-                links[(get_or_create_asset(session, asset_spec).id, role)] = None
-        session.add_all(
-            TaskInstanceAsset(ti_id=ti.id, asset_id=asset_id, role=role) for asset_id, role in links
-        )
-        aliases = dict.fromkeys(
-            validate_asset_name(alias, what="asset alias") for alias in spec.outlet_aliases
-        )
-        session.add_all(TaskInstanceAlias(ti_id=ti.id, name=alias) for alias in aliases)
-    session.flush()
-    return run
-
-
 def run_conf(run: DagRun) -> dict[str, Any]:
     """The run's conf as an object (``{}`` when it was given none)."""
     return json.loads(run.conf) if run.conf else {}
 
 
-def _run_exists(session: Session, dag_id: str, run_id: str, conf: str | None) -> ConflictError:
-    existing = run_conf(get_run(session, dag_id, run_id))
+def run_exists(session: Session, dag_id: str, run_id: str, conf: str | None) -> ConflictError:
+    """The error for a run that is registered already (or being registered)."""
+    run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if run is None or run.state == DagRunState.CREATING:
+        return ConflictError(
+            f"DAG {dag_id!r} already has a run {run_id!r} (being created); choose another run id",
+            detail={"dag_id": dag_id, "run_id": run_id},
+        )
+    existing = run_conf(run)
     wanted = json.loads(conf) if conf else {}
     detail = {"dag_id": dag_id, "run_id": run_id}
     if existing != wanted:
@@ -237,8 +172,9 @@ def _run_exists(session: Session, dag_id: str, run_id: str, conf: str | None) ->
 
 
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
+    """The run, unless it is still being created (``api.run_creation``)."""
     run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-    if run is None:
+    if run is None or run.state == DagRunState.CREATING:
         raise NotFoundError(
             f"DAG {dag_id!r} has no run {run_id!r}", detail={"dag_id": dag_id, "run_id": run_id}
         )
@@ -246,7 +182,8 @@ def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
 
 
 def list_runs(session: Session, dag_id: str | None = None) -> Sequence[DagRun]:
-    query = select(DagRun).order_by(DagRun.created_at, DagRun.id)
+    query = select(DagRun).where(DagRun.state != DagRunState.CREATING)
+    query = query.order_by(DagRun.created_at, DagRun.id)
     if dag_id is not None:
         query = query.where(DagRun.dag_id == dag_id)
     return session.scalars(query).all()
@@ -296,7 +233,8 @@ def get_ti(session: Session, ti_id: str, *, for_update: bool = False) -> TaskIns
     query = select(TaskInstance).where(TaskInstance.id == ti_id)
     if for_update:
         query = query.with_for_update()
-    ti = session.scalar(query)
+    # Every ti_id is a uuid: a longer one is not looked up (nor one PostgreSQL cannot hold).
+    ti = None if len(ti_id) > 36 or "\x00" in ti_id else session.scalar(query)
     if ti is None:
         raise NotFoundError(f"no task instance {ti_id!r}", detail={"ti_id": ti_id})
     return ti

@@ -19,16 +19,18 @@ run only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taskstate.api import runs
 from taskstate.api.app import app_state, in_transaction
 from taskstate.api.auth import token_claims
+from taskstate.api.bounds import INT32_MAX
 from taskstate.api.execution import decode_body, json_response
 from taskstate.api.outputs import store_output
 from taskstate.api.public import require_api_key
@@ -109,7 +111,7 @@ async def pull_xcom(
     task_id: str,
     key: str,
     request: Request,
-    map_index: list[int] = Query(default=[]),  # noqa: B008 - FastAPI's declaration
+    map_index: list[Annotated[int, Field(ge=-1, le=INT32_MAX)]] = Query(default=[]),  # noqa: B008 - FastAPI's declaration
     dag_id: str | None = None,
     run_id: str | None = None,
 ) -> Response:

@@ -212,6 +212,10 @@ def set_state(
             raise UsageError(
                 f"VALUE must be JSON ({exc}); quote a string as JSON, e.g. '\"{value}\"'"
             ) from exc
+        except RecursionError as exc:
+            raise UsageError("VALUE is nested too deeply to be stored") from exc
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            raise UsageError(f"VALUE cannot be read: {exc}") from exc
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
         keep = _retention(retention)
         config = settings()

@@ -101,6 +101,11 @@ def _key_entries(value: Any) -> Any:
 KeyEntries = Annotated[list[SecretStr], BeforeValidator(_key_entries)]
 
 
+MAX_BODY_BYTES = 8 * 1024 * 1024
+BODY_OVERHEAD_BYTES = 64 * 1024
+"""What a request body needs beyond its value: the key, the retention, the JSON around them."""
+
+
 class _Section(BaseModel):
     """A ``[section]`` of the TOML file: immutable, and strict about its key names."""
 
@@ -225,6 +230,9 @@ class APISettings(_Section):
     """Lifetime of a task-instance token; at least 3 x ``[workers] heartbeat_interval``."""
     workers: int = Field(default=1, ge=1, le=256)
     """API server processes."""
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1)
+    """Largest request body accepted, refused (413) before more of it is read; at least
+    ``[state_store] max_value_bytes`` + 64 KiB, so that every storable value fits in a body."""
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -359,6 +367,23 @@ class Settings(BaseSettings):
         """A ``[database]`` table without ``url`` still gets the SQLite file under home."""
         if isinstance(value, dict) and "url" not in value and "home" in info.data:
             return {**value, "url": default_database_url(info.data["home"])}
+        return value
+
+    @field_validator("api")
+    @classmethod
+    def _body_holds_a_value(cls, value: APISettings, info: ValidationInfo) -> APISettings:
+        store = info.data.get("state_store")
+        if store is not None and value.max_body_bytes < store.max_value_bytes + BODY_OVERHEAD_BYTES:
+            raise PydanticCustomError(
+                "max_body_bytes",
+                "max_body_bytes ({given}) must be at least [state_store] max_value_bytes "
+                "({value_bytes}) + {overhead}",
+                {
+                    "given": value.max_body_bytes,
+                    "value_bytes": store.max_value_bytes,
+                    "overhead": BODY_OVERHEAD_BYTES,
+                },
+            )
         return value
 
     @field_validator("home")

@@ -12,7 +12,11 @@ foreign keys enforced (state rows cascade with their owner), and a busy timeout 
 immediate "database is locked".
 
 Driver errors are translated once, here: :func:`translate_errors` turns any SQLAlchemy or driver
-error into :class:`~taskstate.errors.BackendError`, naming the database by its masked URL.
+error into :class:`~taskstate.errors.BackendError`, naming the database by its masked URL, except
+a value the database cannot hold (a ``DataError``: a number out of its column's range, a NUL
+byte in text; or the driver's own refusal to convert it), which is the caller's
+:class:`~taskstate.errors.InvalidValueError`. The API checks such values before they reach the
+database; this is the net under those checks.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Literal, NoReturn
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -36,7 +40,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from taskstate.errors import BackendError, ConfigError
+from taskstate.errors import BackendError, ConfigError, InvalidValueError
 
 __all__ = [
     "Database",
@@ -44,6 +48,7 @@ __all__ = [
     "dialect_of",
     "mask_url",
     "raise_backend_error",
+    "raise_unstorable",
     "translate_errors",
 ]
 
@@ -232,20 +237,38 @@ class Database:
 
 
 def raise_backend_error(exc: SQLAlchemyError, masked_url: str) -> NoReturn:
-    """Raise ``exc`` again as :class:`BackendError`, naming the database by its masked URL."""
+    """Raise ``exc`` again as :class:`BackendError`, naming the database by its masked URL; a
+    ``DataError`` (a value the database cannot hold) as :class:`InvalidValueError`."""
     cause: BaseException = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     reason = lines[0] if lines else type(cause).__name__
+    if isinstance(exc, DataError):
+        raise_unstorable(cause)
     raise BackendError(
         f"the metadata database at {masked_url} failed: {reason}",
         detail={"database": masked_url, "error": type(cause).__name__},
     ) from exc
 
 
+def raise_unstorable(cause: BaseException) -> NoReturn:
+    """Raise a value the database or its driver refused as :class:`InvalidValueError`."""
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    raise InvalidValueError(
+        f"a value of the request cannot be stored in the database: {reason}",
+        detail={"error": type(cause).__name__},
+    ) from cause
+
+
 @contextmanager
 def translate_errors(masked_url: str) -> Iterator[None]:
-    """Raise every SQLAlchemy or driver error met inside the block as :class:`BackendError`."""
+    """Raise every SQLAlchemy or driver error met inside the block as :class:`BackendError`
+    (:class:`InvalidValueError` for a value the database or its driver cannot hold)."""
     try:
         yield
     except SQLAlchemyError as exc:
         raise_backend_error(exc, masked_url)
+    except (OverflowError, UnicodeEncodeError) as exc:
+        # The drivers' refusals to convert a value (sqlite3: an int beyond 64 bits; both: a
+        # string with a lone surrogate), raised before SQLAlchemy sees a database error.
+        raise_unstorable(exc)

@@ -98,6 +98,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 class DagRunState(enum.StrEnum):
     """Lifecycle of a DAG run."""
 
+    CREATING = "creating"  # its task instances are being inserted; no reader sees it yet
     QUEUED = "queued"  # created, waiting for the runner to start it
     RUNNING = "running"  # the runner is scheduling its task instances
     SUCCESS = "success"  # every task instance succeeded

@@ -44,7 +44,8 @@ DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 # Deeper than any real document; a list or dict that contains itself is caught here.
 MAX_DEPTH = 256
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and lone surrogates: no UTF-8 text (so no key on the wire) holds one.
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _DAG_OR_TASK_ID = re.compile(r"[A-Za-z0-9_.\-]{1,250}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_.:+\-@~]{1,250}")
 
@@ -68,7 +69,8 @@ def validate_key(key: object) -> str:
         )
     if _CONTROL.search(key):
         raise InvalidKeyError(
-            f"a state key must not contain control characters: {key!r}", detail={"key": key}
+            f"a state key must not contain control characters or lone surrogates: {key!r}",
+            detail={"key": key.encode("utf-8", "backslashreplace").decode()},
         )
     return key
 
@@ -158,8 +160,9 @@ def encode_value(value: Any, *, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> byt
     _check_json_value(value)
     try:
         data = _encoder.encode(value)
-    except (OverflowError, TypeError, UnicodeEncodeError, msgspec.EncodeError) as exc:
-        # UnicodeEncodeError: a lone surrogate, which UTF-8 (and so JSON text) cannot hold.
+    except (OverflowError, TypeError, ValueError, msgspec.EncodeError) as exc:
+        # ValueError: an integer of more than 4,300 digits, which Python will not write out;
+        # UnicodeEncodeError (one too): a lone surrogate, which UTF-8 (so JSON text) cannot hold.
         raise InvalidValueError(f"value cannot be encoded as JSON: {exc}") from exc
     check_size(len(data), max_bytes)
     return data
@@ -183,6 +186,8 @@ def validate_encoded_value(data: bytes, *, max_bytes: int = DEFAULT_MAX_VALUE_BY
         value = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidValueError(f"value is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
     _check_json_value(value)
 
 
@@ -192,6 +197,14 @@ def decode_value(data: bytes | str) -> JSONValue:
         return _decoder.decode(data)  # type: ignore[no-any-return]
     except msgspec.DecodeError as exc:
         raise InvalidValueError(f"stored value is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
+
+
+def _too_deep() -> InvalidValueError:
+    return InvalidValueError(
+        f"value is nested deeper than {MAX_DEPTH} levels", detail={"limit": MAX_DEPTH}
+    )
 
 
 def validate_dag_id(dag_id: object) -> str:

@@ -84,11 +84,28 @@ def retention_from_wire(value: object) -> WireRetention:
         return NEVER
     # bool is an int, and True seconds is certainly a mistake.
     if isinstance(value, bool) or not isinstance(value, int | float):
+        shown = _shown(value)
         raise InvalidRetentionError(
-            f'retention must be a number of seconds or "never", not {value!r}',
-            detail={"retention": repr(value)},
+            f'retention must be a number of seconds or "never", not {shown}',
+            detail={"retention": shown},
         )
+    if isinstance(value, int) and abs(value) > _MAX_RETENTION_SECONDS:
+        # Checked before float(): an integer of hundreds of digits has no float.
+        return _seconds(2.0 * _MAX_RETENTION_SECONDS if value > 0 else -1.0, _shown(value))
     return _seconds(float(value), repr(value))
+
+
+_MAX_RETENTION_SECONDS = int(MAX_RETENTION.total_seconds())
+_SHOWN_CHARS = 40
+
+
+def _shown(value: object) -> str:
+    """``value`` as a message shows it: at most 40 characters, even for a 5,000-digit integer
+    (whose ``repr`` Python refuses to build)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {len(format(value, 'x')) * 4} bits"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def _seconds(seconds: float, shown: str) -> float:
