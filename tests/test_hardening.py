@@ -176,6 +176,7 @@ def test_a_process_of_the_same_user_cannot_read_the_supervisors_memory() -> None
             token="the token of the try",
             ti_id="ti",
             dag_file="/nonexistent.py",
+            client_retry_seconds=0,  # the fake API answers nothing: no call is worth retrying
         )
         # A control: a process of the same user that is dumpable, as any program is.
         control = subprocess.Popen(

@@ -19,6 +19,10 @@ far side as the same class, found by its ``code``::
     │   │   └── ConnectionNotFoundError  no such connection (also a KeyError)       404
     │   ├── UndeclaredAssetError         the task does not declare the asset        403
     │   ├── ConflictError                already exists, or in the wrong state      409
+    │   │   ├── StaleTryError            the token's try has ended or been overtaken 409
+    │   │   └── VersionConflictError     a key is not at the version the write named 409
+    │   ├── PreconditionFailedError      an If-Match / If-None-Match that fails      412
+    │   ├── VersionsNotSupportedError    a version asked of a backend without them  400
     │   ├── DagDefinitionError           a DAG file that cannot be used             400
     │   │   └── UnsupportedFeatureError  an Airflow feature taskstate does not build 400
     │   ├── ParamValidationError         a param value its JSON Schema refuses      400
@@ -72,8 +76,10 @@ __all__ = [
     "NotFoundError",
     "ParamValidationError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "ReferenceResolutionError",
     "RuntimeFailure",
+    "StaleTryError",
     "TaskFailed",
     "TaskStateError",
     "TemplateError",
@@ -84,6 +90,8 @@ __all__ = [
     "UsageError",
     "ValueTooLargeError",
     "VariableNotFoundError",
+    "VersionConflictError",
+    "VersionsNotSupportedError",
     "VolatileBackendError",
     "error_class",
     "error_from_body",
@@ -201,6 +209,35 @@ class UndeclaredAssetError(UsageError):
 class ConflictError(UsageError):
     code = "conflict"
     status = 409
+
+
+class StaleTryError(ConflictError):
+    """The token's try has ended, or a later try of its task instance has been queued or
+    started: the earlier try can change nothing any more. ``detail`` names the try of the token
+    (``token_try_number``) and the task instance's current one."""
+
+    code = "stale_try"
+
+
+class VersionConflictError(ConflictError):
+    """A compare-and-set found the key at another version than the one it named (``0``: the
+    key must not exist). ``detail["current_version"]`` is the version found, 0 if none."""
+
+    code = "version_conflict"
+
+
+class PreconditionFailedError(UsageError):
+    """The public API's ``If-Match`` or ``If-None-Match`` does not hold for the key; nothing
+    changed. ``detail["current_version"]`` is the key's version, 0 if it does not exist."""
+
+    code = "precondition_failed"
+    status = 412
+
+
+class VersionsNotSupportedError(UsageError):
+    """A version was asked of a state backend that does not keep versions."""
+
+    code = "versions_not_supported"
 
 
 class DagDefinitionError(UsageError):

@@ -107,7 +107,7 @@ def test_an_ended_try_cannot_change_its_output(
         "token_try_number": 1,
     }
     answer = raw.put(f"/execution/outputs/ti/{load.ti_id}", headers=load.headers, json={"value": 2})
-    error_of(answer, 409, "conflict")
+    error_of(answer, 409, "stale_try")
     assert public.get_task_output("flow", outputs_run.run_id, "load") == "read downstream"
 
 

@@ -23,6 +23,7 @@ from taskstate.errors import (
     InvalidKeyError,
     InvalidValueError,
     NotFoundError,
+    PreconditionFailedError,
     UnknownAssetError,
     UsageError,
     ValueTooLargeError,
@@ -31,6 +32,13 @@ from taskstate.errors import (
 from .conftest import ORDERS, Attached, Run, error_of
 
 Attach = Callable[..., Attached]
+
+
+def unversioned(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` without its version, which must be there (assigned by the write)."""
+    rest = dict(entry)
+    assert rest.pop("version") > 0
+    return rest
 
 
 def keys_of(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -343,6 +351,7 @@ def test_a_listed_entry_has_every_field(stored: list[Run], public: PublicClient)
         "updated_at",
         "expires_at",
         "written_by",
+        "version",
     }
     assert entry["map_index"] == -1 and entry["ref"] is None and entry["backend"] is None
     datetime.fromisoformat(entry["updated_at"])
@@ -351,7 +360,7 @@ def test_a_listed_entry_has_every_field(stored: list[Run], public: PublicClient)
 def test_task_state_get_set_delete_clear(run: Run, attach: Attach, public: PublicClient) -> None:
     args = (run.dag_id, run.run_id, "submit")
     value = {"nested": [1, 2.5, "three", True, None], "empty": {}}
-    assert public.set_task_state(*args, "doc", value) == {
+    assert unversioned(public.set_task_state(*args, "doc", value)) == {
         "dag_id": run.dag_id,
         "run_id": run.run_id,
         "task_id": "submit",
@@ -421,7 +430,7 @@ def test_a_reference_is_listed_with_value_null(
         "map_index": -1,
         "try_number": 1,
     }
-    assert asset_entry == {
+    assert unversioned(asset_entry) == {
         "asset": "orders",
         "key": "blob",
         **ref_fields,
@@ -441,7 +450,7 @@ def test_a_reference_is_listed_with_value_null(
 
 def test_asset_state_get_set_delete_clear(run: Run, public: PublicClient) -> None:
     assert public.list_asset_state("orders") == []
-    assert public.set_asset_state("orders", "watermark", "2026-01-01") == {
+    assert unversioned(public.set_asset_state("orders", "watermark", "2026-01-01")) == {
         "asset": "orders",
         "key": "watermark",
         "value": "2026-01-01",
@@ -463,6 +472,7 @@ def test_asset_state_get_set_delete_clear(run: Run, public: PublicClient) -> Non
         "updated_at",
         "expires_at",
         "written_by",
+        "version",
     }
     assert public.get_asset_state("orders", "rows")["value"] == 10
 
@@ -687,3 +697,53 @@ def test_an_encrypted_value_is_listed_as_ciphertext_with_its_key_id(
         public.set_task_state(*args, "bad", "c2VhbGVk", encryption="no spaces")
     with pytest.raises(InvalidValueError, match="must be a JSON string"):
         public.set_task_state(*args, "bad", {"a": 1}, encryption="k1")
+
+
+# -- versions: ETag, If-Match, If-None-Match --------------------------------------------------
+
+
+def test_a_key_carries_its_version_as_an_etag_and_if_match_guards_writes(
+    run: Run, public: PublicClient, raw: httpx.Client, api_headers: dict[str, str]
+) -> None:
+    path = "/api/v1/asset-state/watermark"
+    params = {"name": "orders"}
+    created = raw.put(
+        path, params=params, headers={**api_headers, "if-none-match": "*"}, json={"value": 1}
+    )
+    assert created.status_code == 200, created.text
+    version = created.json()["version"]
+    assert created.headers["etag"] == f'"{version}"'
+    got = raw.get(path, params=params, headers=api_headers)
+    assert got.headers["etag"] == f'"{version}"' and got.json()["version"] == version
+
+    again = raw.put(
+        path, params=params, headers={**api_headers, "if-none-match": "*"}, json={"value": 2}
+    )
+    body = error_of(again, 412, "precondition_failed")
+    assert body["detail"]["current_version"] == version
+    stale = {**api_headers, "if-match": f'"{version - 1}"'}
+    error_of(
+        raw.put(path, params=params, headers=stale, json={"value": 3}), 412, "precondition_failed"
+    )
+    error_of(raw.delete(path, params=params, headers=stale), 412, "precondition_failed")
+    assert public.get_asset_state("orders", "watermark")["value"] == 1
+
+    current = {**api_headers, "if-match": got.headers["etag"]}
+    updated = raw.put(path, params=params, headers=current, json={"value": 4})
+    assert updated.status_code == 200 and updated.json()["version"] > version
+    error_of(raw.delete(path, params=params, headers=current), 412, "precondition_failed")
+    newest = {**api_headers, "if-match": updated.headers["etag"]}
+    assert raw.delete(path, params=params, headers=newest).json()["deleted"] is True
+    bad = {**api_headers, "if-match": "not-a-version"}
+    error_of(raw.put(path, params=params, headers=bad, json={"value": 5}), 400, "invalid_value")
+
+
+def test_the_public_client_writes_if_version(run: Run, public: PublicClient) -> None:
+    args = (run.dag_id, run.run_id, "submit")
+    first = public.set_task_state(*args, "k", 1, if_version=0)
+    with pytest.raises(PreconditionFailedError):
+        public.set_task_state(*args, "k", 2, if_version=0)
+    second = public.set_task_state(*args, "k", 3, if_version=first["version"])
+    with pytest.raises(PreconditionFailedError):
+        public.delete_task_state(*args, "k", if_version=first["version"])
+    assert public.delete_task_state(*args, "k", if_version=second["version"])["deleted"]

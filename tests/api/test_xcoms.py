@@ -128,7 +128,7 @@ def test_an_ended_try_cannot_push(xrun: Run, attach: Attach, raw: httpx.Client) 
     answer = raw.put(
         f"/execution/task-instances/{pull.ti_id}/xcoms/k", headers=pull.headers, json={"value": 2}
     )
-    error_of(answer, 409, "conflict")
+    error_of(answer, 409, "stale_try")
     assert values(pull.client.pull_xcom("pull", "k")) == ["read downstream"]
 
 

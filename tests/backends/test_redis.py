@@ -223,7 +223,8 @@ def test_an_expiring_value_carries_its_expiry_and_writer(
     writer = '{"run_id":"ключ"}'
     backend.set(scope, "k", StoredValue("mem://k", "x.Y", _LONG_AGO, writer))
     value = raw.hget(f"{prefix}:asset:6:orders", "k")
-    assert re.fullmatch(rf"r\d+e{_LONG_AGO_US}w17:{re.escape(writer)}3:x\.Ymem://k", value or "")
+    pattern = rf"r\d+e{_LONG_AGO_US}w17n\d+:{re.escape(writer)}3:x\.Ymem://k"
+    assert re.fullmatch(pattern, value or "")
 
 
 def test_values_written_before_retention_still_read(

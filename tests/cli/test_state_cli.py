@@ -168,7 +168,9 @@ def test_get(populated: Any, remote: Cli) -> None:
     assert json.loads(result.stdout) == {"id": "j-1", "tries": [1, 2]}
 
     as_json = remote("state", "get", "job", *SUBMIT, "--json")
-    assert json.loads(as_json.stdout) == {
+    entry = json.loads(as_json.stdout)
+    assert entry.pop("version") > 0
+    assert entry == {
         "dag_id": "etl",
         "run_id": "r1",
         "task_id": "submit",
@@ -210,8 +212,23 @@ def test_get_a_missing_key(populated: Any, remote: Cli) -> None:
 def test_set(text: str, value: Any, populated: Any, public: PublicClient, remote: Cli) -> None:
     result = remote("state", "set", "new", text, *SUBMIT)
     assert result.code == 0, result.stderr
-    assert result.stdout.strip() == "set 'new'"
-    assert public.get_task_state("etl", "r1", "submit", "new")["value"] == value
+    got = public.get_task_state("etl", "r1", "submit", "new")
+    assert result.stdout.strip() == f"set 'new' (version {got['version']})"
+    assert got["value"] == value
+
+
+def test_set_and_delete_if_version(populated: Any, public: PublicClient, remote: Cli) -> None:
+    version = public.get_task_state("etl", "r1", "submit", "job")["version"]
+    stale = remote("state", "set", "job", "1", *SUBMIT, "--if-version", str(version + 1))
+    assert stale.code == 2 and f"expected it to be at version {version + 1}" in stale.stderr
+    assert remote("state", "set", "job", "2", *SUBMIT, "--if-version", str(version)).code == 0
+    assert remote("state", "set", "job", "3", *SUBMIT, "--if-version", "0").code == 2
+    created = remote("state", "set", "fresh", "4", *SUBMIT, "--if-version", "0")
+    assert created.code == 0, created.stderr
+    newer = public.get_task_state("etl", "r1", "submit", "job")["version"]
+    assert remote("state", "delete", "job", *SUBMIT, "--if-version", str(version)).code == 2
+    assert remote("state", "delete", "job", *SUBMIT, "--if-version", str(newer)).code == 0
+    assert public.get_task_state("etl", "r1", "submit", "fresh")["value"] == 4
 
 
 def test_set_asset_state_and_keys_with_slashes(
@@ -311,7 +328,15 @@ def test_an_unreachable_server_is_a_runtime_error(cli: Cli) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = cli("state", "list", "--dag-id", "etl", "--api-url", f"http://127.0.0.1:{port}")
+    result = cli(
+        "state",
+        "list",
+        "--dag-id",
+        "etl",
+        "--api-url",
+        f"http://127.0.0.1:{port}",
+        env={"TASKSTATE__API__CLIENT_RETRY_SECONDS": "0"},
+    )
     assert result.code == 1
     assert result.error.startswith(f"cannot reach the API server at http://127.0.0.1:{port}")
 

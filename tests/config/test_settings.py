@@ -66,6 +66,7 @@ def test_defaults(tmp_path: Path) -> None:
         api_keys=[],
         token_ttl_seconds=600,
         workers=1,
+        client_retry_seconds=60.0,
     )
     assert settings.logging == LoggingSettings(level="INFO")
     assert settings.logs_folder == tmp_path / "logs"
@@ -128,6 +129,9 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("api", {"port": -1}),
         ("api", {"token_ttl_seconds": 0}),
         ("api", {"workers": 0}),
+        ("api", {"client_retry_seconds": -1}),
+        ("api", {"client_retry_seconds": 86_401}),
+        ("api", {"client_retry_seconds": float("inf")}),
         ("api", {"unknown": 1}),
         ("logging", {"level": "LOUD"}),
         ("logging", {"level": ""}),

@@ -21,6 +21,7 @@ from taskstate.contracts.frames import (
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
+    SetReply,
     SetState,
     SetTaskOutput,
     StartTask,
@@ -98,6 +99,11 @@ def test_every_frame_round_trips() -> None:
         SetState(OwnTask(), "k", b'"c2VhbGVk"', encryption="k1"),
         StateReply(data=b'"c2VhbGVk"', encryption="k1"),
         StartTask(info, "/f.py", [], 10, run, encryption_keys=[("k1", bytes(32))]),
+        StateReply(b"1", None, 7, "2026-03-01T00:00:00+00:00", '{"x":1}', "k1"),
+        SetReply(version=7),
+        SetState(OwnTask(), "k", b"1", if_version=0),
+        SetState(OwnTask(), "k", b'"c2VhbGVk"', None, None, 3, "k1"),
+        DeleteState(AssetNamed("orders"), "k", if_version=9),
         RemovedRefs(refs=[("s3://b/o", "m.C")]),
         StartTask(info, "/f.py", [AssetInfo("a", "s3://a", inlet=True)], 10, run),
         SetTaskOutput(b"1"),
@@ -126,7 +132,7 @@ def test_a_scope_costs_a_few_bytes() -> None:
 
 def test_reply_type_is_named_by_the_request() -> None:
     assert GetState.reply_type is StateReply
-    assert SetState.reply_type is None
+    assert SetState.reply_type is SetReply
     assert DeleteState.reply_type is StateReply
     assert ClearState.reply_type is RemovedRefs
     assert GetTaskOutput.reply_type is OutputReply

@@ -8,7 +8,12 @@ from typing import Literal
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 from taskstate.db import Database
 from taskstate.db.engine import mask_url, translate_errors
@@ -234,3 +239,18 @@ def test_an_unknown_sqlite_synchronous_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sqlite_synchronous must be 'normal' or 'full'"):
         Database(f"sqlite:///{tmp_path}/ts.db", sqlite_synchronous="off")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+        (InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+    ],
+)
+def test_a_lost_connection_is_marked_transient(error: DBAPIError, transient: bool) -> None:
+    """Clients retry a 503 of the database only when it says it may pass (client._retry)."""
+    with pytest.raises(BackendError) as info, translate_errors("sqlite:///x"):
+        raise error
+    assert info.value.detail["transient"] is transient

@@ -34,6 +34,7 @@ TABLES = {
     "asset_state",
     "dag_run",
     "purge_queue",
+    "request_reply",
     "task_instance",
     "task_instance_alias",
     "task_instance_asset",
@@ -322,13 +323,18 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
 
     after = _utc(_read_rows(empty_url, [*rows, "task_output"]))
     assert after.pop("task_output") == []
-    for name in ("task_state", "asset_state"):  # the columns 0004 added, empty
+    for name in ("task_state", "asset_state"):  # the columns 0004 added, empty; 0008's at 1
         for row in after[name]:
             assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
-            assert row.pop("encryption") is None  # added by 0010
+            assert row.pop("version") == 1
+            assert row.pop("encryption") is None  # added by 0009
     for row in after["dag_run"]:  # the columns 0005 added, empty
         added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
         assert [row.pop(column) for column in added] == [None] * 4
+        assert row.pop("end_reason") is None  # 0007
+    for row in after["task_instance"]:  # 0007: no reason yet; the retries max_tries held
+        assert row.pop("end_reason") is None
+        assert row.pop("retries") == row["max_tries"]
     assert after == rows
 
     # And the server's backend reads what was stored before the upgrade.

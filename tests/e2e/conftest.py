@@ -209,8 +209,13 @@ class Cli:
             **(env or {}),
         }
 
-    def run(self, *args: str | Path, env: dict[str, str] | None = None) -> Result:
-        """Run ``taskstate ARGS``; a run that does not end in time fails the test."""
+    def run(
+        self,
+        *args: str | Path,
+        env: dict[str, str] | None = None,
+        timeout: float = RUN_TIMEOUT_SECONDS,
+    ) -> Result:
+        """Run ``taskstate ARGS``; a run that does not end in ``timeout`` s fails the test."""
         argv = [str(a) for a in args]
         proc = subprocess.Popen(
             [*_command(), *argv],
@@ -222,7 +227,7 @@ class Cli:
             text=True,
         )
         try:
-            out, err = proc.communicate(timeout=RUN_TIMEOUT_SECONDS)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
@@ -238,8 +243,14 @@ class Cli:
         finally:
             server.kill()
 
-    def dags_test(self, dag_file: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-        return self.run("dags", "test", dag_file, *args, env=env)
+    def dags_test(
+        self,
+        dag_file: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = RUN_TIMEOUT_SECONDS,
+    ) -> Result:
+        return self.run("dags", "test", dag_file, *args, env=env, timeout=timeout)
 
     def task_state(self, dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
         args = ["state", "list", "--dag-id", dag_id, "--json"]

@@ -24,6 +24,7 @@ from taskstate.contracts.frames import (
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
+    SetReply,
     SetState,
     SetTaskOutput,
     StateReply,
@@ -77,13 +78,13 @@ class FrameServer:
         scope = self.scope(req)
         if isinstance(req, GetState):
             data, ref = self.store.get((scope, req.key), (None, None))
-            return StateReply(data, ref, self.key_ids.get((scope, req.key)))
+            return StateReply(data, ref, encryption=self.key_ids.get((scope, req.key)))
         if isinstance(req, SetState):
             self.store[(scope, req.key)] = (req.data, req.ref_backend)
             self.key_ids.pop((scope, req.key), None)
             if req.encryption is not None:
                 self.key_ids[(scope, req.key)] = req.encryption
-            return None
+            return SetReply()
         if isinstance(req, DeleteState):
             data, ref = self.store.pop((scope, req.key), (None, None))
             return StateReply(data=data, ref_backend=ref)

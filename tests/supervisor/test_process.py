@@ -522,6 +522,7 @@ def test_an_unreachable_api_server_is_an_error(tmp_path: Path) -> None:
         token="t",
         ti_id="x",
         dag_file=str(write_dag(tmp_path, "pass\n")),
+        client_retry_seconds=0,
     )
     out = io.StringIO()
     assert supervise(job, out=out) is Outcome.ERROR

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from taskstate.backends.registry import create_backend
 from taskstate.config import Settings
 from taskstate.db.engine import Database, translate_errors
 from taskstate.db.migration import ensure_schema
+from taskstate.state.types import TryFence
 
 __all__ = ["AppState", "app_state", "create_app", "in_transaction"]
 
@@ -123,12 +125,26 @@ def build_state(settings: Settings) -> AppState:
     except BaseException:
         database.dispose()  # only the sync engine has connected yet
         raise
-    return AppState(
+    built = AppState(
         settings=settings,
         database=database,
         state=state,
         signer=signer,
         api_keys=api_keys,
+    )
+    state.try_check = functools.partial(_check_try, built)
+    return built
+
+
+async def _check_try(state: AppState, fence: TryFence) -> None:
+    """StaleTryError unless ``fence`` names the running try (for backends that do not fence)."""
+    from taskstate.api import runs
+
+    await in_transaction(
+        state,
+        lambda session: runs.require_running_try(
+            session, fence.ti_id, fence.try_number, queued=True
+        ),
     )
 
 
@@ -146,14 +162,22 @@ class _Front:
     """
 
     def __init__(self, api: FastAPI, state_app: Starlette) -> None:
+        from taskstate.api import replies  # it runs its work through in_transaction, above
+
         self.api = api
         self.state_app = state_app
+        # A POST or PATCH with an Idempotency-Key is answered once (see api.replies).
+        self._replies = replies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(_STATE_PREFIX):
             await self.state_app(scope, receive, send)
-        else:
+            return
+        key = self._replies.idempotency_key(scope)
+        if key is None:
             await self.api(scope, receive, send)
+        else:
+            await self._replies.serve_keyed(self.api, self.api.state.ts, key, scope, receive, send)
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
@@ -165,6 +189,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     from taskstate.api import (
         asset_events,
         cleanup,
+        clearing,
         execution,
         maintenance,
         mapping,
@@ -211,6 +236,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> ASGIApp:
     state_app = Starlette(routes=execution.STATE_ROUTES)
     install_error_handlers(state_app)
     app.include_router(public.router)
+    app.include_router(clearing.router)
     app.include_router(maintenance.router)
     app.include_router(outputs.router)
     app.include_router(mapping.router)

@@ -23,6 +23,7 @@ from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import TokenClaims, token_claims
 from taskstate.api.bounds import INT32_MAX
+from taskstate.api.preconditions import etag, if_version_of
 from taskstate.contracts.http import (
     FinishRequest,
     FinishResponse,
@@ -36,7 +37,7 @@ from taskstate.contracts.http import (
 from taskstate.contracts.types import AssetInfo, DagRunInfo, TaskInstanceInfo
 from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
-from taskstate.state.types import StateScope, StoredValue
+from taskstate.state.types import StateScope, StoredValue, TryFence
 
 __all__ = ["decode_body", "json_response", "router"]
 
@@ -75,9 +76,34 @@ def decode_body(
 def _stored_body(stored: StoredValue | None) -> StateBody:
     if stored is None:
         return StateBody()
+    expires = None if stored.expires_at is None else stored.expires_at.isoformat()
     if stored.ref_backend is not None:
-        return StateBody(ref=stored.data, backend=stored.ref_backend, encryption=stored.encryption)
-    return StateBody(value=msgspec.Raw(stored.data.encode()), encryption=stored.encryption)
+        return StateBody(
+            ref=stored.data,
+            backend=stored.ref_backend,
+            version=stored.version,
+            expires_at=expires,
+            written_by=stored.written_by,
+            encryption=stored.encryption,
+        )
+    return StateBody(
+        value=msgspec.Raw(stored.data.encode()),
+        version=stored.version,
+        expires_at=expires,
+        written_by=stored.written_by,
+        encryption=stored.encryption,
+    )
+
+
+def _stored_response(stored: StoredValue | None) -> Response:
+    response = json_response(_stored_body(stored))
+    if stored is not None and stored.version:
+        response.headers["etag"] = etag(stored.version)
+    return response
+
+
+def _fence(claims: TokenClaims) -> TryFence:
+    return TryFence(claims.ti_id, claims.try_number)
 
 
 def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
@@ -87,32 +113,51 @@ def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
 
 
 async def _set(
-    state: AppState, claims: TokenClaims, scope: StateScope, key: str, body: bytes
+    state: AppState,
+    claims: TokenClaims,
+    scope: StateScope,
+    key: str,
+    body: bytes,
+    if_version: int | None,
 ) -> Response:
     # A body that is not JSON (NaN included) is a bad value, as on the public API.
     parsed = decode_body(body, _state_body, "state", InvalidValueError)
     # The writer is the token's task instance and try: no caller can claim another.
     retention, writer, key_id = parsed.retention, claims.written_by, parsed.encryption
+    fence = _fence(claims)
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
             raise InvalidValueError("send either a value, or a ref with the backend that wrote it")
-        await state.state.set_ref(
+        stored = await state.state.set_ref(
             scope,
             key,
             parsed.ref,
             parsed.backend,
             retention=retention,
             written_by=writer,
+            if_version=if_version,
+            fence=fence,
             encryption=key_id,
         )
     elif parsed.value is not msgspec.UNSET:
         data = bytes(parsed.value)
-        await state.state.set_value(
-            scope, key, data, retention=retention, written_by=writer, encryption=key_id
+        stored = await state.state.set_value(
+            scope,
+            key,
+            data,
+            retention=retention,
+            written_by=writer,
+            if_version=if_version,
+            fence=fence,
+            encryption=key_id,
         )
     else:
         raise InvalidValueError("the body must hold a value or a ref")
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    if stored.version:
+        # The version rides on the bodiless answer, as HTTP's ETag: no body to encode or parse.
+        response.headers["etag"] = etag(stored.version)
+    return response
 
 
 def _dag_run_body(run: DagRun) -> DagRunInfo[msgspec.Raw]:
@@ -160,7 +205,9 @@ async def start(ti_id: str, request: Request) -> Response:
             dag_run=_dag_run_body(run),
         )
 
-    return json_response(await in_transaction(state, transition))
+    started = await in_transaction(state, transition)
+    await state.state.backend.arecord_try(ti_id, started.ti.try_number, "running")
+    return json_response(started)
 
 
 @router.post("/task-instances/{ti_id}/heartbeat")
@@ -168,7 +215,10 @@ async def heartbeat(ti_id: str, request: Request) -> Response:
     state = app_state(request)
     claims = _claims(request, state)
     claims.require_ti(ti_id)
-    ti_state = await in_transaction(state, lambda session: runs.get_ti(session, ti_id).state)
+    # A try that has ended, or that a later try has overtaken, gets no fresh token.
+    ti_state = await in_transaction(
+        state, lambda session: runs.require_running_try(session, ti_id, claims.try_number).state
+    )
     token = state.signer.issue(ti_id, claims.scope, claims.assets, try_number=claims.try_number)
     return json_response(HeartbeatResponse(token=token, state=ti_state))
 
@@ -181,10 +231,19 @@ async def finish(ti_id: str, request: Request) -> Response:
     parsed = decode_body(await request.body(), _finish_body, "finish")
     succeeded = parsed.state == "success"
 
+    # A backend that fences from state of its own stops the try's writes first.
+    await state.state.backend.arecord_try(ti_id, claims.try_number, "ended")
     final = await in_transaction(
         state,
         lambda session: (
-            runs.finish_ti(session, ti_id, state=parsed.state, retry=parsed.retry).state
+            runs.finish_ti(
+                session,
+                ti_id,
+                state=parsed.state,
+                retry=parsed.retry,
+                try_number=claims.try_number,
+                reason=parsed.reason,
+            ).state
         ),
     )
     if succeeded and state.settings.state_store.clear_on_success:
@@ -213,25 +272,29 @@ def _scope(request: Request, state: AppState) -> tuple[TokenClaims, StateScope]:
 async def get_state(request: Request) -> Response:
     state = app_state(request)
     _, scope = _scope(request, state)
-    return json_response(_stored_body(await state.state.get(scope, request.path_params["key"])))
+    return _stored_response(await state.state.get(scope, request.path_params["key"]))
 
 
 async def set_state(request: Request) -> Response:
     state = app_state(request)
     claims, scope = _scope(request, state)
-    return await _set(state, claims, scope, request.path_params["key"], await request.body())
+    key, if_version = request.path_params["key"], if_version_of(request)
+    return await _set(state, claims, scope, key, await request.body(), if_version)
 
 
 async def delete_state(request: Request) -> Response:
     state = app_state(request)
-    _, scope = _scope(request, state)
-    return json_response(_stored_body(await state.state.delete(scope, request.path_params["key"])))
+    claims, scope = _scope(request, state)
+    removed = await state.state.delete(
+        scope, request.path_params["key"], if_version=if_version_of(request), fence=_fence(claims)
+    )
+    return json_response(_stored_body(removed))
 
 
 async def clear_state(request: Request) -> Response:
     state = app_state(request)
-    _, scope = _scope(request, state)
-    return json_response(_removed_body(await state.state.clear(scope)))
+    claims, scope = _scope(request, state)
+    return json_response(_removed_body(await state.state.clear(scope, fence=_fence(claims))))
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -57,12 +57,20 @@ async def delete_run(dag_id: str, run_id: str, request: Request, force: bool = F
     """Delete a DAG run, its task instances and their task state.
 
     The state goes first, through the server-side backend (which may keep it outside the
-    database), and the references it held are queued for purging; then the rows.
+    database), and the references it held are queued for purging; then the rows. Every try
+    still in flight (a forced deletion) is ended first, so no write of it lands after the clear
+    in a backend that fences from state of its own (Redis).
     """
     state = app_state(request)
     task_ids = await in_transaction(
         state, lambda session: runs.deletable_run_tasks(session, dag_id, run_id, force=force)
     )
+    tries = await in_transaction(
+        state,
+        lambda session: [(ti.id, ti.try_number) for ti in runs.list_tis(session, dag_id, run_id)],
+    )
+    for ti_id, try_number in tries:
+        await state.state.backend.arecord_try(ti_id, try_number, "ended")
     queued = 0
     for task_id in task_ids:
         scope = TaskScope(dag_id, run_id, task_id)

@@ -31,6 +31,7 @@ from taskstate.api import purge, runs
 from taskstate.api.app import AppState, app_state, in_transaction
 from taskstate.api.auth import bearer
 from taskstate.api.bounds import INT32_MAX, MapIndex
+from taskstate.api.preconditions import guarded, if_version_of, tagged
 from taskstate.api.run_creation import NewRun, create_run_in_steps
 from taskstate.api.run_dates import RunDates
 from taskstate.errors import InvalidValueError, NotFoundError, UsageError
@@ -95,6 +96,9 @@ TASK_SLICE = 1000
 
 class FinishRunModel(BaseModel):
     state: str = Field(max_length=20)
+    reason: str | None = Field(None, max_length=10_000)
+    end_unfinished: bool = False
+    """End the instances not ended yet as failed, with the same reason (an interrupted run)."""
 
 
 class ValueModel(BaseModel):
@@ -110,6 +114,7 @@ def _metadata(stored: StoredValue) -> Json:
     fields: Json = {
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "written_by": decode_writer(stored.written_by),
+        "version": stored.version,
     }
     if stored.encryption is not None:
         fields["encryption"] = stored.encryption
@@ -143,18 +148,31 @@ def _task_owner(scope: TaskScope) -> Json:
     }
 
 
-async def _store(state: AppState, scope: StateScope, key: str, body: ValueModel) -> Json:
-    """Store ``body`` for ``key``; the answer's fields after the owner's."""
+async def _store(
+    state: AppState,
+    scope: StateScope,
+    key: str,
+    body: ValueModel,
+    request: Request,
+    response: Response,
+) -> Json:
+    """Store ``body`` for ``key`` (if ``If-Match`` / ``If-None-Match`` hold); the answer's
+    fields after the owner's."""
     validate_key(key)
     data = encode_value(body.value, max_bytes=state.state.max_value_bytes)
-    stored = await state.state.set_value(
-        scope,
-        key,
-        data,
-        retention=body.retention,
-        written_by=API_WRITER,
-        encryption=body.encryption,
+    if_version = if_version_of(request)
+    stored = await guarded(
+        state.state.set_value(
+            scope,
+            key,
+            data,
+            retention=body.retention,
+            written_by=API_WRITER,
+            if_version=if_version,
+            encryption=body.encryption,
+        )
     )
+    tagged(response, stored)
     return {"key": key, "value": body.value, "ref": None, "backend": None, **_metadata(stored)}
 
 
@@ -263,7 +281,11 @@ async def get_run(dag_id: str, run_id: str, request: Request) -> Json:
 async def finish_run(dag_id: str, run_id: str, body: FinishRunModel, request: Request) -> Json:
     return await in_transaction(
         app_state(request),
-        lambda session: runs.run_body(runs.finish_run(session, dag_id, run_id, body.state)),
+        lambda session: runs.run_body(
+            runs.finish_run(
+                session, dag_id, run_id, body.state, body.reason, end_unfinished=body.end_unfinished
+            )
+        ),
     )
 
 
@@ -285,7 +307,10 @@ async def queue_task_instance(ti_id: str, request: Request) -> Json:
         token = state.signer.issue(ti.id, runs.scope_of(ti), assets, try_number=ti.try_number)
         return {**runs.ti_body(ti), "token": token}
 
-    return await in_transaction(state, work)
+    queued = await in_transaction(state, work)
+    # The earlier try is overtaken: a backend that fences from state of its own learns it.
+    await state.state.backend.arecord_try(ti_id, int(queued["try_number"]), "queued")
+    return queued
 
 
 @router.post("/task-instances/{ti_id}/upstream-failed")
@@ -338,13 +363,20 @@ async def list_task_state(
 
 @router.get("/task-state/{key:state_key}")
 async def get_task_state(
-    key: str, request: Request, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
+    key: str,
+    request: Request,
+    response: Response,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: MapIndex = -1,
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
     stored = await state.state.get(scope, key)
     if stored is None:
         raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    tagged(response, stored)
     return {**_task_owner(scope), "key": key, **_stored_fields(stored)}
 
 
@@ -353,6 +385,7 @@ async def set_task_state(
     key: str,
     body: ValueModel,
     request: Request,
+    response: Response,
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -360,7 +393,7 @@ async def set_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    return {**_task_owner(scope), **await _store(state, scope, key, body)}
+    return {**_task_owner(scope), **await _store(state, scope, key, body, request, response)}
 
 
 @router.delete("/task-state/{key:state_key}")
@@ -369,7 +402,7 @@ async def delete_task_state(
 ) -> Json:
     state = app_state(request)
     scope = await _task_scope(state, dag_id, run_id, task_id, map_index)
-    removed = await state.state.delete(scope, key)
+    removed = await guarded(state.state.delete(scope, key, if_version=if_version_of(request)))
     await purge.enqueue(state, "task", [removed])
     return {**_task_owner(scope), "key": key, "deleted": removed is not None}
 
@@ -415,23 +448,29 @@ async def list_asset_state(
 
 @router.get("/asset-state/{key:state_key}")
 async def get_asset_state(
-    key: str, request: Request, name: str | None = None, uri: str | None = None
+    key: str, request: Request, response: Response, name: str | None = None, uri: str | None = None
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
     stored = await state.state.get(scope, key)
     if stored is None:
         raise NotFoundError(f"{scope} has no key {key!r}", detail={"key": key})
+    tagged(response, stored)
     return {"asset": scope.name, "key": key, **_stored_fields(stored)}
 
 
 @router.put("/asset-state/{key:state_key}")
 async def set_asset_state(
-    key: str, body: ValueModel, request: Request, name: str | None = None, uri: str | None = None
+    key: str,
+    body: ValueModel,
+    request: Request,
+    response: Response,
+    name: str | None = None,
+    uri: str | None = None,
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    return {"asset": scope.name, **await _store(state, scope, key, body)}
+    return {"asset": scope.name, **await _store(state, scope, key, body, request, response)}
 
 
 @router.delete("/asset-state/{key:state_key}")
@@ -440,7 +479,7 @@ async def delete_asset_state(
 ) -> Json:
     state = app_state(request)
     scope = await _asset_scope(state, name, uri)
-    removed = await state.state.delete(scope, key)
+    removed = await guarded(state.state.delete(scope, key, if_version=if_version_of(request)))
     await purge.enqueue(state, "asset", [removed])
     return {"asset": scope.name, "key": key, "deleted": removed is not None}
 

@@ -138,6 +138,7 @@ def _insert_tis(
                 "state": TaskInstanceState.SCHEDULED,
                 "try_number": 0,
                 "max_tries": spec.retries,
+                "retries": spec.retries,
                 "retry_delay_seconds": spec.retry_delay_seconds,
                 "started_at": None,
                 "ended_at": None,
@@ -243,4 +244,5 @@ def _ti_body(row: dict[str, Any]) -> dict[str, Any]:
         "retry_delay_seconds": row["retry_delay_seconds"],
         "started_at": None,
         "ended_at": None,
+        "end_reason": None,
     }

@@ -34,7 +34,13 @@ from taskstate.db.models import (
     TaskOutput,
     utcnow,
 )
-from taskstate.errors import ConflictError, NotFoundError, UnknownAssetError, UsageError
+from taskstate.errors import (
+    ConflictError,
+    NotFoundError,
+    StaleTryError,
+    UnknownAssetError,
+    UsageError,
+)
 from taskstate.state.codec import (
     validate_asset_name,
 )
@@ -65,6 +71,7 @@ __all__ = [
     "run_conf",
     "run_exists",
     "scope_of",
+    "stale_try",
     "start_ti",
     "task_not_found",
     "ti_body",
@@ -329,16 +336,27 @@ def start_ti(session: Session, ti_id: str, *, pid: int, hostname: str) -> TaskIn
 _TRY_ENDS = {TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED, TaskInstanceState.FAILED}
 
 
-def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -> TaskInstance:
+def finish_ti(
+    session: Session,
+    ti_id: str,
+    *,
+    state: str,
+    retry: bool = True,
+    try_number: int | None = None,
+    reason: str | None = None,
+) -> TaskInstance:
     """End the running try as ``success``, ``skipped`` or ``failed``; a failed try with
-    retries left is ``up_for_retry``, unless ``retry`` is false.
+    retries left is ``up_for_retry``, unless ``retry`` is false. ``reason``: why it ended.
 
-    A queued try may end as failed too: its supervisor died before it could start it.
+    A queued try may end as failed too: its supervisor died before it could start it. Given
+    ``try_number`` (a token's try), any other try, or one that has ended, is a StaleTryError.
     """
     if state not in _TRY_ENDS:
         raise UsageError(f"a try ends as success, skipped or failed, not {state!r}")
     ti = get_ti(session, ti_id, for_update=True)
     endable = _IN_FLIGHT if state == TaskInstanceState.FAILED else (TaskInstanceState.RUNNING,)
+    if try_number is not None and (ti.try_number != try_number or ti.state not in endable):
+        raise stale_try(ti, try_number)
     if ti.state not in endable:
         raise ConflictError(
             f"task instance {ti.task_id!r} is {ti.state}, not running",
@@ -354,6 +372,7 @@ def finish_ti(session: Session, ti_id: str, *, state: str, retry: bool = True) -
     else:
         ti.state = TaskInstanceState.FAILED
     ti.ended_at = utcnow()
+    ti.end_reason = reason
     return ti
 
 
@@ -376,23 +395,32 @@ def alias_names(session: Session, ti_id: str) -> set[str]:
     return set(session.scalars(query))
 
 
-def require_running_try(session: Session, ti_id: str, try_number: int) -> TaskInstance:
-    """The task instance, locked, if ``try_number`` is its running try; else a ConflictError.
+def require_running_try(
+    session: Session, ti_id: str, try_number: int, *, queued: bool = False
+) -> TaskInstance:
+    """The task instance, locked, if ``try_number`` is its running try (or, with ``queued``,
+    its queued one); else StaleTryError.
 
     A token outlives its try: once the try has ended, or a later try has been queued, what the
     try left behind (its outcome, its output) is no longer its token's to change.
     """
     ti = get_ti(session, ti_id, for_update=True)
+    current = (TaskInstanceState.RUNNING, TaskInstanceState.QUEUED) if queued else ("running",)
+    if ti.try_number == try_number and ti.state in current:
+        return ti
+    raise stale_try(ti, try_number)
+
+
+def stale_try(ti: TaskInstance, try_number: int) -> StaleTryError:
+    """Why try ``try_number`` of ``ti`` can change nothing any more."""
     if ti.try_number != try_number:
         why = f"try {try_number} is over; the instance is {ti.state} on try {ti.try_number}"
-    elif ti.state != TaskInstanceState.RUNNING:
-        why = f"try {try_number} is {ti.state}, not running"
     else:
-        return ti
-    raise ConflictError(
-        f"task instance {scope_of(ti)} ({ti_id}): {why}",
+        why = f"try {try_number} is {ti.state}, not running"
+    return StaleTryError(
+        f"task instance {scope_of(ti)} ({ti.id}): {why}",
         detail={
-            "ti_id": ti_id,
+            "ti_id": ti.id,
             "state": ti.state,
             "try_number": ti.try_number,
             "token_try_number": try_number,
@@ -419,11 +447,30 @@ def end_without_try(session: Session, ti_id: str, state: TaskInstanceState) -> T
     return ti
 
 
-def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun:
+def finish_run(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    state: str,
+    reason: str | None = None,
+    *,
+    end_unfinished: bool = False,
+) -> DagRun:
+    """End the run in ``state``. Its instances must have ended, unless ``end_unfinished`` (a
+    failed run only): those that have not end failed then, with ``reason``."""
     if state not in (DagRunState.SUCCESS, DagRunState.FAILED):
         raise UsageError(f"a DAG run finishes as success or failed, not {state!r}")
+    if end_unfinished and state != DagRunState.FAILED:
+        raise UsageError("only a failed run may end its unfinished task instances")
     run = get_run(session, dag_id, run_id)
-    unfinished = [ti.task_id for ti in list_tis(session, dag_id, run_id) if ti.state not in _DONE]
+    tis = list_tis(session, dag_id, run_id)
+    if end_unfinished:
+        for ti in tis:
+            if ti.state not in _DONE:
+                ti.state = TaskInstanceState.FAILED
+                ti.ended_at = utcnow()
+                ti.end_reason = reason
+    unfinished = [ti.task_id for ti in tis if ti.state not in _DONE]
     if unfinished:
         raise ConflictError(
             f"DAG run {run_id!r} still has unfinished task instances: {unfinished}",
@@ -431,6 +478,7 @@ def finish_run(session: Session, dag_id: str, run_id: str, state: str) -> DagRun
         )
     run.state = state
     run.ended_at = utcnow()
+    run.end_reason = reason
     return run
 
 
@@ -479,6 +527,7 @@ def ti_body(ti: TaskInstance) -> dict[str, Any]:
         "retry_delay_seconds": ti.retry_delay_seconds,
         "started_at": _iso(ti.started_at),
         "ended_at": _iso(ti.ended_at),
+        "end_reason": ti.end_reason,
     }
 
 
@@ -494,6 +543,7 @@ def run_body(run: DagRun) -> dict[str, Any]:
         "conf": run_conf(run),
         "created_at": _iso(run.created_at),
         "ended_at": _iso(run.ended_at),
+        "end_reason": run.end_reason,
     }
 
 

@@ -1,21 +1,34 @@
 """State operations as both routers perform them: validate, then call the server backend.
 
 The API server never trusts its callers: keys, values, references and retentions are checked
-here again, whatever the task process already checked. Expiry times are computed here, on the
+here again, whatever the task process already checked. A write of a try carries its fence: a
+backend that fences checks it in the statement that writes; for one that does not, the try is
+checked here, in a statement of its own (``try_check``). Expiry times are computed here, on the
 API server's clock, from the caller's retention or the server's default.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from taskstate.errors import BackendError, ConfigError, InvalidRetentionError, InvalidValueError
+import msgspec
+
+from taskstate.errors import (
+    BackendError,
+    ConfigError,
+    InvalidRetentionError,
+    InvalidValueError,
+    VersionConflictError,
+    VersionsNotSupportedError,
+)
 from taskstate.state import BaseStateBackend, StateEntry, StateScope, StoredValue
 from taskstate.state.backend import can_expire
 from taskstate.state.codec import validate_encoded_value, validate_key, validate_ref
 from taskstate.state.retention import expiry_of, retention_from_wire
+from taskstate.state.types import TryFence
 
 __all__ = ["StateService"]
 
@@ -46,6 +59,8 @@ class StateService:
         self.max_value_bytes = max_value_bytes
         self.default_retention = default_retention
         """Retention of a write that names none; None: such keys never expire."""
+        self.try_check: Callable[[TryFence], Awaitable[None]] | None = None
+        """Raises StaleTryError unless the try is running; for backends that do not fence."""
         self._can_expire = can_expire(backend)
         if default_retention is not None and not self._can_expire:
             raise ConfigError(
@@ -66,6 +81,31 @@ class StateService:
             )
         return expires_at
 
+    def _checks(self, if_version: int | None, fence: TryFence | None) -> dict[str, Any]:
+        """The keyword arguments that carry ``if_version`` and ``fence`` to the backend."""
+        kwargs: dict[str, Any] = {}
+        if if_version is not None:
+            if not self.backend.supports_versions:
+                raise VersionsNotSupportedError(
+                    f"the state backend {type(self.backend).__name__} keeps no versions; "
+                    "write without one",
+                    detail={"backend": type(self.backend).__name__},
+                )
+            if not 0 <= if_version < 2**63:
+                raise VersionConflictError(
+                    f"a version is 0 or a positive 64-bit number, not {if_version}",
+                    detail={"if_version": if_version, "current_version": 0},
+                )
+            kwargs["if_version"] = if_version
+        if fence is not None:
+            kwargs["fence"] = fence
+        return kwargs
+
+    async def _check_fence(self, fence: TryFence | None) -> None:
+        """For a backend that does not fence: the try checked in a statement of its own."""
+        if fence is not None and not self.backend.supports_fencing and self.try_check is not None:
+            await self.try_check(fence)
+
     async def get(self, scope: StateScope, key: str) -> StoredValue | None:
         return await self.backend.aget(scope, validate_key(key))
 
@@ -77,20 +117,21 @@ class StateService:
         *,
         retention: object = None,
         written_by: str | None = None,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
         encryption: str | None = None,
     ) -> StoredValue:
         """Store ``data`` (JSON text) for ``key``; ``retention`` as it came on the wire.
 
         ``encryption``: the id of the key the task process encrypted the value with.
-        Returns what was stored, expiry and writer included.
+        Returns what was stored, expiry, writer and version included.
         """
         validate_key(key)
         validate_encoded_value(data, max_bytes=self.max_value_bytes)
         key_id = _encryption(encryption, data)
         expires_at = self._expiry(retention)
-        stored = StoredValue(data.decode(), None, expires_at, written_by, key_id)
-        await self.backend.aset(scope, key, stored)
-        return stored
+        stored = StoredValue(data.decode(), None, expires_at, written_by, encryption=key_id)
+        return await self._store(scope, key, stored, if_version, fence)
 
     async def set_ref(
         self,
@@ -101,8 +142,10 @@ class StateService:
         *,
         retention: object = None,
         written_by: str | None = None,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
         encryption: str | None = None,
-    ) -> None:
+    ) -> StoredValue:
         validate_key(key)
         validate_ref(ref)
         key_id = _encryption(encryption)
@@ -112,14 +155,41 @@ class StateService:
                 f"not {ref_backend!r}"
             )
         expires_at = self._expiry(retention)
-        stored = StoredValue(ref, ref_backend, expires_at, written_by, key_id)
-        await self.backend.aset(scope, key, stored)
+        stored = StoredValue(ref, ref_backend, expires_at, written_by, encryption=key_id)
+        return await self._store(scope, key, stored, if_version, fence)
 
-    async def delete(self, scope: StateScope, key: str) -> StoredValue | None:
-        return await self.backend.adelete(scope, validate_key(key))
+    async def _store(
+        self,
+        scope: StateScope,
+        key: str,
+        stored: StoredValue,
+        if_version: int | None,
+        fence: TryFence | None,
+    ) -> StoredValue:
+        kwargs = self._checks(if_version, fence)
+        await self._check_fence(fence)
+        version = await self.backend.aset(scope, key, stored, **kwargs)
+        return msgspec.structs.replace(stored, version=version or 0)
 
-    async def clear(self, scope: StateScope, *, all_map_indices: bool = False) -> list[StoredValue]:
-        return await self.backend.aclear(scope, all_map_indices=all_map_indices)
+    async def delete(
+        self,
+        scope: StateScope,
+        key: str,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+    ) -> StoredValue | None:
+        validate_key(key)
+        kwargs = self._checks(if_version, fence)
+        await self._check_fence(fence)
+        return await self.backend.adelete(scope, key, **kwargs)
+
+    async def clear(
+        self, scope: StateScope, *, all_map_indices: bool = False, fence: TryFence | None = None
+    ) -> list[StoredValue]:
+        kwargs = self._checks(None, fence)
+        await self._check_fence(fence)
+        return await self.backend.aclear(scope, all_map_indices=all_map_indices, **kwargs)
 
     async def list_entries(self, scope: StateScope) -> list[StateEntry]:
         try:

@@ -52,9 +52,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
-from taskstate.db.engine import Database, dialect_insert, raise_backend_error
+from taskstate.backends import _metastore_writes as writes
+from taskstate.backends import _refusals as refusals
+from taskstate.db.engine import Database, raise_backend_error
 from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
-from taskstate.errors import BackendError, NotFoundError, UnknownAssetError
+from taskstate.errors import BackendError, NotFoundError, UnknownAssetError, VersionConflictError
 from taskstate.state.backend import BaseStateBackend
 from taskstate.state.types import (
     AssetScope,
@@ -64,6 +66,7 @@ from taskstate.state.types import (
     StateScope,
     StoredValue,
     TaskScope,
+    TryFence,
 )
 
 _T = TypeVar("_T")
@@ -86,12 +89,18 @@ _task_state = cast(Table, TaskState.__table__)
 _asset_state = cast(Table, AssetState.__table__)
 
 
-class _Statements(NamedTuple):
-    """The statements of one kind of scope, for one dialect."""
+_STORED = ("data", "ref_backend", "expires_at", "written_by", "version", "encryption")
 
+
+class _Statements(NamedTuple):
+    """The statements of one kind of scope, for one dialect (writes: :mod:`._metastore_writes`)."""
+
+    table: Table
+    owner: str
+    owner_id: ScalarSelect[Any]
+    dialect: str
     get: Select[Any]
-    set: Executable
-    delete: _Deleting
+    clear_fenced: _Deleting
     clear: _Deleting
     list: Select[Any]
     expired: _Deleting
@@ -118,45 +127,15 @@ def _scope_statements(
     key_order = table.c.key.collate("C") if dialect == "postgresql" else table.c.key
     owned = owner_column == owner_id
     live = or_(table.c.expires_at.is_(None), table.c.expires_at > _now(table))
-    stored = (
-        table.c.data,
-        table.c.ref_backend,
-        table.c.expires_at,
-        table.c.written_by,
-        table.c.encryption,
-    )
-    insert = dialect_insert(dialect)(table)
-    insert = insert.values(
-        {
-            owner_column.name: owner_id,
-            "key": bindparam("state_key"),
-            "data": bindparam("state_data"),
-            "ref_backend": bindparam("state_ref_backend"),
-            "updated_at": bindparam("state_updated_at", type_=table.c.updated_at.type),
-            "expires_at": bindparam("state_expires_at", type_=table.c.expires_at.type),
-            "written_by": bindparam("state_written_by"),
-            "encryption": bindparam("state_encryption"),
-        }
-    )
-    upsert = insert.inline().on_conflict_do_update(
-        index_elements=[owner_column, table.c.key],
-        set_={
-            name: insert.excluded[name]
-            for name in (
-                "data",
-                "ref_backend",
-                "updated_at",
-                "expires_at",
-                "written_by",
-                "encryption",
-            )
-        },
-    )
+    stored = tuple(table.c[name] for name in _STORED)
     expired = table.c.expires_at.is_not(None) & (table.c.expires_at <= _now(table))
     return _Statements(
+        table=table,
+        owner=owner_column.name,
+        owner_id=owner_id,
+        dialect=dialect,
         get=select(*stored).where(owned, key_is, live),
-        set=upsert,
-        delete=delete(table).where(owned, key_is).returning(*stored),
+        clear_fenced=_clear_refs(table, owned & writes.fence_condition(_ti)),
         clear=_clear_refs(table, owned),
         list=select(table.c.key, *stored, table.c.updated_at)
         .where(owned, live)
@@ -271,15 +250,38 @@ def _read_params(scope: StateScope, key: str | None = None) -> dict[str, Any]:
     return params
 
 
-def _set_params(scope: StateScope, key: str, value: StoredValue) -> dict[str, Any]:
+def _set_params(
+    scope: StateScope, key: str, value: StoredValue, if_version: int | None, fence: TryFence | None
+) -> dict[str, Any]:
     params = _key_params(scope, key)
+    now = datetime.now(UTC)
     params["state_data"] = value.data
     params["state_ref_backend"] = value.ref_backend
-    params["state_updated_at"] = datetime.now(UTC)
+    params["state_updated_at"] = now
     params["state_expires_at"] = value.expires_at
     params["state_written_by"] = value.written_by
     params["state_encryption"] = value.encryption
-    return params
+    params["state_clock"] = writes.clock_micros()
+    params["now"] = now
+    if if_version:
+        params["if_version"] = if_version
+    return writes.fence_params(fence, params)
+
+
+def _mode(if_version: int | None) -> writes.Mode:
+    if if_version is None:
+        return "put"
+    if if_version < 0:
+        raise VersionConflictError(
+            f"a version is a positive number, or 0 for a key that must not exist, not {if_version}",
+            detail={"if_version": if_version, "current_version": 0},
+        )
+    return "create" if if_version == 0 else "match"
+
+
+def _version(result: _Rows) -> int | None:
+    row = result.first()
+    return None if row is None else int(row[0])
 
 
 def _nothing(result: _Rows) -> None:
@@ -288,7 +290,11 @@ def _nothing(result: _Rows) -> None:
 
 def _first_stored(result: _Rows) -> StoredValue | None:
     row = result.first()
-    return None if row is None else StoredValue(row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else StoredValue(*row[:6])
+
+
+def _first(result: _Rows) -> Any:
+    return result.first()
 
 
 def _refs(result: _Rows) -> list[StoredValue]:
@@ -297,8 +303,8 @@ def _refs(result: _Rows) -> list[StoredValue]:
 
 def _entries(result: _Rows) -> list[StateEntry]:
     return [
-        StateEntry(key, StoredValue(data, ref, expires_at, written_by, encryption), at)
-        for key, data, ref, expires_at, written_by, encryption, at in result
+        StateEntry(key, StoredValue(data, ref, expires_at, written_by, version, encryption), at)
+        for key, data, ref, expires_at, written_by, version, encryption, at in result
     ]
 
 
@@ -341,6 +347,9 @@ def _raise_if_owner_missing(scope: StateScope, exc: BackendError) -> None:
 class MetastoreStateBackend(BaseStateBackend):
     """Keeps task and asset state in the ``task_state`` and ``asset_state`` tables.
 
+    It keeps versions and fences writes, each in the statement that writes (see
+    :mod:`taskstate.backends._metastore_writes`).
+
     Every method takes an optional ``session`` (a SQLAlchemy ``Session`` or ``Connection``, or
     their async twins for the ``a*`` methods): the statement then runs in the caller's
     transaction, which the caller commits. A failed statement leaves that transaction unusable
@@ -349,6 +358,9 @@ class MetastoreStateBackend(BaseStateBackend):
 
     The :class:`~taskstate.db.Database` belongs to the caller, who disposes of it.
     """
+
+    supports_versions = True
+    supports_fencing = True
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -376,10 +388,40 @@ class MetastoreStateBackend(BaseStateBackend):
     def _for(self, scope: StateScope) -> _Statements:
         return self._task if type(scope) is TaskScope else self._asset
 
-    def _clear_statement(self, scope: StateScope, all_map_indices: bool) -> _Deleting:
+    def _clear_statement(
+        self, scope: StateScope, all_map_indices: bool, fence: TryFence | None = None
+    ) -> _Deleting:
         if all_map_indices and type(scope) is TaskScope:
             return self._task_all_map_indices_clear
-        return self._for(scope).clear
+        return self._for(scope).clear if fence is None else self._for(scope).clear_fenced
+
+    def _set_statement(
+        self, scope: StateScope, if_version: int | None, fence: TryFence | None
+    ) -> Executable:
+        st = self._for(scope)
+        mode = _mode(if_version)
+        return writes.set_statement(
+            st.table, st.owner, st.owner_id, _ti, st.dialect, mode, fence is not None
+        )
+
+    def _delete_call(
+        self, scope: StateScope, key: str, if_version: int | None, fence: TryFence | None
+    ) -> tuple[Executable, dict[str, Any]]:
+        st = self._for(scope)
+        versioned = if_version is not None
+        stmt = writes.delete_statement(
+            st.table, st.owner, st.owner_id, _ti, _STORED, versioned, fence is not None
+        )
+        params = _key_params(scope, key)
+        if versioned:
+            _mode(if_version)
+            params["if_version"] = if_version
+            params["now"] = datetime.now(UTC)
+        return stmt, writes.fence_params(fence, params)
+
+    def _version_statement(self, scope: StateScope) -> Select[Any]:
+        st = self._for(scope)
+        return writes.version_statement(st.table, st.owner, st.owner_id)
 
     # -- sync ---------------------------------------------------------------------------------
 
@@ -395,22 +437,75 @@ class MetastoreStateBackend(BaseStateBackend):
     def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         return self._run(self._for(scope).get, _read_params(scope, key), session, _first_stored)
 
-    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
+    def set(
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> int:
+        stmt = self._set_statement(scope, if_version, fence)
+        params = _set_params(scope, key, value, if_version, fence)
         try:
-            self._run(self._for(scope).set, _set_params(scope, key, value), session, _nothing)
+            version = self._run(stmt, params, session, _version)
         except BackendError as exc:
             _raise_if_owner_missing(scope, exc)
             raise
+        if version is None:
+            self._diagnose(scope, key, if_version, fence, session)
+            raise refusals.version_conflict(key, if_version or 0, None)
+        return version
 
-    def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
-        params = _key_params(scope, key)
-        return self._run(self._for(scope).delete, params, session, _first_stored)
+    def delete(
+        self,
+        scope: StateScope,
+        key: str,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> StoredValue | None:
+        stmt, params = self._delete_call(scope, key, if_version, fence)
+        removed = self._run(stmt, params, session, _first_stored)
+        if removed is None and (if_version is not None or fence is not None):
+            self._diagnose(scope, key, if_version, fence, session)
+        return removed
 
     def clear(
-        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+        self,
+        scope: StateScope,
+        *,
+        all_map_indices: bool = False,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> list[StoredValue]:
-        stmt = self._clear_statement(scope, all_map_indices)
-        return self._run(stmt, _scope_params(scope), session, _refs)
+        stmt = self._clear_statement(scope, all_map_indices, fence)
+        removed = self._run(stmt, writes.fence_params(fence, _scope_params(scope)), session, _refs)
+        if not removed and fence is not None:
+            self._diagnose(scope, "", None, fence, session)
+        return removed
+
+    def _diagnose(
+        self,
+        scope: StateScope,
+        key: str,
+        if_version: int | None,
+        fence: TryFence | None,
+        session: Any,
+    ) -> None:
+        """Raise why a write changed nothing (a stale try, another version), if it was so."""
+        if fence is not None:
+            row = self._run(writes.try_statement(_ti), {"fence_ti": fence.ti_id}, session, _first)
+            if (stale := writes.stale_try(fence, row)) is not None:
+                raise stale
+        if if_version is not None:
+            stmt = self._version_statement(scope)
+            current = self._run(stmt, _read_params(scope, key), session, _version)
+            if current != (if_version or None):
+                raise refusals.version_conflict(key, if_version, current)
 
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return self._run(self._for(scope).list, _read_params(scope), session, _entries)
@@ -456,26 +551,76 @@ class MetastoreStateBackend(BaseStateBackend):
         return await self._arun(self._for(scope).get, params, session, _first_stored)
 
     async def aset(
-        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
-    ) -> None:
-        params = _set_params(scope, key, value)
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> int:
+        stmt = self._set_statement(scope, if_version, fence)
+        params = _set_params(scope, key, value, if_version, fence)
         try:
-            await self._arun(self._for(scope).set, params, session, _nothing)
+            version = await self._arun(stmt, params, session, _version)
         except BackendError as exc:
             _raise_if_owner_missing(scope, exc)
             raise
+        if version is None:
+            await self._adiagnose(scope, key, if_version, fence, session)
+            raise refusals.version_conflict(key, if_version or 0, None)
+        return version
 
     async def adelete(
-        self, scope: StateScope, key: str, *, session: Any = None
+        self,
+        scope: StateScope,
+        key: str,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> StoredValue | None:
-        params = _key_params(scope, key)
-        return await self._arun(self._for(scope).delete, params, session, _first_stored)
+        stmt, params = self._delete_call(scope, key, if_version, fence)
+        removed = await self._arun(stmt, params, session, _first_stored)
+        if removed is None and (if_version is not None or fence is not None):
+            await self._adiagnose(scope, key, if_version, fence, session)
+        return removed
 
     async def aclear(
-        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+        self,
+        scope: StateScope,
+        *,
+        all_map_indices: bool = False,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> list[StoredValue]:
-        stmt = self._clear_statement(scope, all_map_indices)
-        return await self._arun(stmt, _scope_params(scope), session, _refs)
+        stmt = self._clear_statement(scope, all_map_indices, fence)
+        params = writes.fence_params(fence, _scope_params(scope))
+        removed = await self._arun(stmt, params, session, _refs)
+        if not removed and fence is not None:
+            await self._adiagnose(scope, "", None, fence, session)
+        return removed
+
+    async def _adiagnose(
+        self,
+        scope: StateScope,
+        key: str,
+        if_version: int | None,
+        fence: TryFence | None,
+        session: Any,
+    ) -> None:
+        """Async twin of :meth:`_diagnose`."""
+        if fence is not None:
+            params = {"fence_ti": fence.ti_id}
+            row = await self._arun(writes.try_statement(_ti), params, session, _first)
+            if (stale := writes.stale_try(fence, row)) is not None:
+                raise stale
+        if if_version is not None:
+            stmt = self._version_statement(scope)
+            current = await self._arun(stmt, _read_params(scope, key), session, _version)
+            if current != (if_version or None):
+                raise refusals.version_conflict(key, if_version, current)
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         return await self._arun(self._for(scope).list, _read_params(scope), session, _entries)

@@ -12,13 +12,14 @@ comma), so the parts are self-delimiting and no dag_id, run_id, task_id or asset
 two scopes share a key, whatever characters they hold. A hash field is a state key; its value
 is one of::
 
-    v<updated>[e<expires>][w<n>][c<m>]:<written_by><key_id><data>                    inline
-    r<updated>[e<expires>][w<n>][c<m>]:<written_by><key_id><len>:<ref_backend><data>   reference
+    v<updated>[e<expires>][w<n>]n<version>[c<m>]:<written_by><key_id><data>          inline
+    r<updated>[e<expires>][w<n>]n<version>[c<m>]:<written_by><key_id><len>:<ref_backend><data>
 
 ``<updated>`` and ``<expires>`` are microseconds since the epoch; ``e<expires>`` is there only
 for a key that expires, ``w<n>`` (the length of ``<written_by>``) only when the writer is
-recorded, and ``c<m>`` (the length of ``<key_id>``) only for a value encrypted in the task
-process, so values written before any of them existed read as they always did. The first character
+recorded, ``n<version>`` is the key's version (assigned by the set script), and ``c<m>`` (the
+length of ``<key_id>``) is there only for a value encrypted in the task process, so values
+written before any of them existed read as they always did (at version 1). The first character
 marks a reference out of band: the data itself is stored verbatim and is never inspected, so
 no user value can pass for a reference.
 
@@ -60,8 +61,20 @@ from typing import Any, cast
 
 import redis
 import redis.asyncio
-from redis.exceptions import RedisError
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from taskstate.backends import _refusals as refusals
+from taskstate.backends._redis_scripts import (
+    CLEAR,
+    CLEAR_FENCED,
+    CLEAR_TASK,
+    DELETE,
+    EXPIRE,
+    RECORD_TRY,
+    SET,
+)
 from taskstate.backends.redis_persistence import check_persistence
 from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
@@ -74,6 +87,8 @@ from taskstate.state.types import (
     StateScope,
     StoredValue,
     TaskScope,
+    TryFence,
+    TryPhase,
 )
 
 __all__ = ["DEFAULT_URL", "RedisStateBackend"]
@@ -82,117 +97,6 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-# The expiry index's member of a hash field, and whether a value carries an expiry.
-_LUA_HELPERS = """
-local function member(hash, field) return string.len(hash) .. ':' .. hash .. field end
-local function expires(value) return string.match(value, '^[vr]%d+e(%d+)') end
-"""
-
-# KEYS: the scope's hash, the expiry index[, its task's index set].
-# ARGV: field, encoded value, expiry (µs; '' if none).
-_SET = (
-    _LUA_HELPERS
-    + """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] == '' then
-  redis.call('ZREM', KEYS[2], member(KEYS[1], ARGV[1]))
-else
-  redis.call('ZADD', KEYS[2], ARGV[3], member(KEYS[1], ARGV[1]))
-end
-if KEYS[3] then redis.call('SADD', KEYS[3], KEYS[1]) end
-"""
-)
-
-# KEYS: the scope's hash, the expiry index[, its task's index set]. ARGV: field.
-# Returns the removed value, expired or not.
-_DELETE = (
-    _LUA_HELPERS
-    + """
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-if value then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  if expires(value) then redis.call('ZREM', KEYS[2], member(KEYS[1], ARGV[1])) end
-  if KEYS[3] and redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SREM', KEYS[3], KEYS[1])
-  end
-end
-return value
-"""
-)
-
-# Deletes one hash, unfiling its expiring fields; appends its references to refs.
-_LUA_DROP_HASH = """
-local function drop(hash, index, refs)
-  local fields = redis.call('HGETALL', hash)
-  for i = 1, #fields, 2 do
-    local value = fields[i + 1]
-    if string.byte(value, 1) == 114 then refs[#refs + 1] = value end
-    if expires(value) then redis.call('ZREM', index, member(hash, fields[i])) end
-  end
-  redis.call('DEL', hash)
-end
-"""
-
-# KEYS: the scope's hash, the expiry index[, its task's index set]. Returns the removed refs.
-_CLEAR = (
-    _LUA_HELPERS
-    + _LUA_DROP_HASH
-    + """
-local refs = {}
-drop(KEYS[1], KEYS[2], refs)
-if KEYS[3] then redis.call('SREM', KEYS[3], KEYS[1]) end
-return refs
-"""
-)
-
-# KEYS: a task's index set, the expiry index. Clears every map index of the task; returns the
-# removed references.
-_CLEAR_TASK = (
-    _LUA_HELPERS
-    + _LUA_DROP_HASH
-    + """
-local refs = {}
-for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do drop(hash, KEYS[2], refs) end
-redis.call('DEL', KEYS[1])
-return refs
-"""
-)
-
-# KEYS: the expiry index. ARGV: now (µs), limit, the prefix of task hashes.
-# Removes up to limit keys expired by now, oldest first. Returns {removed, kind, value, ...}
-# with the kind ('task' or 'asset') and value of each removed reference.
-_EXPIRE = (
-    _LUA_HELPERS
-    + """
-local out = {0}
-local now = tonumber(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, entry in ipairs(due) do
-  local colon = string.find(entry, ':', 1, true)
-  local size = tonumber(string.sub(entry, 1, colon - 1))
-  local hash = string.sub(entry, colon + 1, colon + size)
-  local field = string.sub(entry, colon + size + 1)
-  redis.call('ZREM', KEYS[1], entry)
-  local value = redis.call('HGET', hash, field)
-  local expiry = value and expires(value)
-  if expiry and tonumber(expiry) <= now then
-    redis.call('HDEL', hash, field)
-    out[1] = out[1] + 1
-    local task = string.sub(hash, 1, #ARGV[3]) == ARGV[3]
-    if string.byte(value, 1) == 114 then
-      out[#out + 1] = task and 'task' or 'asset'
-      out[#out + 1] = value
-    end
-    if task and redis.call('EXISTS', hash) == 0 then
-      redis.call('SREM', string.match(hash, '^(.*):%-?%d+$') .. ':maps', hash)
-    end
-  end
-end
-return out
-"""
-)
-
 
 # -- the I/O-free core: keys and values ---------------------------------------------------------
 
@@ -224,8 +128,9 @@ def _now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def _encode(value: StoredValue) -> tuple[str, str]:
-    """The hash value of ``value``, and its expiry score ('' if it never expires)."""
+def _encode(value: StoredValue) -> tuple[str, str, str]:
+    """The hash value of ``value`` as its header and the rest (the set script puts the version
+    between them), and its expiry score ('' if it never expires)."""
     header = f"{'v' if value.ref_backend is None else 'r'}{_now_micros()}"
     expiry = ""
     if value.expires_at is not None:
@@ -235,20 +140,21 @@ def _encode(value: StoredValue) -> tuple[str, str]:
     if written is not None:
         header += f"w{len(written)}"
     key_id = value.encryption
-    if key_id is not None:
-        header += f"c{len(key_id)}"
+    # After the version the script inserts, so the scripts' reading of the header is unchanged.
+    marker = "" if key_id is None else f"c{len(key_id)}"
     body = value.data if value.ref_backend is None else f"{_part(value.ref_backend)}{value.data}"
-    return f"{header}:{written or ''}{key_id or ''}{body}", expiry
+    return header, f"{marker}:{written or ''}{key_id or ''}{body}", expiry
 
 
-_HEADER = re.compile(r"[vr](\d+)(?:e(\d+))?(?:w(\d+))?(?:c(\d+))?")
+_HEADER = re.compile(r"[vr](\d+)(?:e(\d+))?(?:w(\d+))?(?:n(\d+))?(?:c(\d+))?")
 
 
 def _decode_parts(raw: str) -> tuple[StoredValue, int, int | None]:
     """(what is stored, when it was written, when it expires) of a hash value; times in µs."""
     header, _, rest = raw.partition(":")
     expires = written_by = key_id = None
-    if header[1:].isdigit():  # the common case: no expiry, no writer
+    version = 1  # a value written before versions
+    if header[1:].isdigit():  # a value written before versions, with no expiry and no writer
         updated = int(header[1:])
     else:
         match = _HEADER.fullmatch(header)
@@ -260,14 +166,17 @@ def _decode_parts(raw: str) -> tuple[StoredValue, int, int | None]:
             size = int(match[3])
             written_by, rest = rest[:size], rest[size:]
         if match[4] is not None:
-            size = int(match[4])
+            version = int(match[4])
+        if match[5] is not None:
+            size = int(match[5])
             key_id, rest = rest[:size], rest[size:]
     expires_at = None if expires is None else _EPOCH + expires * _MICROSECOND
     if raw[0] == "v":
-        return StoredValue(rest, None, expires_at, written_by, key_id), updated, expires
+        stored = StoredValue(rest, None, expires_at, written_by, version, key_id)
+        return stored, updated, expires
     length, _, rest = rest.partition(":")
     size = int(length)
-    stored = StoredValue(rest[size:], rest[:size], expires_at, written_by, key_id)
+    stored = StoredValue(rest[size:], rest[:size], expires_at, written_by, version, key_id)
     return stored, updated, expires
 
 
@@ -330,6 +239,33 @@ def _held(values: list[str], ref_backend: str, wanted: frozenset[str]) -> set[st
 # -- the backend ---------------------------------------------------------------------------------
 
 
+_PHASES: dict[TryPhase, int] = {"queued": 1, "running": 2, "ended": 3}
+_ENDED_TRY_SECONDS = 7 * 24 * 3600
+"""How long the key of an ended try stays: longer than any token of it can live. Once it is
+gone, the try's writes are refused all the same (no key: no try in flight)."""
+
+
+def _text(if_version: int | None) -> str:
+    return "" if if_version is None else str(if_version)
+
+
+def _try(fence: TryFence | None) -> str:
+    return "" if fence is None else str(fence.try_number)
+
+
+def _accepted(reply: list[Any], key: str, if_version: int | None, fence: TryFence | None) -> str:
+    """The detail of a script's ``{code, detail}`` reply; the refusal raised if it is one."""
+    code, detail = int(reply[0]), reply[1]
+    if code == 1:
+        assert fence is not None
+        current = detail or None
+        why = "no try of it is in flight" if current is None else f"its try key is {current!r}"
+        raise refusals.stale_try(fence, why, current)
+    if code == 2:
+        raise refusals.version_conflict(key, int(if_version or 0), int(detail))
+    return str(detail)
+
+
 class RedisStateBackend(BaseStateBackend):
     """Keeps task and asset state in Redis hashes under ``prefix`` (see the module docstring).
 
@@ -338,11 +274,19 @@ class RedisStateBackend(BaseStateBackend):
     loop that opened them: use the async twins from one loop, and close with :meth:`aclose` on
     it. ``session`` is accepted for the interface's sake and ignored.
 
+    It keeps versions and fences writes in its scripts: ``P:try:<ti_id>`` holds
+    ``<try number>:<phase>`` (1 queued, 2 running, 3 ended), set through :meth:`record_try`
+    when the API server queues, starts and ends a try; a write of a try is applied only while
+    that key names the try and it has not ended.
+
     The server's persistence is checked when the backend is built: a Redis that keeps its data
     only in memory is refused with :class:`~taskstate.errors.VolatileBackendError`, unless
     ``allow_volatile`` says that losing every value on a Redis restart is intended (see
     :mod:`taskstate.backends.redis_persistence`); then nothing is checked.
     """
+
+    supports_versions = True
+    supports_fencing = True
 
     def __init__(
         self, url: str = DEFAULT_URL, *, prefix: str = "taskstate", allow_volatile: bool = False
@@ -372,16 +316,20 @@ class RedisStateBackend(BaseStateBackend):
             except BaseException:
                 self._client.close()
                 raise
-        self._set = self._client.register_script(_SET)
-        self._delete = self._client.register_script(_DELETE)
-        self._clear = self._client.register_script(_CLEAR)
-        self._clear_task = self._client.register_script(_CLEAR_TASK)
-        self._expire = self._client.register_script(_EXPIRE)
-        self._aset = self._aclient.register_script(_SET)
-        self._adelete = self._aclient.register_script(_DELETE)
-        self._aclear = self._aclient.register_script(_CLEAR)
-        self._aclear_task = self._aclient.register_script(_CLEAR_TASK)
-        self._aexpire = self._aclient.register_script(_EXPIRE)
+        self._set = self._client.register_script(SET)
+        self._delete = self._client.register_script(DELETE)
+        self._clear = self._client.register_script(CLEAR)
+        self._clear_task = self._client.register_script(CLEAR_TASK)
+        self._expire = self._client.register_script(EXPIRE)
+        self._clear_fenced = self._client.register_script(CLEAR_FENCED)
+        self._record_try = self._client.register_script(RECORD_TRY)
+        self._aset = self._aclient.register_script(SET)
+        self._adelete = self._aclient.register_script(DELETE)
+        self._aclear = self._aclient.register_script(CLEAR)
+        self._aclear_task = self._aclient.register_script(CLEAR_TASK)
+        self._aexpire = self._aclient.register_script(EXPIRE)
+        self._aclear_fenced = self._aclient.register_script(CLEAR_FENCED)
+        self._arecord_try = self._aclient.register_script(RECORD_TRY)
 
     def __repr__(self) -> str:
         return f"RedisStateBackend({self._masked_url!r}, prefix={self._prefix!r})"
@@ -393,17 +341,47 @@ class RedisStateBackend(BaseStateBackend):
             yield
         except RedisError as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
+            # A lost or busy server: clients retry the request (see client._retry).
+            transient = isinstance(exc, RedisConnectionError | RedisTimeoutError | BusyLoadingError)
+            detail = {"url": self._masked_url, "error": type(exc).__name__, "transient": transient}
             raise BackendError(
-                f"Redis at {self._masked_url} failed: {reason}",
-                detail={"url": self._masked_url, "error": type(exc).__name__},
+                f"Redis at {self._masked_url} failed: {reason}", detail=detail
             ) from exc
 
     def _hash(self, scope: StateScope) -> str:
         return _keys(self._prefix, scope)[0]
 
-    def _set_call(self, scope: StateScope, key: str, value: StoredValue) -> dict[str, Any]:
-        encoded, expiry = _encode(value)
-        return {"keys": _keys(self._prefix, scope), "args": [key, encoded, expiry]}
+    def _write_keys(self, scope: StateScope, fence: TryFence | None) -> list[str]:
+        """The scope's hash, the expiry index, the writer's try key[, the task's index set]."""
+        keys = _keys(self._prefix, scope)
+        return [keys[0], keys[1], self._try_key(fence.ti_id if fence else ""), *keys[2:]]
+
+    def _try_key(self, ti_id: str) -> str:
+        return f"{self._prefix}:try:{ti_id}"
+
+    def _set_call(
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        if_version: int | None,
+        fence: TryFence | None,
+    ) -> dict[str, Any]:
+        header, rest, expiry = _encode(value)
+        args = [key, header, rest, expiry, _text(if_version), _try(fence)]
+        return {"keys": self._write_keys(scope, fence), "args": args}
+
+    def _delete_call(
+        self, scope: StateScope, key: str, if_version: int | None, fence: TryFence | None
+    ) -> dict[str, Any]:
+        return {
+            "keys": self._write_keys(scope, fence),
+            "args": [key, _text(if_version), _try(fence)],
+        }
+
+    def _record_call(self, ti_id: str, try_number: int, phase: TryPhase) -> dict[str, Any]:
+        args = [try_number, _PHASES[phase], _ENDED_TRY_SECONDS]
+        return {"keys": [self._try_key(ti_id)], "args": args}
 
     def _clear_call(self, scope: StateScope, all_map_indices: bool) -> tuple[bool, list[str]]:
         """(whether to clear the whole task, the keys to pass)."""
@@ -422,22 +400,54 @@ class RedisStateBackend(BaseStateBackend):
             raw = cast("str | None", self._client.hget(self._hash(scope), key))
         return _live(raw)
 
-    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
+    def set(
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> int:
         with self._translate():
-            self._set(**self._set_call(scope, key, value))
+            reply = self._set(**self._set_call(scope, key, value, if_version, fence))
+        return int(_accepted(reply, key, if_version, fence))
 
-    def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
+    def delete(
+        self,
+        scope: StateScope,
+        key: str,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> StoredValue | None:
         with self._translate():
-            raw = self._delete(keys=_keys(self._prefix, scope), args=[key])
-        return _decode(raw)
+            reply = self._delete(**self._delete_call(scope, key, if_version, fence))
+        return _decode(_accepted(reply, key, if_version, fence) or None)
 
     def clear(
-        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+        self,
+        scope: StateScope,
+        *,
+        all_map_indices: bool = False,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> list[StoredValue]:
+        if fence is not None:
+            with self._translate():
+                reply = self._clear_fenced(keys=self._write_keys(scope, fence), args=[_try(fence)])
+            _accepted(reply[:2] if len(reply) > 1 else [*reply, ""], "", None, fence)
+            return _refs(reply[1:])
         whole_task, keys = self._clear_call(scope, all_map_indices)
         with self._translate():
             raws = (self._clear_task if whole_task else self._clear)(keys=keys)
         return _refs(raws)
+
+    def record_try(self, ti_id: str, try_number: int, phase: TryPhase) -> None:
+        with self._translate():
+            self._record_try(**self._record_call(ti_id, try_number, phase))
 
     def list_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         with self._translate():
@@ -477,25 +487,54 @@ class RedisStateBackend(BaseStateBackend):
         return _live(raw)
 
     async def aset(
-        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
-    ) -> None:
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
+    ) -> int:
         with self._translate():
-            await self._aset(**self._set_call(scope, key, value))
+            reply = await self._aset(**self._set_call(scope, key, value, if_version, fence))
+        return int(_accepted(reply, key, if_version, fence))
 
     async def adelete(
-        self, scope: StateScope, key: str, *, session: Any = None
+        self,
+        scope: StateScope,
+        key: str,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> StoredValue | None:
         with self._translate():
-            raw = await self._adelete(keys=_keys(self._prefix, scope), args=[key])
-        return _decode(raw)
+            reply = await self._adelete(**self._delete_call(scope, key, if_version, fence))
+        return _decode(_accepted(reply, key, if_version, fence) or None)
 
     async def aclear(
-        self, scope: StateScope, *, all_map_indices: bool = False, session: Any = None
+        self,
+        scope: StateScope,
+        *,
+        all_map_indices: bool = False,
+        fence: TryFence | None = None,
+        session: Any = None,
     ) -> list[StoredValue]:
+        if fence is not None:
+            keys = self._write_keys(scope, fence)
+            with self._translate():
+                reply = await self._aclear_fenced(keys=keys, args=[_try(fence)])
+            _accepted(reply[:2] if len(reply) > 1 else [*reply, ""], "", None, fence)
+            return _refs(reply[1:])
         whole_task, keys = self._clear_call(scope, all_map_indices)
         with self._translate():
             raws = await (self._aclear_task if whole_task else self._aclear)(keys=keys)
         return _refs(raws)
+
+    async def arecord_try(self, ti_id: str, try_number: int, phase: TryPhase) -> None:
+        with self._translate():
+            await self._arecord_try(**self._record_call(ti_id, try_number, phase))
 
     async def alist_entries(self, scope: StateScope, *, session: Any = None) -> list[StateEntry]:
         with self._translate():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "refuse_api_key_option",
     "settings",
     "stdout",
+    "stop_on_signals",
     "worker_backend_spec",
 ]
 
@@ -216,22 +218,42 @@ def api_client(
     """A client of the API server at ``api_url``, or of an embedded one.
 
     This process then holds an API key: it makes itself undumpable first, so that no process of
-    its user (a task among them) can read the key from its memory.
+    its user (a task among them) can read the key from its memory. Calls that fail for a
+    transient reason are retried for ``[api] client_retry_seconds``.
     """
     import os
 
     from taskstate.api.keys import client_api_key, in_memory_keys
+    from taskstate.client._retry import RetryPolicy
     from taskstate.client.public import PublicClient
     from taskstate.hardening import make_undumpable
 
     make_undumpable("taskstate command")
+    seconds = config.api.client_retry_seconds
+    retry = RetryPolicy(seconds) if seconds > 0 else None
     if api_url:
         key = client_api_key(config, api_key_file, environ=os.environ)
-        with PublicClient(api_url, key) as client:
+        with PublicClient(api_url, key, retry=retry) as client:
             yield api_url, client
         return
     from taskstate.api.server import EmbeddedServer
 
     config, key = in_memory_keys(config)
-    with EmbeddedServer(config) as server, PublicClient(server.url, key) as client:
+    with EmbeddedServer(config) as server, PublicClient(server.url, key, retry=retry) as client:
         yield server.url, client
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM call ``stop`` with the signal's name
+    (``SIGINT``) instead of raising KeyboardInterrupt or ending the process."""
+
+    def handler(signum: int, frame: object) -> None:
+        stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

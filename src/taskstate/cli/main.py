@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +34,10 @@ from taskstate.cli.common import (
     refuse_api_key_option,
     settings,
     stdout,
+    stop_on_signals,
     worker_backend_spec,
 )
-from taskstate.errors import TaskStateError
+from taskstate.errors import TaskStateError, UsageError
 
 __all__ = ["app", "main"]
 
@@ -86,6 +88,14 @@ def dags_test(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Id of the new run (default: manual__<now>).")
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the unfinished or failed run --run-id: its succeeded task instances "
+            "are kept, the others run as their next try, with their task state.",
+        ),
+    ] = False,
     parallelism: Annotated[
         int | None,
         typer.Option(
@@ -100,6 +110,10 @@ def dags_test(
     As with "airflow dags test": the run is dated LOGICAL_DATE (now by default), its data
     interval is the one Airflow infers for a manual run, and --conf overrides the DAG's
     params, each checked against its schema before any task runs.
+
+    SIGINT (Ctrl-C) or SIGTERM stops the tasks (SIGTERM, then SIGKILL after a grace), records
+    their tries and the run as failed ("interrupted"), prints the summary and exits 130 or 143;
+    --resume continues the run later.
     """
     from taskstate.runner import DagRunner, default_run_id
     from taskstate.runner.output import RunOutput
@@ -113,9 +127,11 @@ def dags_test(
         workers = config.workers
         backend = worker_backend_spec(workers)
         check_worker_backend(backend)
+        if resume and not run_id:
+            raise UsageError("--resume continues an existing run: name it with --run-id")
         output = RunOutput()
         with api_client(config, api_url, api_key) as (url, client):
-            result = DagRunner(
+            runner = DagRunner(
                 dag,
                 str(path.resolve()),
                 client=client,
@@ -131,11 +147,19 @@ def dags_test(
                 log_folder=config.logs_folder,
                 log_level=config.logging.level,
                 run_as_user=workers.run_as_user,
+                client_retry_seconds=config.api.client_retry_seconds,
+                resume=resume,
                 encryption_keys=[(k.id, k.secret) for k in workers.encryption_key_list()],
-            ).run()
+            )
+            with stop_on_signals(runner.interrupt):
+                result = runner.run()
     except TaskStateError as exc:
         fail(exc)
     output.summary(result.dag_id, result.run_id, result.state, result.task_instances)
+    stopped_by = runner.groups.reason
+    if stopped_by is not None:
+        err.print(f"interrupted by {stopped_by}; continue with --run-id {result.run_id} --resume")
+        raise typer.Exit(128 + signal.Signals[stopped_by])
     raise typer.Exit(0 if result.succeeded else 1)
 
 

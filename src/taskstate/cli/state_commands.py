@@ -49,6 +49,14 @@ MapIndex = Annotated[
 AssetName = Annotated[str | None, typer.Option("--asset", help="Asset name (asset state).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Key = Annotated[str, typer.Argument(help="The state key.")]
+IfVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        min=0,
+        help="Only if KEY is at this version (0: only if it does not exist); see 'state get'.",
+    ),
+]
 
 
 class _Scope:
@@ -201,6 +209,7 @@ def set_state(
             "default [state_store] default_retention_days.",
         ),
     ] = None,
+    if_version: IfVersion = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -225,15 +234,34 @@ def set_state(
             key_id, parsed = encrypt_for(keyring, scope.state_scope, key, parsed)
         with api_client(config, api_url, api_key) as (_, client):
             if scope.asset is not None:
-                client.set_asset_state(scope.asset, key, parsed, retention=keep, encryption=key_id)
+                answer = client.set_asset_state(
+                    scope.asset,
+                    key,
+                    parsed,
+                    retention=keep,
+                    if_version=if_version,
+                    encryption=key_id,
+                )
             else:
                 dag, run, task, index = scope.task
-                client.set_task_state(
-                    dag, run, task, key, parsed, index, retention=keep, encryption=key_id
+                answer = client.set_task_state(
+                    dag,
+                    run,
+                    task,
+                    key,
+                    parsed,
+                    index,
+                    retention=keep,
+                    if_version=if_version,
+                    encryption=key_id,
                 )
     except TaskStateError as exc:
         fail(exc)
-    print(f"set {key!r}" + ("" if key_id is None else f" (encrypted with key {key_id})"))
+    version = answer.get("version") if isinstance(answer, dict) else None
+    notes = [] if not version else [f"version {version}"]
+    if key_id is not None:
+        notes.append(f"encrypted with key {key_id}")
+    print(f"set {key!r}" + (f" ({', '.join(notes)})" if notes else ""))
 
 
 @app.command("delete")
@@ -244,6 +272,7 @@ def delete_state(
     task_id: TaskId = None,
     map_index: MapIndex = None,
     asset: AssetName = None,
+    if_version: IfVersion = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -252,10 +281,10 @@ def delete_state(
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
         with api_client(settings(), api_url, api_key) as (_, client):
             if scope.asset is not None:
-                answer = client.delete_asset_state(scope.asset, key)
+                answer = client.delete_asset_state(scope.asset, key, if_version=if_version)
             else:
                 dag, run, task, index = scope.task
-                answer = client.delete_task_state(dag, run, task, key, index)
+                answer = client.delete_task_state(dag, run, task, key, index, if_version=if_version)
     except TaskStateError as exc:
         fail(exc)
     print(f"deleted {key!r}" if answer["deleted"] else f"{key!r} was not set")

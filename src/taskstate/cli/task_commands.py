@@ -119,3 +119,53 @@ def _ranges(indices: list[int]) -> str:
     if real == list(range(real[0], real[-1] + 1)):
         return f"{real[0]}..{real[-1]}" if len(real) > 1 else str(real[0])
     return ", ".join(map(str, real))
+
+
+@app.command("clear")
+def clear(
+    dag_id: Annotated[str, typer.Option("--dag-id", help="DAG of the run.")],
+    run_id: Annotated[str, typer.Option("--run-id", help="The run.")],
+    task_ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-id",
+            help="Clear every instance of this task (repeatable). Default: every instance "
+            "that did not end well.",
+        ),
+    ] = None,
+    keep_state: Annotated[
+        bool,
+        typer.Option(
+            "--keep-state/--discard-state",
+            help="Keep the cleared instances' task state for their next try, or clear it.",
+        ),
+    ] = True,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Schedule task instances of a run again, each for its next try.
+
+    Without --task-id, the instances that failed, were upstream_failed, or were left queued or
+    running are cleared; succeeded and skipped ones are kept. "taskstate dags test FILE
+    --run-id R --resume" then runs them.
+    """
+    try:
+        with api_client(settings(), api_url, api_key) as (_, client):
+            answer = client.clear_run(dag_id, run_id, task_ids, keep_state=keep_state)
+    except TaskStateError as exc:
+        fail(exc)
+    cleared = set(answer["cleared"])
+    names = sorted(
+        {_label(ti) for ti in answer["task_instances"] if ti["id"] in cleared},
+    )
+    kept = "kept" if keep_state else "cleared"
+    print(
+        f"cleared {len(cleared)} task instance(s) of run {run_id!r} of {dag_id!r}"
+        + (f": {', '.join(names)}" if names else "")
+        + f"; task state {kept}"
+    )
+
+
+def _label(ti: dict[str, Any]) -> str:
+    index = ti["map_index"]
+    return ti["task_id"] if index < 0 else f"{ti['task_id']}[{index}]"

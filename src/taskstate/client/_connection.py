@@ -38,6 +38,9 @@ class KeepAliveConnection:
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
+    last_etag: str | None = None
+    """The ``ETag`` of the last answer (a key's version), None if it had none."""
+
     def _connect(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = cls(self._host, self._port, timeout=self._timeout)
@@ -91,6 +94,7 @@ class KeepAliveConnection:
                 ) from exc
             if response.will_close:
                 self.close()
+            self.last_etag = response.getheader("etag")
             return response.status, data
         raise AssertionError("unreachable")
 

@@ -10,6 +10,7 @@ import msgspec
 
 from taskstate.client._common import error_for, key_path
 from taskstate.client._connection import KeepAliveConnection
+from taskstate.client._retry import RetryingConnection, RetryPolicy
 from taskstate.contracts.http import (
     AssetEventsBody,
     FinishRequest,
@@ -32,9 +33,19 @@ __all__ = ["ExecutionClient"]
 class ExecutionClient:
     """Calls the ``/execution`` routes with the token of one task instance."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """``retry``: how transient failures are retried (see ``client._retry``); None: never."""
         self.base_url = base_url.rstrip("/")
-        self._conn = KeepAliveConnection(self.base_url, timeout=timeout)
+        conn = KeepAliveConnection(self.base_url, timeout=timeout)
+        self._conn: KeepAliveConnection | RetryingConnection
+        self._conn = conn if retry is None else RetryingConnection(conn, retry)
         self._headers = {"content-type": "application/json"}
         self.set_token(token)
         self._state_body = msgspec.json.Decoder(StateBody)
@@ -46,8 +57,13 @@ class ExecutionClient:
     def close(self) -> None:
         self._conn.close()
 
-    def _send(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        status, content = self._conn.request(method, "/execution" + path, body, self._headers)
+    def _send(
+        self, method: str, path: str, body: bytes | None = None, if_version: int | None = None
+    ) -> bytes:
+        headers = self._headers
+        if if_version is not None:
+            headers = {**headers, **_precondition(if_version)}
+        status, content = self._conn.request(method, "/execution" + path, body, headers)
         if status >= 300:
             raise error_for(status, content, f"{method} {path}")
         return content
@@ -85,18 +101,27 @@ class ExecutionClient:
         ref_backend: str | None,
         *,
         retention: float | str | None = None,
+        if_version: int | None = None,
         encryption: str | None = None,
-    ) -> None:
-        """Store ``data`` (JSON text, or a reference written by ``ref_backend``).
+    ) -> int:
+        """Store ``data`` (JSON text, or a reference written by ``ref_backend``); the version
+        the key got (0 with a backend that keeps none).
 
         ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
-        ``encryption``: the id of the key the task process encrypted the value with.
+        With ``if_version``, only if the key is at that version (0: does not exist), else
+        VersionConflictError. ``encryption``: the id of the key the task process encrypted the
+        value with.
         """
         payload = _state_payload(data, ref_backend, retention, encryption)
-        self._send("PUT", _state_path(scope, key), payload)
+        self._send("PUT", _state_path(scope, key), payload, if_version)
+        etag = self._conn.last_etag
+        return int(etag.strip('"')) if etag else 0
 
-    def delete_state(self, scope: ApiScope, key: str) -> StateBody:
-        return self._state_body.decode(self._send("DELETE", _state_path(scope, key)))
+    def delete_state(
+        self, scope: ApiScope, key: str, *, if_version: int | None = None
+    ) -> StateBody:
+        content = self._send("DELETE", _state_path(scope, key), None, if_version)
+        return self._state_body.decode(content)
 
     def clear_state(self, scope: ApiScope) -> RemovedRefsBody:
         return self._removed_body.decode(self._send("DELETE", _state_path(scope, None)))
@@ -181,6 +206,12 @@ class ExecutionClient:
 
 def _q(value: str) -> str:
     return quote(value, safe="")
+
+
+def _precondition(if_version: int) -> dict[str, str]:
+    if if_version == 0:
+        return {"if-none-match": "*"}
+    return {"if-match": f'"{if_version}"'}
 
 
 def _state_path(scope: ApiScope, key: str | None) -> str:

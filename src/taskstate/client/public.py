@@ -14,6 +14,7 @@ import httpx
 
 from taskstate.client._common import key_path
 from taskstate.client._http import check, translate_errors
+from taskstate.client._retry import RetryingTransport, RetryPolicy
 from taskstate.state.codec import encode_value
 from taskstate.state.retention import Retention, retention_to_wire
 
@@ -32,8 +33,12 @@ class PublicClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        """``retry``: how transient failures are retried (see ``client._retry``); None: never."""
         self.base_url = base_url.rstrip("/")
+        if retry is not None:
+            transport = RetryingTransport(transport or httpx.HTTPTransport(), retry)
         self._http = httpx.Client(
             base_url=self.base_url + "/api/v1",
             timeout=timeout,
@@ -71,10 +76,36 @@ class PublicClient:
         path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}"
         return self._call("DELETE", path, params={"force": "true"} if force else None)
 
-    def finish_run(self, dag_id: str, run_id: str, state: str) -> Json:
-        return self._call(
-            "PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json={"state": state}
-        )
+    def finish_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        state: str,
+        reason: str | None = None,
+        *,
+        end_unfinished: bool = False,
+    ) -> Json:
+        """End the run as ``success`` or ``failed``; ``reason`` says why, when it needs saying.
+        With ``end_unfinished``, instances not ended yet end failed for the same reason."""
+        body: dict[str, Any] = {"state": state}
+        if reason is not None:
+            body["reason"] = reason
+        if end_unfinished:
+            body["end_unfinished"] = True
+        return self._call("PATCH", f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}", json=body)
+
+    def clear_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_ids: list[str] | None = None,
+        *,
+        keep_state: bool = True,
+    ) -> Json:
+        """Make the run's unfinished or failed instances (or every instance of ``task_ids``)
+        scheduled again, each for its next try; the answer is the run, as :meth:`get_run`."""
+        path = f"/dag-runs/{key_path(dag_id)}/{key_path(run_id)}/clear"
+        return self._call("POST", path, json={"task_ids": task_ids, "keep_state": keep_state})
 
     def queue_task_instance(self, ti_id: str) -> Json:
         """Move a task instance to its next try; the answer holds that try's token."""
@@ -139,20 +170,34 @@ class PublicClient:
         map_index: int = -1,
         *,
         retention: Retention = None,
+        if_version: int | None = None,
         encryption: str | None = None,
     ) -> Json:
         """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default).
-
-        ``encryption``: the id of the key ``value`` (a ciphertext string) is encrypted with."""
+        With ``if_version``, only if the key is at that version (0: does not exist), else
+        PreconditionFailedError. ``encryption``: the id of the key ``value`` (a ciphertext
+        string) is encrypted with."""
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        body = _value_body(value, retention, encryption)
-        return self._call("PUT", f"/task-state/{key_path(key)}", params=params, **body)
+        return self._call(
+            "PUT",
+            f"/task-state/{key_path(key)}",
+            params=params,
+            **_value_body(value, retention, if_version, encryption),
+        )
 
     def delete_task_state(
-        self, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        if_version: int | None = None,
     ) -> Json:
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        return self._call("DELETE", f"/task-state/{key_path(key)}", params=params)
+        path = f"/task-state/{key_path(key)}"
+        return self._call("DELETE", path, params=params, headers=_precondition(if_version))
 
     def clear_task_state(
         self,
@@ -199,15 +244,19 @@ class PublicClient:
         value: Any,
         *,
         retention: Retention = None,
+        if_version: int | None = None,
         encryption: str | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` and ``encryption`` as in :meth:`set_task_state`."""
+        """Store ``value``; ``retention``, ``if_version`` and ``encryption`` as in
+        :meth:`set_task_state`."""
         path = f"/asset-state/{key_path(key)}"
-        body = _value_body(value, retention, encryption)
+        body = _value_body(value, retention, if_version, encryption)
         return self._call("PUT", path, params={"name": asset}, **body)
 
-    def delete_asset_state(self, asset: str, key: str) -> Json:
-        return self._call("DELETE", f"/asset-state/{key_path(key)}", params={"name": asset})
+    def delete_asset_state(self, asset: str, key: str, *, if_version: int | None = None) -> Json:
+        path = f"/asset-state/{key_path(key)}"
+        headers = _precondition(if_version)
+        return self._call("DELETE", path, params={"name": asset}, headers=headers)
 
     def clear_asset_state(self, asset: str) -> Json:
         return self._call("DELETE", "/asset-state", params={"name": asset})
@@ -242,7 +291,10 @@ class PublicClient:
 
 
 def _value_body(
-    value: Any, retention: Retention = None, encryption: str | None = None
+    value: Any,
+    retention: Retention = None,
+    if_version: int | None = None,
+    encryption: str | None = None,
 ) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.
 
@@ -255,8 +307,18 @@ def _value_body(
     if encryption is not None:
         extra += b',"encryption":' + json.dumps(encryption).encode()
     content = b'{"value":' + encode_value(value, max_bytes=0) + extra + b"}"
-    return {"content": content, "headers": {"content-type": "application/json"}}
+    headers = {"content-type": "application/json", **_precondition(if_version)}
+    return {"content": content, "headers": headers}
 
 
 def _params(**values: object) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _precondition(if_version: int | None) -> dict[str, str]:
+    """The headers that name the version a write expects (none: any)."""
+    if if_version is None:
+        return {}
+    if if_version == 0:
+        return {"if-none-match": "*"}
+    return {"if-match": f'"{if_version}"'}

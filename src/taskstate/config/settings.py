@@ -233,6 +233,9 @@ class APISettings(_Section):
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1)
     """Largest request body accepted, refused (413) before more of it is read; at least
     ``[state_store] max_value_bytes`` + 64 KiB, so that every storable value fits in a body."""
+    client_retry_seconds: float = Field(default=60.0, ge=0, le=86_400, allow_inf_nan=False)
+    """How long a client (supervisor, runner, CLI) retries a call that failed transiently
+    (connection refused or reset, 503) before giving up; 0: no retries."""
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

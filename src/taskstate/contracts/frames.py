@@ -48,6 +48,7 @@ __all__ = [
     "RemovedRefs",
     "Reply",
     "Request",
+    "SetReply",
     "SetState",
     "SetTaskOutput",
     "StartTask",
@@ -81,13 +82,23 @@ class StateReply(Reply):
     """What is stored for a key: JSON text, or a reference written by ``ref_backend``.
 
     Both ``data`` and ``ref_backend`` are None when the key is missing; a delete answers with
-    what it removed.
+    what it removed. ``version`` (0: none kept), ``expires_at`` (ISO 8601) and ``written_by``
+    (JSON text) describe the stored key.
     """
 
     data: bytes | None = None
     ref_backend: str | None = None
+    version: int = 0
+    expires_at: str | None = None
+    written_by: str | None = None
     encryption: str | None = None
     """The id of the key ``data`` (or what its reference names) is encrypted with; None: plain."""
+
+
+class SetReply(Reply):
+    """The version a set gave the key (0 with a backend that keeps none)."""
+
+    version: int = 0
 
 
 class RemovedRefs(Reply):
@@ -111,13 +122,16 @@ class GetState(Request[StateReply]):
     key: str
 
 
-class SetState(Request[None]):
+class SetState(Request[SetReply]):
+    reply_type = SetReply
     scope: FrameScope
     key: str
     data: bytes
     ref_backend: str | None = None
     retention: float | str | None = None
     """Seconds the key stays visible, or ``"never"``; None: the server's default."""
+    if_version: int | None = None
+    """Write only if the key is at this version (0: only if it does not exist)."""
     encryption: str | None = None
     """The id of the key the value is encrypted with (see :mod:`taskstate.runtime.encryption`)."""
 
@@ -126,6 +140,8 @@ class DeleteState(Request[StateReply]):
     reply_type = StateReply
     scope: FrameScope
     key: str
+    if_version: int | None = None
+    """Delete only if the key is at this version."""
 
 
 class ClearState(Request[RemovedRefs]):
@@ -264,6 +280,7 @@ Body = (
     | DeleteState
     | ClearState
     | StateReply
+    | SetReply
     | RemovedRefs
     | StartTask
     | SetTaskOutput

@@ -37,6 +37,10 @@ class StateBody(msgspec.Struct, omit_defaults=True):
     In a GET answer, all three are absent when the key is missing. ``value`` is UNSET rather
     than None when absent, so that an explicit JSON ``null`` arrives (and is refused) as a value.
 
+    A PUT or DELETE names the version it expects with ``If-Match: "<version>"`` (or
+    ``If-None-Match: *``: the key must not exist); a PUT answers 204 with the new version as its
+    ``ETag``.
+
     In a PUT, ``retention`` is how long the key stays visible: seconds, or ``"never"``; absent
     (as every client before retention sends it), the server's default. It is left untyped here
     so that a bad one is refused by the retention check, with its own error, not as a malformed
@@ -49,6 +53,12 @@ class StateBody(msgspec.Struct, omit_defaults=True):
     encryption: str | None = None
     """The id of the key the value is encrypted with (by the task process); None: plain."""
     retention: Any = None
+    version: int = 0
+    """In an answer: the key's version (0 for a backend without versions)."""
+    expires_at: str | None = None
+    """In an answer: when the key expires (ISO 8601), None if never."""
+    written_by: str | None = None
+    """In an answer: who wrote the key last, as JSON text (see ``taskstate.state.provenance``)."""
 
 
 class RefBody(msgspec.Struct):

@@ -31,7 +31,14 @@ from typing import Any, Literal, NoReturn
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -244,9 +251,14 @@ def raise_backend_error(exc: SQLAlchemyError, masked_url: str) -> NoReturn:
     reason = lines[0] if lines else type(cause).__name__
     if isinstance(exc, DataError):
         raise_unstorable(cause)
+    # A lost connection, a restarting server, a lock held too long: the same request may
+    # succeed later, and clients retry it. Other errors (a value the column cannot hold) stay.
+    transient = isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
     raise BackendError(
         f"the metadata database at {masked_url} failed: {reason}",
-        detail={"database": masked_url, "error": type(cause).__name__},
+        detail={"database": masked_url, "error": type(cause).__name__, "transient": transient},
     ) from exc
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -43,6 +45,7 @@ __all__ = [
     "DagRun",
     "DagRunState",
     "PurgeEntry",
+    "RequestReply",
     "TaskInstance",
     "TaskInstanceAlias",
     "TaskInstanceAsset",
@@ -147,6 +150,8 @@ class DagRun(Base):
     data_interval_end: Mapped[datetime | None]
     conf: Mapped[str | None] = mapped_column(Text)
     """The JSON text of the run's configuration (``dags test --conf``); NULL: none given."""
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the run ended as it did, when that needs saying (``interrupted``); NULL otherwise."""
 
 
 class TaskInstance(Base):
@@ -173,6 +178,10 @@ class TaskInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     hostname: Mapped[str | None] = mapped_column(String(250))
     pid: Mapped[int | None] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    """The task's retries: a cleared instance gets this many more tries than it has had."""
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the last try ended as it did (the supervisor's or the runner's words); NULL: none."""
 
 
 class Asset(Base):
@@ -231,8 +240,10 @@ class TaskState(Base):
     """When the key stops being visible; NULL: never."""
     written_by: Mapped[str | None] = mapped_column(Text)
     """Who wrote the key last (a task instance's try, or the public API), as JSON text."""
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    """Assigned by every write: max(old + 1, the clock in µs), never reused (migration 0008)."""
     encryption: Mapped[str | None] = mapped_column(String(64))
-    """The id of the key the task process encrypted the value with; NULL: plain."""
+    """The id of the key the task process encrypted the value with; NULL: plain (migration 0009)."""
 
 
 class AssetState(Base):
@@ -249,6 +260,7 @@ class AssetState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     expires_at: Mapped[datetime | None]
     written_by: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     encryption: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -342,3 +354,22 @@ class PurgeEntry(Base):
     ref: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RequestReply(Base):
+    """The reply to a request that carried an ``Idempotency-Key``, kept to answer its repeats.
+
+    See ``taskstate.api.replies``.
+    """
+
+    __tablename__ = "request_reply"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the request's Authorization header: replies go to their caller only."""
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -89,7 +89,9 @@ class Scheduler:
     def __init__(self, graph: TaskGraph, tis: Instances) -> None:
         self.graph = graph
         self.tis = tis
-        self.at: dict[TiKey, int] = {}
+        # Instances that ended before the runner started (a resumed run's) are seen by every
+        # pass.
+        self.at: dict[TiKey, int] = {key: -1 for key, state in tis.states.items() if state in FINAL}
         # Per task: the first pass its scheduled instances have not been looked at in.
         self.frontier: dict[str, int] = {node.task_id: 0 for node in graph}
         self._pending: dict[TiKey, _PendingSkip] = {}

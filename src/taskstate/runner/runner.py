@@ -18,10 +18,6 @@ The run's state is Airflow's: ``failed`` when an instance of a leaf task (see
 from __future__ import annotations
 
 import heapq
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,13 +25,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
+from taskstate.client._retry import RetryPolicy
 from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.contracts.types import WorkerBackendSpec
-from taskstate.errors import TaskStateError
-from taskstate.hardening import task_user, without_secrets
+from taskstate.errors import UsageError
+from taskstate.hardening import task_user
 from taskstate.runner import mapping
 from taskstate.runner.branching import downstream_to_skip
 from taskstate.runner.dates import manual_data_interval
@@ -45,12 +40,14 @@ from taskstate.runner.instances import label as ti_label
 from taskstate.runner.output import RunOutput
 from taskstate.runner.passes import FINAL, Decision, Scheduler
 from taskstate.runner.retry import retry_delay_seconds
+from taskstate.runner.stopping import TryGroups, fail_try
 from taskstate.runner.trigger_rules import Verdict
 from taskstate.sdk.dag import DAG
 from taskstate.sdk.node import AbstractOperator as Task
 from taskstate.sdk.params import dag_params, resolve_params
 from taskstate.supervisor.job import SupervisorJob
 from taskstate.supervisor.logfile import append_lines, try_log_path
+from taskstate.supervisor.process import INTERRUPTED
 
 __all__ = ["DagRunner", "RunResult", "default_run_id"]
 
@@ -95,11 +92,16 @@ class DagRunner:
         log_folder: Path | None = None,
         log_level: str = "INFO",
         run_as_user: str | None = None,
+        client_retry_seconds: float = 60.0,
+        resume: bool = False,
+        stop_grace: float = 10.0,
         encryption_keys: list[tuple[str, bytes]] | None = None,
     ) -> None:
         """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
         ``conf`` is its configuration, which overrides the DAG's params. ``run_as_user``
-        (``[workers] run_as_user``) is checked here, before the run starts."""
+        (``[workers] run_as_user``) is checked here, before the run starts. With ``resume``, the
+        run exists already and continues (see :meth:`_resume`). ``stop_grace``: seconds an
+        interrupted try has to end before it is killed."""
         self.dag = dag
         self.dag_file = dag_file
         self.client = client
@@ -117,9 +119,18 @@ class DagRunner:
         self.log_level = log_level
         task_user(run_as_user)  # refused now (not root, no such user) rather than at each try
         self.run_as_user = run_as_user
+        self.client_retry_seconds = client_retry_seconds
+        self.resume = resume
         # [workers] encryption_keys, for the task processes only (on the supervisor's stdin).
         self.encryption_keys = list(encryption_keys or [])
-        self._stopping = threading.Event()
+        self.groups = TryGroups(grace=stop_grace)
+        self._stopping = self.groups.stopping
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the run (from a signal handler): no new try starts, running tries are stopped
+        and recorded failed; :meth:`run` then ends the run failed with the reason
+        "interrupted". A second call kills the tries at once."""
+        self.groups.stop(reason)
 
     def _dates(self) -> dict[str, str | None]:
         if self.logical_date is None:
@@ -169,7 +180,7 @@ class DagRunner:
         # schema, before anything is registered or run.
         resolve_params(dag_params(self.dag), None, self.conf)
         graph = TaskGraph(order)
-        tis = self._register(order)
+        tis = self._resume(order) if self.resume else self._register(order)
         self.output.run_started(self.dag.dag_id, self.run_id, len(order))
         run = _Run(self, graph, tis)
         with ThreadPoolExecutor(self.parallelism, thread_name_prefix="taskstate-ti") as pool:
@@ -178,12 +189,21 @@ class DagRunner:
             except BaseException:
                 self._stopping.set()
                 raise
-        deadlocked = run.end_deadlocked()
-        states: dict[str, list[str]] = {}
-        for (task_id, _), state in tis.states.items():
-            states.setdefault(task_id, []).append(state)
-        final = "failed" if deadlocked else run_state(graph, states)
-        self.client.finish_run(self.dag.dag_id, self.run_id, final)
+            finally:
+                self.groups.close()
+        if self.groups.reason is not None:
+            # Every instance not ended yet ends failed, for the same reason as the run.
+            final = "failed"
+            self.client.finish_run(
+                self.dag.dag_id, self.run_id, final, INTERRUPTED, end_unfinished=True
+            )
+        else:
+            deadlocked = run.end_deadlocked()
+            states: dict[str, list[str]] = {}
+            for (task_id, _), state in tis.states.items():
+                states.setdefault(task_id, []).append(state)
+            final = "failed" if deadlocked else run_state(graph, states)
+            self.client.finish_run(self.dag.dag_id, self.run_id, final)
         answer = self.client.get_run(self.dag.dag_id, self.run_id)
         position = {t.task_id: i for i, t in enumerate(order)}
         ordered = sorted(
@@ -196,6 +216,8 @@ class DagRunner:
         label = ti_label(*key)
         timeout: timedelta | None = getattr(task, "execution_timeout", None)
         while True:
+            if self._stopping.is_set():
+                return "failed", 1  # never started; the run's end records it
             queued = self.client.queue_task_instance(ti_id)
             job = SupervisorJob(
                 api_url=self.api_url,
@@ -208,6 +230,7 @@ class DagRunner:
                 log_folder=None if self.log_folder is None else str(self.log_folder),
                 execution_timeout=None if timeout is None else timeout.total_seconds(),
                 run_as_user=self.run_as_user,
+                client_retry_seconds=self.client_retry_seconds,
                 encryption_keys=self.encryption_keys,
             )
             code = self._supervise(label, job)
@@ -266,36 +289,32 @@ class DagRunner:
     def _fail_unreported_try(
         self, say: Callable[[str], None], ti_id: str, token: str, state: str, code: int
     ) -> str:
-        """Report a try its supervisor left queued or running (it crashed, or was killed).
-
-        The try's own token still grants its task instance, so the runner ends the try as
-        failed; it then retries or fails like any other, and the run can finish.
-        """
-        reason = f"the supervisor ended with code {code} without reporting the try"
-        say(f"[runner] {reason}; marking it failed")
-        client = ExecutionClient(self.api_url, token)
+        """Report a try its supervisor left queued or running (see ``stopping.fail_try``)."""
+        seconds = self.client_retry_seconds
+        client = ExecutionClient(
+            self.api_url, token, retry=RetryPolicy(seconds) if seconds else None
+        )
         try:
-            return client.finish(ti_id, "failed", reason)
-        except TaskStateError as exc:
-            say(f"[runner] cannot mark the try failed: {exc}")
-            return state
+            return fail_try(client, say, ti_id, state, code, interrupted=self._stopping.is_set())
         finally:
             client.close()
 
     def _supervise(self, task_id: str, job: SupervisorJob) -> int:
-        with subprocess.Popen(
-            [sys.executable, "-m", "taskstate.supervisor"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=without_secrets(os.environ),  # the supervisor needs no key: its job has a token
-        ) as proc:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(msgspec.json.encode(job))
-            proc.stdin.close()
-            for raw in proc.stdout:
-                self.output.line(task_id, raw.decode(errors="replace").rstrip("\n"))
-        return proc.returncode
+        return self.groups.supervise(job, lambda text: self.output.line(task_id, text))
+
+    def _resume(self, order: list[Task]) -> Instances:
+        """Continue the existing run: its instances that did not end well are scheduled again
+        (their task state kept), each for its next try; those that succeeded are kept."""
+        answer = self.client.clear_run(self.dag.dag_id, self.run_id)
+        in_run = {ti["task_id"] for ti in answer["task_instances"]}
+        missing = [t.task_id for t in order if t.task_id not in in_run]
+        if missing:
+            raise UsageError(
+                f"run {self.run_id!r} of {self.dag.dag_id!r} has no task {missing[0]!r}: it was "
+                "made from another version of the DAG, and cannot be resumed with this one",
+                detail={"dag_id": self.dag.dag_id, "run_id": self.run_id, "tasks": missing},
+            )
+        return Instances(answer["task_instances"])
 
 
 class _Run:
@@ -317,10 +336,11 @@ class _Run:
 
     def loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
-            while decisions := self.scheduler.advance():
+            stopping = self.runner.groups.stopping.is_set()
+            while not stopping and (decisions := self.scheduler.advance()):
                 for decision in decisions:
                     self._apply(decision)
-            while self.ready and len(self.running) < self.runner.parallelism:
+            while not stopping and self.ready and len(self.running) < self.runner.parallelism:
                 _, _, map_index, task_id = heapq.heappop(self.ready)
                 key = (task_id, map_index)
                 task = self.tasks[task_id]

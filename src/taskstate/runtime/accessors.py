@@ -25,20 +25,27 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import functools
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
-from taskstate.contracts.frames import ClearState, DeleteState, GetState, SetState
+from taskstate.contracts.frames import ClearState, DeleteState, GetState, SetState, StateReply
 from taskstate.contracts.scopes import AssetNamed, FrameScope, OwnTask
 from taskstate.errors import (
     BackendError,
     ReferenceResolutionError,
+    StaleTryError,
     TaskStateError,
     UndeclaredAssetError,
+    VersionConflictError,
 )
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.encryption import Keyring, missing_keys_error
+from taskstate.runtime.versions import Entry, VersionedOps
 from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.sdk.asset import Asset
 from taskstate.state.codec import (
@@ -54,7 +61,7 @@ from taskstate.state.types import AssetScope, JSONValue, StateKind, StateScope, 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
 
 
-class StateAccessor(abc.ABC):
+class StateAccessor(VersionedOps):
     """get/set/delete/clear of one scope, through the supervisor and the worker backend."""
 
     _kind: StateKind
@@ -90,17 +97,40 @@ class StateAccessor(abc.ABC):
         reply = self._comms.send(GetState(self._scope, validate_key(key)))
         if reply.data is None:
             return default
+        return self._value(key, reply)
+
+    def get_entry(self, key: str) -> Entry | None:
+        """The value stored for ``key`` with its version, expiry and writer; None if none."""
+        reply = self._comms.send(GetState(self._scope, validate_key(key)))
+        if reply.data is None:
+            return None
+        expires = None if reply.expires_at is None else datetime.fromisoformat(reply.expires_at)
+        writer = None if reply.written_by is None else json.loads(reply.written_by)
+        return Entry(self._value(key, reply), reply.version, expires, writer)
+
+    def _value(self, key: str, reply: StateReply) -> JSONValue:
+        assert reply.data is not None
         if reply.ref_backend is None:
             value = decode_value(reply.data)
         else:
             value = self._resolve(key, reply.data.decode(), reply.ref_backend)
         return value if reply.encryption is None else self._decrypt(key, reply.encryption, value)
 
-    def set(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
-        """Store ``value`` (any JSON value but None) for ``key``, replacing what was there.
+    def set(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        retention: Retention = None,
+        if_version: int | None = None,
+    ) -> int:
+        """Store ``value`` (any JSON value but None) for ``key``, replacing what was there;
+        returns the version the key got (0 when the server's backend keeps none).
 
         ``retention``: None for the server's default, a positive ``timedelta`` to expire that
         long after this write, or ``NEVER_EXPIRE``; anything else raises InvalidRetentionError.
+        ``if_version``: write only if the key is at that version (0: only if it does not
+        exist), else VersionConflictError.
         """
         validate_key(key)
         wire = retention_to_wire(retention)
@@ -113,8 +143,9 @@ class StateAccessor(abc.ABC):
         worker = self._worker
         if worker is None:
             data = encode_value(value, max_bytes=self._max_value_bytes)
-            self._comms.send(SetState(self._scope, key, data, None, wire, key_id))
-            return
+            return self._comms.send(
+                SetState(self._scope, key, data, None, wire, if_version, key_id)
+            ).version
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
         try:
             stored = worker.store(self._owner, key, value)
@@ -128,14 +159,28 @@ class StateAccessor(abc.ABC):
             ) from exc
         if isinstance(stored, Inline):  # the backend keeps it in the database
             check_size(len(stored.data), self._max_value_bytes)
-            self._comms.send(SetState(self._scope, key, stored.data, None, wire, key_id))
-            return
+            request = SetState(self._scope, key, stored.data, None, wire, if_version, key_id)
+            return self._comms.send(request).version
         ref = validate_ref(stored).encode()
-        self._comms.send(SetState(self._scope, key, ref, worker.path, wire, key_id))
+        try:
+            request = SetState(self._scope, key, ref, worker.path, wire, if_version, key_id)
+            return self._comms.send(request).version
+        except (VersionConflictError, StaleTryError):
+            self._drop_unwritten(key, ref)
+            raise
 
-    def delete(self, key: str) -> None:
-        """Remove ``key`` (and the object its reference names); a missing key is no error."""
-        removed = self._comms.send(DeleteState(self._scope, validate_key(key)))
+    def _drop_unwritten(self, key: str, ref: bytes) -> None:
+        """Purge the object a refused write stored, unless the key names it anyway (a
+        backend whose references are the same for every write of a key)."""
+        current = self._comms.send(GetState(self._scope, key))
+        if current.data != ref and self._worker is not None:
+            with contextlib.suppress(Exception):
+                self._worker.purge(self._kind, ref.decode())
+
+    def delete(self, key: str, *, if_version: int | None = None) -> None:
+        """Remove ``key`` (and the object its reference names); a missing key is no error.
+        With ``if_version``, only if the key is at that version, else VersionConflictError."""
+        removed = self._comms.send(DeleteState(self._scope, validate_key(key), if_version))
         if removed.data is not None and removed.ref_backend is not None:
             self._purge_refs([(removed.data.decode(), removed.ref_backend)])
 
@@ -148,13 +193,21 @@ class StateAccessor(abc.ABC):
         """Async twin of :meth:`get`."""
         return await asyncio.to_thread(self.get, key, default)
 
-    async def aset(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
+    async def aset(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        retention: Retention = None,
+        if_version: int | None = None,
+    ) -> int:
         """Async twin of :meth:`set`."""
-        await asyncio.to_thread(functools.partial(self.set, key, value, retention=retention))
+        work = functools.partial(self.set, key, value, retention=retention, if_version=if_version)
+        return await asyncio.to_thread(work)
 
-    async def adelete(self, key: str) -> None:
+    async def adelete(self, key: str, *, if_version: int | None = None) -> None:
         """Async twin of :meth:`delete`."""
-        await asyncio.to_thread(self.delete, key)
+        await asyncio.to_thread(functools.partial(self.delete, key, if_version=if_version))
 
     async def aclear(self) -> None:
         """Async twin of :meth:`clear`."""
@@ -313,11 +366,25 @@ class AssetStates:
     def get(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         return self._only().get(key, default)
 
-    def set(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
-        self._only().set(key, value, retention=retention)
+    def get_entry(self, key: str) -> Entry | None:
+        return self._only().get_entry(key)
 
-    def delete(self, key: str) -> None:
-        self._only().delete(key)
+    def set(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        retention: Retention = None,
+        if_version: int | None = None,
+    ) -> int:
+        return self._only().set(key, value, retention=retention, if_version=if_version)
+
+    def update(self, key: str, fn: Callable[[Any], JSONValue], **options: Any) -> JSONValue:
+        """:meth:`StateAccessor.update` of the one asset (``default``, ``retries``, ...)."""
+        return self._only().update(key, fn, **options)
+
+    def delete(self, key: str, *, if_version: int | None = None) -> None:
+        self._only().delete(key, if_version=if_version)
 
     def clear(self) -> None:
         self._only().clear()
@@ -325,11 +392,24 @@ class AssetStates:
     async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         return await self._only().aget(key, default)
 
-    async def aset(self, key: str, value: JSONValue, *, retention: Retention = None) -> None:
-        await self._only().aset(key, value, retention=retention)
+    async def aget_entry(self, key: str) -> Entry | None:
+        return await self._only().aget_entry(key)
 
-    async def adelete(self, key: str) -> None:
-        await self._only().adelete(key)
+    async def aset(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        retention: Retention = None,
+        if_version: int | None = None,
+    ) -> int:
+        return await self._only().aset(key, value, retention=retention, if_version=if_version)
+
+    async def aupdate(self, key: str, fn: Callable[[Any], JSONValue], **options: Any) -> JSONValue:
+        return await self._only().aupdate(key, fn, **options)
+
+    async def adelete(self, key: str, *, if_version: int | None = None) -> None:
+        await self._only().adelete(key, if_version=if_version)
 
     async def aclear(self) -> None:
         await self._only().aclear()

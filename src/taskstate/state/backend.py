@@ -19,6 +19,19 @@ has run; ``set`` over an expired key replaces it; ``delete`` and ``clear`` still
 return expired rows (their objects must be purged), and ``find_refs`` still counts them, so no
 object that a row names is purged. ``delete_expired`` removes expired rows in batches for the
 API server's clean-up, which queues their references for purging.
+
+**Versions** (``supports_versions``). A backend that keeps them assigns each write a version in
+the statement that writes (see :class:`StoredValue`), returns it from ``set``, and honours
+``if_version`` on ``set`` and ``delete``: the write applies only if the key is at that version
+(0: only if the key does not exist), else :class:`~taskstate.errors.VersionConflictError` with
+the version found. A backend without versions is given no ``if_version``: the API server
+refuses it first (:class:`~taskstate.errors.VersionsNotSupportedError`).
+
+**Fencing** (``supports_fencing``). Given a ``fence``, a backend that fences applies a write only
+while the fence's try is the running try of its task instance, checked in the same statement,
+else :class:`~taskstate.errors.StaleTryError`. A backend that keeps its state beside the
+metadata database learns the tries through :meth:`BaseStateBackend.record_try`. The API server
+checks the try itself, in a statement of its own, for a backend that does not fence.
 """
 
 from __future__ import annotations
@@ -26,15 +39,20 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from taskstate.state.types import ExpiredBatch, StateEntry, StateScope, StoredValue
+from taskstate.state.types import ExpiredBatch, StateEntry, StateScope, StoredValue, TryPhase
 
 __all__ = ["BaseStateBackend", "ListableBackend", "can_expire"]
 
 
 class BaseStateBackend(abc.ABC):
     """Base class of server-side and worker-side state backends."""
+
+    supports_versions: ClassVar[bool] = False
+    """Whether ``set`` and ``delete`` take ``if_version`` and ``set`` returns the version."""
+    supports_fencing: ClassVar[bool] = False
+    """Whether ``set``, ``delete`` and ``clear`` take a ``fence`` and check it themselves."""
 
     # -- server side: what is stored for each key -------------------------------------------
 
@@ -43,8 +61,11 @@ class BaseStateBackend(abc.ABC):
         """What is stored for ``key`` in ``scope``, or None."""
 
     @abc.abstractmethod
-    def set(self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None) -> None:
-        """Store ``value`` for ``key``, replacing what was there."""
+    def set(
+        self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
+    ) -> int | None:
+        """Store ``value`` for ``key``, replacing what was there; the version it got, or None
+        (a backend without versions)."""
 
     @abc.abstractmethod
     def delete(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
@@ -66,7 +87,7 @@ class BaseStateBackend(abc.ABC):
     @abc.abstractmethod
     async def aset(
         self, scope: StateScope, key: str, value: StoredValue, *, session: Any = None
-    ) -> None:
+    ) -> int | None:
         """Async twin of :meth:`set`."""
 
     @abc.abstractmethod
@@ -134,6 +155,15 @@ class BaseStateBackend(abc.ABC):
     async def acount_expired(self, *, now: datetime, session: Any = None) -> int:
         """Async twin of :meth:`count_expired`."""
         return self.count_expired(now=now, session=session)
+
+    def record_try(self, ti_id: str, try_number: int, phase: TryPhase) -> None:  # noqa: B027
+        """Learn that try ``try_number`` of ``ti_id`` is ``phase`` now; a backend that fences
+        from state of its own keeps it (an earlier try or an earlier phase never overrides a
+        later one). The default does nothing: the metastore reads the task instance's row."""
+
+    async def arecord_try(self, ti_id: str, try_number: int, phase: TryPhase) -> None:
+        """Async twin of :meth:`record_try`."""
+        self.record_try(ti_id, try_number, phase)
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release connections; called once when the API server stops."""

@@ -19,6 +19,8 @@ __all__ = [
     "StateScope",
     "StoredValue",
     "TaskScope",
+    "TryFence",
+    "TryPhase",
 ]
 
 JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue]"
@@ -65,7 +67,7 @@ StateKind: TypeAlias = Literal["task", "asset"]
 """Which kind of scope a removed reference came from, so the right purge hook removes it."""
 
 
-class StoredValue(msgspec.Struct, frozen=True):
+class StoredValue(msgspec.Struct, frozen=True, eq=False):
     """What a server-side backend keeps for one key.
 
     ``data`` is the JSON text of the value, or, when ``ref_backend`` is set, a reference that the
@@ -79,6 +81,11 @@ class StoredValue(msgspec.Struct, frozen=True):
     ``delete`` and ``list_entries``; what ``clear`` and ``delete_expired`` return need only
     ``data`` and ``ref_backend``.
 
+    ``version`` is assigned by the backend's write, never by the caller (which leaves it 0): the
+    larger of the old version + 1 and a clock in microseconds, so a key deleted and set again
+    never meets an old version. 0 in what a backend without versions returns. Equality compares
+    what is stored, not the version a write gave it, as it ignores when the write happened.
+
     ``encryption`` is the id of the key the value was encrypted with in the task process (the
     data is then a JSON string of ciphertext, or a reference to one), None if it is plain.
     """
@@ -87,11 +94,35 @@ class StoredValue(msgspec.Struct, frozen=True):
     ref_backend: str | None = None
     expires_at: datetime | None = None
     written_by: str | None = None
+    version: int = 0
     encryption: str | None = None
 
     @property
     def is_ref(self) -> bool:
         return self.ref_backend is not None
+
+    def _stored(self) -> tuple[object, ...]:
+        return (self.data, self.ref_backend, self.expires_at, self.written_by, self.encryption)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredValue):
+            return NotImplemented
+        return self._stored() == other._stored()
+
+    def __hash__(self) -> int:
+        return hash(self._stored())
+
+
+class TryFence(msgspec.Struct, frozen=True):
+    """The try a write comes from: the write applies only while it is the running try of its
+    task instance (not ended, no later try queued or started)."""
+
+    ti_id: str
+    try_number: int
+
+
+TryPhase: TypeAlias = Literal["queued", "running", "ended"]
+"""Where a try is in its life, as a backend that fences writes itself is told."""
 
 
 class StateEntry(msgspec.Struct, frozen=True):

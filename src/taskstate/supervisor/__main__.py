@@ -15,4 +15,4 @@ try:
 except msgspec.DecodeError as exc:
     print(f"[supervisor] malformed job on stdin: {exc}", file=sys.stderr)
     sys.exit(Outcome.ERROR)
-sys.exit(supervise(job))
+sys.exit(supervise(job, handle_signals=True))

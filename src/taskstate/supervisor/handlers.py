@@ -22,6 +22,7 @@ from taskstate.contracts.frames import (
     RecordAssetEvents,
     RemovedRefs,
     Reply,
+    SetReply,
     SetState,
     SetTaskOutput,
     StateReply,
@@ -38,10 +39,14 @@ Handler = Callable[[ExecutionClient, str, Any], Reply | None]
 
 def _state_reply(body: StateBody) -> StateReply:
     if body.ref is not None:
-        return StateReply(body.ref.encode(), body.backend, body.encryption)
-    if body.value is not msgspec.UNSET:
-        return StateReply(bytes(body.value), encryption=body.encryption)
-    return StateReply()
+        data, ref_backend = body.ref.encode(), body.backend
+    elif body.value is not msgspec.UNSET:
+        data, ref_backend = bytes(body.value), None
+    else:
+        return StateReply()
+    return StateReply(
+        data, ref_backend, body.version, body.expires_at, body.written_by, body.encryption
+    )
 
 
 def _removed(body: RemovedRefsBody) -> RemovedRefs:
@@ -52,20 +57,22 @@ def get_state(client: ExecutionClient, ti_id: str, req: GetState) -> StateReply:
     return _state_reply(client.get_state(resolve(req.scope, ti_id), req.key))
 
 
-def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> None:
-    scope = resolve(req.scope, ti_id)
-    client.set_state(
-        scope,
+def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> SetReply:
+    version = client.set_state(
+        resolve(req.scope, ti_id),
         req.key,
         req.data,
         req.ref_backend,
         retention=req.retention,
+        if_version=req.if_version,
         encryption=req.encryption,
     )
+    return SetReply(version)
 
 
 def delete_state(client: ExecutionClient, ti_id: str, req: DeleteState) -> StateReply:
-    return _state_reply(client.delete_state(resolve(req.scope, ti_id), req.key))
+    scope = resolve(req.scope, ti_id)
+    return _state_reply(client.delete_state(scope, req.key, if_version=req.if_version))
 
 
 def clear_state(client: ExecutionClient, ti_id: str, req: ClearState) -> RemovedRefs:

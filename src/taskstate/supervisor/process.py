@@ -28,9 +28,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from taskstate.client._retry import RetryPolicy
 from taskstate.client.execution import ExecutionClient
 from taskstate.contracts.frames import (
     EXIT_FAILED_NO_RETRY,
@@ -44,13 +46,17 @@ from taskstate.contracts.frames import (
     TaskStarting,
 )
 from taskstate.contracts.types import TaskInstanceInfo
-from taskstate.errors import RuntimeFailure, TaskStateError
+from taskstate.errors import RuntimeFailure, StaleTryError, TaskStateError
 from taskstate.hardening import TaskUser, task_user, without_secrets
 from taskstate.supervisor.handlers import HANDLERS
 from taskstate.supervisor.job import SupervisorJob
+from taskstate.supervisor.lifeline import die_with_parent
 from taskstate.supervisor.logfile import open_try_log, try_log_path
 
-__all__ = ["Outcome", "supervise"]
+__all__ = ["INTERRUPTED", "Outcome", "supervise"]
+
+INTERRUPTED = "interrupted"
+"""The reason of a try stopped by SIGTERM or SIGINT (its runner was interrupted)."""
 
 # How long output pipes may stay open after the task process exited (a grandchild may hold them).
 PIPE_GRACE_SECONDS = 1.0
@@ -65,18 +71,52 @@ class Outcome(enum.IntEnum):
     ERROR = 3  # the supervisor could not do its job (API unreachable, bad job)
 
 
-def supervise(job: SupervisorJob, *, out: TextIO | None = None) -> Outcome:
-    """Run one try of the task instance ``job.ti_id`` and report it to the API server."""
-    client = ExecutionClient(job.api_url, job.token)
+def supervise(
+    job: SupervisorJob, *, out: TextIO | None = None, handle_signals: bool = False
+) -> Outcome:
+    """Run one try of the task instance ``job.ti_id`` and report it to the API server.
+
+    With ``handle_signals`` (the supervisor's own process), SIGTERM and SIGINT stop the task
+    (SIGTERM, then SIGKILL after ``job.kill_grace_seconds``) and end the try as failed with
+    the reason "interrupted", without a retry.
+    """
+    retry = RetryPolicy(job.client_retry_seconds) if job.client_retry_seconds > 0 else None
+    client = ExecutionClient(job.api_url, job.token, retry=retry)
     supervision = _Supervision(job, client, out or sys.stdout)
+    restore = _handle_signals(supervision) if handle_signals else None
     try:
         return supervision.run()
     except (TaskStateError, OSError) as exc:  # OSError: e.g. run_as_user cannot run Python
         supervision.say(f"supervisor error: {type(exc).__name__}: {exc}")
         return Outcome.ERROR
     finally:
+        if restore is not None:
+            restore()
         supervision.close_log()
         client.close()
+
+
+def _handle_signals(supervision: _Supervision) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``supervision``; each wakes its loop through a socket."""
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    supervision.wakeup = wake_r
+
+    def interrupt(signum: int, frame: object) -> None:
+        supervision.interrupted = signal.Signals(signum).name
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+
+    def restore() -> None:
+        signal.set_wakeup_fd(old_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        wake_r.close()
+        wake_w.close()
+
+    return restore
 
 
 def _child_env(user: TaskUser | None) -> dict[str, str]:
@@ -110,6 +150,7 @@ class _Supervision:
         self.job = job
         self.client = client
         self.out = out
+        self.out_open = True
         self.log: TextIO | None = None
         self.partial = b""
         # The state the server reported when it no longer considered this try running.
@@ -118,6 +159,10 @@ class _Supervision:
         self.deadline: float | None = None
         # Why the supervisor stopped the try when it ran over its execution_timeout.
         self.timed_out: str | None = None
+        # The signal that asked the supervisor to stop (see supervise's handle_signals), and
+        # the socket that signals wake its loop with.
+        self.interrupted: str | None = None
+        self.wakeup: socket.socket | None = None
 
     def say(self, line: str) -> None:
         """Show a line of the supervisor's own, and log it."""
@@ -125,8 +170,13 @@ class _Supervision:
 
     def _emit(self, text: str) -> None:
         """Show ``text`` (whole lines) in the terminal and write it to the try's log file."""
-        self.out.write(text)
-        self.out.flush()
+        if self.out_open:
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except OSError:
+                # Whoever read it (the runner) is gone: the try goes on, and is reported.
+                self.out_open = False
         if self.log is None:
             return
         try:
@@ -175,6 +225,8 @@ class _Supervision:
             stderr=subprocess.STDOUT,
             env=_child_env(user),
             **(user.popen_options() if user is not None else {}),
+            # The task dies with the supervisor, even of SIGKILL (see supervisor.lifeline).
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
         child.close()
         frames = FrameSocket(parent)
@@ -205,7 +257,10 @@ class _Supervision:
         if self.stopped_by_server is not None:
             self.say(f"try {ti.try_number} stopped: the task instance is {self.stopped_by_server}")
             return Outcome.FAILED
-        if code == EXIT_SUCCESS and self.timed_out is None:
+        if self.interrupted is not None:
+            final = self.client.finish(job.ti_id, "failed", INTERRUPTED, retry=False)
+            self.say(f"try {ti.try_number} failed: {INTERRUPTED} ({self.interrupted})")
+        elif code == EXIT_SUCCESS and self.timed_out is None:
             final = self.client.finish(job.ti_id, "success")
             self.say(f"try {ti.try_number} succeeded")
         elif code == EXIT_SKIPPED and self.timed_out is None:
@@ -224,6 +279,8 @@ class _Supervision:
         selector = selectors.DefaultSelector()
         selector.register(frames.sock, selectors.EVENT_READ, "frames")
         selector.register(proc.stdout, selectors.EVENT_READ, "output")
+        if self.wakeup is not None:
+            selector.register(self.wakeup, selectors.EVENT_READ, "wakeup")
         pidfd = _open_pidfd(proc.pid)
         if pidfd is not None:
             selector.register(pidfd, selectors.EVENT_READ, "exit")
@@ -239,6 +296,11 @@ class _Supervision:
                 ):
                     break
                 now = time.monotonic()
+                if self.interrupted is not None and self.timed_out is None and exited_at is None:
+                    self.timed_out = INTERRUPTED
+                    self.say(f"{self.interrupted}: stopping the task process (SIGTERM)")
+                    proc.terminate()
+                    self.deadline = now + self.job.kill_grace_seconds
                 if now >= next_heartbeat:
                     self._heartbeat(proc)
                     next_heartbeat = now + self.job.heartbeat_interval
@@ -255,6 +317,9 @@ class _Supervision:
                     if key.data == "frames":
                         if not self._serve_frame(frames):
                             selector.unregister(frames.sock)
+                    elif key.data == "wakeup":
+                        with contextlib.suppress(OSError):
+                            self.wakeup.recv(512)  # type: ignore[union-attr]
                     elif key.data == "output":
                         if not self._forward_output(key.fileobj):  # type: ignore[arg-type]
                             selector.unregister(key.fileobj)
@@ -334,6 +399,15 @@ class _Supervision:
     def _heartbeat(self, proc: subprocess.Popen[bytes]) -> None:
         try:
             beat = self.client.heartbeat(self.job.ti_id)
+        except StaleTryError as exc:
+            # The try has ended or been overtaken on the server: nothing it does counts now.
+            if proc.poll() is None:
+                state = str(exc.detail.get("state", "gone"))
+                self.say(f"task instance is {state} on the server; stopping the task")
+                self.say(str(exc))
+                self.stopped_by_server = state
+                proc.kill()
+            return
         except TaskStateError as exc:
             self.say(f"heartbeat failed: {exc}")
             return

@@ -20,8 +20,9 @@ overrides them to create what they return. Every scope a test gets is empty.
 Async tests run each scenario with :meth:`ServerBackendContract.run_async`, which calls
 :func:`asyncio.run`; override it to run on a loop of your own.
 
-The tests of retention and provenance live in :class:`RetentionContract`, which this class
-inherits.
+The tests of retention and provenance live in :class:`RetentionContract`, and those of
+versions and compare-and-set in :class:`VersionContract` (skipped for a backend without
+``supports_versions``); this class inherits both.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from taskstate.state.types import AssetScope, StateScope, StoredValue, TaskScope
 from taskstate.testing._contract import REF_BACKEND, supported
 from taskstate.testing._contract import entries as _entries
 from taskstate.testing.retention_contract import RetentionContract
+from taskstate.testing.version_contract import VersionContract
 
 __all__ = ["ServerBackendContract"]
 
@@ -49,7 +51,7 @@ ODD_KEYS = [
 ]
 
 
-class ServerBackendContract(RetentionContract):
+class ServerBackendContract(RetentionContract, VersionContract):
     """Tests every server-side state backend passes; subclass it with a ``backend`` fixture."""
 
     # -- fixtures a binding provides or overrides ----------------------------------------------
