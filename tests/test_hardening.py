@@ -102,6 +102,8 @@ def test_the_environment_of_a_task_holds_no_secret() -> None:
         "TASKSTATE__DATABASE__URL": "postgresql://u:p@h/d",
         "TASKSTATE__STATE_STORE__BACKEND_KWARGS": '{"url": "redis://:p@h"}',
         "TASKSTATE__WORKERS__STATE_BACKEND_KWARGS": '{"root": "s3://b"}',
+        "TASKSTATE__WORKERS__ENCRYPTION_KEYS": '["k1:AAAA"]',
+        "taskstate__workers__encryption_keys_file": "/keys",
         "AIRFLOW_CONN_DB": "postgresql://task:own@h/d",
     }
     assert without_secrets(environ) == {

@@ -30,13 +30,16 @@ far side as the same class, found by its ``code``::
     ├── ConfigError                      a setting that cannot be used               500
     │   ├── BackendImportError           a backend class path that cannot be loaded
     │   │   └── BackendOptionError       a backend option the backend does not take
-    │   └── VolatileBackendError         a backend that would not keep acknowledged writes
+    │   ├── VolatileBackendError         a backend that would not keep acknowledged writes
+    │   └── InvalidEncryptionKeyError    [workers] encryption_keys that cannot be used
     ├── AuthError
     │   ├── NotAuthenticatedError        no credentials, bad or expired token        401
     │   └── PermissionDeniedError        valid credentials used outside their scope  403
     └── RuntimeFailure                   something broke while doing a valid thing
         ├── BackendError                 a storage backend failed                    503
         ├── ReferenceResolutionError     a stored reference that cannot be resolved  500
+        ├── EncryptionKeyNotFoundError   a value encrypted with a key id not configured 500
+        ├── DecryptionError              a ciphertext that fails authentication      500
         ├── APIConnectionError           the API server cannot be reached            503
         ├── CommsError                   the task/supervisor socket broke            500
         └── TaskFailed                   a task instance ended in failure            500
@@ -62,6 +65,9 @@ __all__ = [
     "ConflictError",
     "ConnectionNotFoundError",
     "DagDefinitionError",
+    "DecryptionError",
+    "EncryptionKeyNotFoundError",
+    "InvalidEncryptionKeyError",
     "InvalidIdentifierError",
     "InvalidKeyError",
     "InvalidRetentionError",
@@ -289,6 +295,17 @@ class VolatileBackendError(ConfigError):
     code = "volatile_backend"
 
 
+class InvalidEncryptionKeyError(ConfigError):
+    """``[workers] encryption_keys`` (or the file ``encryption_keys_file`` names) that cannot be
+    used: an entry that is not ``id:base64key``, a key that is not 32 bytes (AES-256), a
+    repeated id, or a keys file that others than its owner may read.
+
+    ``detail``: ``setting`` and, where one entry is at fault, its ``key_id``; never a key.
+    """
+
+    code = "invalid_encryption_key"
+
+
 class AuthError(TaskStateError):
     code = "auth_error"
     status = 401
@@ -318,6 +335,20 @@ class BackendError(RuntimeFailure):
 
 class ReferenceResolutionError(RuntimeFailure):
     code = "reference_resolution"
+
+
+class EncryptionKeyNotFoundError(RuntimeFailure):
+    """A value is encrypted with a key id that ``[workers] encryption_keys`` does not hold (or
+    no keys are configured where it is read). ``detail``: ``key`` and ``key_id``."""
+
+    code = "encryption_key_not_found"
+
+
+class DecryptionError(RuntimeFailure):
+    """A ciphertext that fails authentication: tampered with, or moved to another key or
+    scope than the one it was written for. ``detail``: ``key`` and ``key_id``."""
+
+    code = "decryption_failed"
 
 
 class APIConnectionError(RuntimeFailure):

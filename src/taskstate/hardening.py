@@ -46,8 +46,16 @@ _PR_SET_DUMPABLE = 4
 
 SECRET_ENV_PREFIXES = ("TASKSTATE__API__", "TASKSTATE__DATABASE__", "TASKSTATE__STATE_STORE__")
 """Settings of the API server, its database and its state backend (keys, URLs with passwords)."""
-SECRET_ENV_NAMES = frozenset({"TASKSTATE_API_KEY", "TASKSTATE_API_KEY_FILE"})
-"""The CLI's API key, and where to read it from."""
+SECRET_ENV_NAMES = frozenset(
+    {
+        "TASKSTATE_API_KEY",
+        "TASKSTATE_API_KEY_FILE",
+        "TASKSTATE__WORKERS__ENCRYPTION_KEYS",
+        "TASKSTATE__WORKERS__ENCRYPTION_KEYS_FILE",
+    }
+)
+"""The CLI's API key and where to read it from; the encryption keys and their file (the task
+process gets its keys in its start-up frame)."""
 
 _SETTING = "[workers] run_as_user"
 
@@ -95,7 +103,7 @@ def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value
         for name, value in environ.items()
-        if name not in SECRET_ENV_NAMES and not name.upper().startswith(SECRET_ENV_PREFIXES)
+        if name.upper() not in SECRET_ENV_NAMES and not name.upper().startswith(SECRET_ENV_PREFIXES)
     }
 
 

@@ -682,6 +682,23 @@ def test_a_request_body_that_is_not_json(
     assert public.list_runs() == []
 
 
+def test_an_encrypted_value_is_listed_as_ciphertext_with_its_key_id(
+    run: Run, public: PublicClient
+) -> None:
+    args = (run.dag_id, run.run_id, "submit")
+    answer = public.set_task_state(*args, "sealed", "c2VhbGVk", encryption="k1")
+    assert (answer["value"], answer["encryption"]) == ("c2VhbGVk", "k1")
+    got = public.get_task_state(*args, "sealed")
+    assert (got["value"], got["encryption"]) == ("c2VhbGVk", "k1")
+    public.set_task_state(*args, "sealed", "plain")
+    assert "encryption" not in public.get_task_state(*args, "sealed")
+    # The marker names a key id; the value of an encrypted inline key is its ciphertext string.
+    with pytest.raises(InvalidValueError, match="not an encryption key id"):
+        public.set_task_state(*args, "bad", "c2VhbGVk", encryption="no spaces")
+    with pytest.raises(InvalidValueError, match="must be a JSON string"):
+        public.set_task_state(*args, "bad", {"a": 1}, encryption="k1")
+
+
 # -- versions: ETag, If-Match, If-None-Match --------------------------------------------------
 
 

@@ -96,9 +96,13 @@ def test_every_frame_round_trips() -> None:
         ClearState(AssetNamed("orders")),
         StateReply(),
         StateReply(data=b"s3://b/o", ref_backend="m.C"),
-        StateReply(b"1", None, 7, "2026-03-01T00:00:00+00:00", '{"x":1}'),
+        SetState(OwnTask(), "k", b'"c2VhbGVk"', encryption="k1"),
+        StateReply(data=b'"c2VhbGVk"', encryption="k1"),
+        StartTask(info, "/f.py", [], 10, run, encryption_keys=[("k1", bytes(32))]),
+        StateReply(b"1", None, 7, "2026-03-01T00:00:00+00:00", '{"x":1}', "k1"),
         SetReply(version=7),
         SetState(OwnTask(), "k", b"1", if_version=0),
+        SetState(OwnTask(), "k", b'"c2VhbGVk"', None, None, 3, "k1"),
         DeleteState(AssetNamed("orders"), "k", if_version=9),
         RemovedRefs(refs=[("s3://b/o", "m.C")]),
         StartTask(info, "/f.py", [AssetInfo("a", "s3://a", inlet=True)], 10, run),
@@ -163,3 +167,8 @@ def test_a_set_frame_without_retention_reads_as_the_default() -> None:
     assert frame.body == SetState(OwnTask(), "k", b"1")
     assert frame.body.retention is None
     assert b"retention" not in msgspec.msgpack.encode(SetState(OwnTask(), "k", b"1"))
+
+
+def test_a_plain_value_carries_no_encryption_field() -> None:
+    assert b"encryption" not in msgspec.msgpack.encode(SetState(OwnTask(), "k", b"1"))
+    assert b"encryption" not in msgspec.msgpack.encode(StateReply(data=b"1"))

@@ -327,11 +327,12 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
         for row in after[name]:
             assert (row.pop("expires_at"), row.pop("written_by")) == (None, None)
             assert row.pop("version") == 1
+            assert row.pop("encryption") is None  # added by 0009
     for row in after["dag_run"]:  # the columns 0005 added, empty
         added = ("logical_date", "data_interval_start", "data_interval_end", "conf")
         assert [row.pop(column) for column in added] == [None] * 4
-        assert row.pop("end_reason") is None  # 0009
-    for row in after["task_instance"]:  # 0009: no reason yet; the retries max_tries held
+        assert row.pop("end_reason") is None  # 0007
+    for row in after["task_instance"]:  # 0007: no reason yet; the retries max_tries held
         assert row.pop("end_reason") is None
         assert row.pop("retries") == row["max_tries"]
     assert after == rows

@@ -41,6 +41,7 @@ class FrameServer:
         self.frames = FrameSocket(sock)
         self.assets = assets
         self.store: dict[tuple[str, str], tuple[bytes, str | None]] = {}
+        self.key_ids: dict[tuple[str, str], str] = {}  # the encrypted keys' key ids
         self.outputs: dict[tuple[str, str, str], bytes] = {}  # (dag_id, run_id, task_id)
         self.xcoms: dict[tuple[str, int, str], bytes] = {}  # (task_id, map_index, key)
         self.events: dict[str, list[AssetEventInfo]] = {}  # asset -> its events, oldest first
@@ -77,9 +78,12 @@ class FrameServer:
         scope = self.scope(req)
         if isinstance(req, GetState):
             data, ref = self.store.get((scope, req.key), (None, None))
-            return StateReply(data=data, ref_backend=ref)
+            return StateReply(data, ref, encryption=self.key_ids.get((scope, req.key)))
         if isinstance(req, SetState):
             self.store[(scope, req.key)] = (req.data, req.ref_backend)
+            self.key_ids.pop((scope, req.key), None)
+            if req.encryption is not None:
+                self.key_ids[(scope, req.key)] = req.encryption
             return SetReply()
         if isinstance(req, DeleteState):
             data, ref = self.store.pop((scope, req.key), (None, None))

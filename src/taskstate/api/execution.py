@@ -84,12 +84,14 @@ def _stored_body(stored: StoredValue | None) -> StateBody:
             version=stored.version,
             expires_at=expires,
             written_by=stored.written_by,
+            encryption=stored.encryption,
         )
     return StateBody(
         value=msgspec.Raw(stored.data.encode()),
         version=stored.version,
         expires_at=expires,
         written_by=stored.written_by,
+        encryption=stored.encryption,
     )
 
 
@@ -121,7 +123,7 @@ async def _set(
     # A body that is not JSON (NaN included) is a bad value, as on the public API.
     parsed = decode_body(body, _state_body, "state", InvalidValueError)
     # The writer is the token's task instance and try: no caller can claim another.
-    retention, writer = parsed.retention, claims.written_by
+    retention, writer, key_id = parsed.retention, claims.written_by, parsed.encryption
     fence = _fence(claims)
     if parsed.ref is not None:
         if parsed.value is not msgspec.UNSET or parsed.backend is None:
@@ -135,6 +137,7 @@ async def _set(
             written_by=writer,
             if_version=if_version,
             fence=fence,
+            encryption=key_id,
         )
     elif parsed.value is not msgspec.UNSET:
         data = bytes(parsed.value)
@@ -146,6 +149,7 @@ async def _set(
             written_by=writer,
             if_version=if_version,
             fence=fence,
+            encryption=key_id,
         )
     else:
         raise InvalidValueError("the body must hold a value or a ref")

@@ -7,6 +7,11 @@ null if never) and who wrote it last (``written_by``: the task instance's try as
 ``dag_id``, ``run_id``, ``task_id``, ``map_index`` and ``try_number``, or ``"api"`` for a write
 through this API; null if not recorded). A ``PUT`` takes an optional ``retention``: seconds, or
 ``"never"``; without it, the server's ``[state_store] default_retention_days`` applies.
+
+``encryption``, present only for an encrypted value, is the id of the key it was encrypted with
+where it was written (a task process, or the CLI, with ``[workers] encryption_keys``); ``value``
+is then the ciphertext, a string, which only a holder of the key can read. A ``PUT`` may send
+one (its ``value`` then the ciphertext string).
 """
 
 from __future__ import annotations
@@ -100,15 +105,20 @@ class ValueModel(BaseModel):
     value: Any
     # Checked by the retention check (InvalidRetentionError), not by pydantic's coercion.
     retention: Any = None
+    encryption: str | None = None
+    """The id of the key ``value`` (then a ciphertext string) is encrypted with."""
 
 
 def _metadata(stored: StoredValue) -> Json:
     expires_at = stored.expires_at
-    return {
+    fields: Json = {
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "written_by": decode_writer(stored.written_by),
         "version": stored.version,
     }
+    if stored.encryption is not None:
+        fields["encryption"] = stored.encryption
+    return fields
 
 
 def _stored_fields(stored: StoredValue) -> Json:
@@ -153,7 +163,13 @@ async def _store(
     if_version = if_version_of(request)
     stored = await guarded(
         state.state.set_value(
-            scope, key, data, retention=body.retention, written_by=API_WRITER, if_version=if_version
+            scope,
+            key,
+            data,
+            retention=body.retention,
+            written_by=API_WRITER,
+            if_version=if_version,
+            encryption=body.encryption,
         )
     )
     tagged(response, stored)

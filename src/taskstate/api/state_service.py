@@ -33,6 +33,18 @@ from taskstate.state.types import TryFence
 __all__ = ["StateService"]
 
 _BACKEND_PATH = re.compile(r"[A-Za-z_][\w.:]{0,499}")
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _encryption(key_id: str | None, data: bytes | None = None) -> str | None:
+    """``key_id`` if it can name an encryption key; an encrypted inline value is a string."""
+    if key_id is None:
+        return None
+    if not _KEY_ID.fullmatch(key_id):
+        raise InvalidValueError(f"not an encryption key id: {key_id[:80]!r}")
+    if data is not None and not data.startswith(b'"'):
+        raise InvalidValueError("an encrypted value must be a JSON string of its ciphertext")
+    return key_id
 
 
 class StateService:
@@ -107,14 +119,18 @@ class StateService:
         written_by: str | None = None,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        encryption: str | None = None,
     ) -> StoredValue:
         """Store ``data`` (JSON text) for ``key``; ``retention`` as it came on the wire.
 
+        ``encryption``: the id of the key the task process encrypted the value with.
         Returns what was stored, expiry, writer and version included.
         """
         validate_key(key)
         validate_encoded_value(data, max_bytes=self.max_value_bytes)
-        stored = StoredValue(data.decode(), None, self._expiry(retention), written_by)
+        key_id = _encryption(encryption, data)
+        expires_at = self._expiry(retention)
+        stored = StoredValue(data.decode(), None, expires_at, written_by, encryption=key_id)
         return await self._store(scope, key, stored, if_version, fence)
 
     async def set_ref(
@@ -128,15 +144,18 @@ class StateService:
         written_by: str | None = None,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        encryption: str | None = None,
     ) -> StoredValue:
         validate_key(key)
         validate_ref(ref)
+        key_id = _encryption(encryption)
         if not _BACKEND_PATH.fullmatch(ref_backend):
             raise InvalidValueError(
                 f"a reference must name the class path of the backend that wrote it, "
                 f"not {ref_backend!r}"
             )
-        stored = StoredValue(ref, ref_backend, self._expiry(retention), written_by)
+        expires_at = self._expiry(retention)
+        stored = StoredValue(ref, ref_backend, expires_at, written_by, encryption=key_id)
         return await self._store(scope, key, stored, if_version, fence)
 
     async def _store(

@@ -99,7 +99,7 @@ def _live(table: Table) -> ColumnElement[bool]:
     return or_(table.c.expires_at.is_(None), table.c.expires_at > now)
 
 
-_WRITTEN = ("data", "ref_backend", "updated_at", "expires_at", "written_by")
+_WRITTEN = ("data", "ref_backend", "updated_at", "expires_at", "written_by", "encryption")
 
 
 def _values(table: Table) -> dict[str, Any]:
@@ -109,6 +109,7 @@ def _values(table: Table) -> dict[str, Any]:
         "updated_at": bindparam("state_updated_at", type_=table.c.updated_at.type),
         "expires_at": bindparam("state_expires_at", type_=table.c.expires_at.type),
         "written_by": bindparam("state_written_by"),
+        "encryption": bindparam("state_encryption"),
     }
 
 

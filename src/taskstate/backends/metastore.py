@@ -89,7 +89,7 @@ _task_state = cast(Table, TaskState.__table__)
 _asset_state = cast(Table, AssetState.__table__)
 
 
-_STORED = ("data", "ref_backend", "expires_at", "written_by", "version")
+_STORED = ("data", "ref_backend", "expires_at", "written_by", "version", "encryption")
 
 
 class _Statements(NamedTuple):
@@ -260,6 +260,7 @@ def _set_params(
     params["state_updated_at"] = now
     params["state_expires_at"] = value.expires_at
     params["state_written_by"] = value.written_by
+    params["state_encryption"] = value.encryption
     params["state_clock"] = writes.clock_micros()
     params["now"] = now
     if if_version:
@@ -289,7 +290,7 @@ def _nothing(result: _Rows) -> None:
 
 def _first_stored(result: _Rows) -> StoredValue | None:
     row = result.first()
-    return None if row is None else StoredValue(row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else StoredValue(*row[:6])
 
 
 def _first(result: _Rows) -> Any:
@@ -302,8 +303,8 @@ def _refs(result: _Rows) -> list[StoredValue]:
 
 def _entries(result: _Rows) -> list[StateEntry]:
     return [
-        StateEntry(key, StoredValue(data, ref, expires_at, written_by, version), at)
-        for key, data, ref, expires_at, written_by, version, at in result
+        StateEntry(key, StoredValue(data, ref, expires_at, written_by, version, encryption), at)
+        for key, data, ref, expires_at, written_by, version, encryption, at in result
     ]
 
 

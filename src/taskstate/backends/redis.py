@@ -12,12 +12,14 @@ comma), so the parts are self-delimiting and no dag_id, run_id, task_id or asset
 two scopes share a key, whatever characters they hold. A hash field is a state key; its value
 is one of::
 
-    v<updated>[e<expires>][w<n>]:<written_by><data>                    an inline value
-    r<updated>[e<expires>][w<n>]:<written_by><len>:<ref_backend><data>   a reference
+    v<updated>[e<expires>][w<n>]n<version>[c<m>]:<written_by><key_id><data>          inline
+    r<updated>[e<expires>][w<n>]n<version>[c<m>]:<written_by><key_id><len>:<ref_backend><data>
 
 ``<updated>`` and ``<expires>`` are microseconds since the epoch; ``e<expires>`` is there only
-for a key that expires, and ``w<n>`` (the length of ``<written_by>``) only when the writer is
-recorded, so values written before either existed read as they always did. The first character
+for a key that expires, ``w<n>`` (the length of ``<written_by>``) only when the writer is
+recorded, ``n<version>`` is the key's version (assigned by the set script), and ``c<m>`` (the
+length of ``<key_id>``) is there only for a value encrypted in the task process, so values
+written before any of them existed read as they always did (at version 1). The first character
 marks a reference out of band: the data itself is stored verbatim and is never inspected, so
 no user value can pass for a reference.
 
@@ -137,17 +139,20 @@ def _encode(value: StoredValue) -> tuple[str, str, str]:
     written = value.written_by
     if written is not None:
         header += f"w{len(written)}"
+    key_id = value.encryption
+    # After the version the script inserts, so the scripts' reading of the header is unchanged.
+    marker = "" if key_id is None else f"c{len(key_id)}"
     body = value.data if value.ref_backend is None else f"{_part(value.ref_backend)}{value.data}"
-    return header, f":{written or ''}{body}", expiry
+    return header, f"{marker}:{written or ''}{key_id or ''}{body}", expiry
 
 
-_HEADER = re.compile(r"[vr](\d+)(?:e(\d+))?(?:w(\d+))?(?:n(\d+))?")
+_HEADER = re.compile(r"[vr](\d+)(?:e(\d+))?(?:w(\d+))?(?:n(\d+))?(?:c(\d+))?")
 
 
 def _decode_parts(raw: str) -> tuple[StoredValue, int, int | None]:
     """(what is stored, when it was written, when it expires) of a hash value; times in µs."""
     header, _, rest = raw.partition(":")
-    expires = written_by = None
+    expires = written_by = key_id = None
     version = 1  # a value written before versions
     if header[1:].isdigit():  # a value written before versions, with no expiry and no writer
         updated = int(header[1:])
@@ -162,12 +167,16 @@ def _decode_parts(raw: str) -> tuple[StoredValue, int, int | None]:
             written_by, rest = rest[:size], rest[size:]
         if match[4] is not None:
             version = int(match[4])
+        if match[5] is not None:
+            size = int(match[5])
+            key_id, rest = rest[:size], rest[size:]
     expires_at = None if expires is None else _EPOCH + expires * _MICROSECOND
     if raw[0] == "v":
-        return StoredValue(rest, None, expires_at, written_by, version), updated, expires
+        stored = StoredValue(rest, None, expires_at, written_by, version, key_id)
+        return stored, updated, expires
     length, _, rest = rest.partition(":")
     size = int(length)
-    stored = StoredValue(rest[size:], rest[:size], expires_at, written_by, version)
+    stored = StoredValue(rest[size:], rest[:size], expires_at, written_by, version, key_id)
     return stored, updated, expires
 
 

@@ -149,6 +149,7 @@ def dags_test(
                 run_as_user=workers.run_as_user,
                 client_retry_seconds=config.api.client_retry_seconds,
                 resume=resume,
+                encryption_keys=[(k.id, k.secret) for k in workers.encryption_key_list()],
             )
             with stop_on_signals(runner.interrupt):
                 result = runner.run()

@@ -2,7 +2,8 @@
 
 A scope is chosen either with ``--dag-id/--run-id/--task-id [--map-index]`` (task state) or
 with ``--asset NAME`` (asset state). ``list`` also accepts a partial task selector. ``purge``
-(``taskstate.cli.purge``) and ``clean`` (``taskstate.cli.clean``) tidy storage.
+(``taskstate.cli.purge``) and ``clean`` (``taskstate.cli.clean``) tidy storage. Encrypted values
+are decrypted, or shown as encrypted, as :mod:`taskstate.cli.encrypted` says.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from taskstate.cli.common import (
     settings,
     stdout,
 )
+from taskstate.cli.encrypted import describe_encrypted, encrypt_for, keyring_of, reveal
 from taskstate.cli.purge import purge_command
 from taskstate.errors import InvalidRetentionError, TaskStateError, UsageError
 from taskstate.state.provenance import describe_writer
 from taskstate.state.retention import MAX_RETENTION, NEVER, NEVER_EXPIRE, Retention
+from taskstate.state.types import AssetScope, StateScope, TaskScope
 
 __all__ = ["app"]
 
@@ -83,6 +86,10 @@ class _Scope:
         self.map_index = map_index
 
     @property
+    def state_scope(self) -> StateScope:
+        return AssetScope(self.asset) if self.asset is not None else TaskScope(*self.task)
+
+    @property
     def task(self) -> tuple[str, str, str, int]:
         assert self.run_id is not None and self.task_id is not None
         map_index = -1 if self.map_index is None else self.map_index
@@ -96,7 +103,11 @@ def _print_entries(entries: list[dict[str, Any]], asset: bool) -> None:
         table.add_column(column)
     for entry in entries:
         value = "" if entry["ref"] is not None else json.dumps(entry["value"], ensure_ascii=False)
+        if _still_encrypted(entry):
+            value = describe_encrypted(entry)
         ref = "" if entry["ref"] is None else f"{entry['ref']} ({entry['backend']})"
+        if entry["ref"] is not None and entry.get("encryption"):
+            ref += f", {describe_encrypted(entry)}"
         table.add_row(
             *(str(entry[c]) for c in owner_columns),
             entry["key"],
@@ -126,13 +137,16 @@ def list_state(
     """List the keys of task instances (filtered by the options given) or of an asset."""
     try:
         scope = _Scope(dag_id, run_id, task_id, map_index, asset, partial=True)
-        with api_client(settings(), api_url, api_key) as (_, client):
+        config = settings()
+        keyring = keyring_of(config)
+        with api_client(config, api_url, api_key) as (_, client):
             if scope.asset is not None:
                 entries = client.list_asset_state(scope.asset)
             else:
                 entries = client.list_task_state(
                     scope.dag_id, scope.run_id, scope.task_id, scope.map_index
                 )
+        entries = [reveal(entry, keyring, strict=False) for entry in entries]
     except TaskStateError as exc:
         fail(exc)
     if as_json:
@@ -156,18 +170,24 @@ def get_state(
     """Print the value of KEY (or its reference, if a worker-side backend stored it)."""
     try:
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
-        with api_client(settings(), api_url, api_key) as (_, client):
+        config = settings()
+        keyring = keyring_of(config)
+        with api_client(config, api_url, api_key) as (_, client):
             if scope.asset is not None:
                 entry = client.get_asset_state(scope.asset, key)
             else:
                 dag, run, task, index = scope.task
                 entry = client.get_task_state(dag, run, task, key, index)
+        entry = reveal(entry, keyring, strict=True)
     except TaskStateError as exc:
         fail(exc)
     if as_json:
         print_json(entry)
     elif entry["ref"] is not None:
-        print(f"reference {entry['ref']} (stored by {entry['backend']})")
+        sealed = f", {describe_encrypted(entry)}" if entry.get("encryption") else ""
+        print(f"reference {entry['ref']} (stored by {entry['backend']}{sealed})")
+    elif _still_encrypted(entry):
+        print(describe_encrypted(entry))
     else:
         print(json.dumps(entry["value"], ensure_ascii=False))
 
@@ -207,20 +227,41 @@ def set_state(
             raise UsageError(f"VALUE cannot be read: {exc}") from exc
         scope = _Scope(dag_id, run_id, task_id, map_index, asset)
         keep = _retention(retention)
-        with api_client(settings(), api_url, api_key) as (_, client):
+        config = settings()
+        keyring = keyring_of(config)
+        key_id = None
+        if keyring is not None:  # encrypted here, as a task would: the server sees ciphertext
+            key_id, parsed = encrypt_for(keyring, scope.state_scope, key, parsed)
+        with api_client(config, api_url, api_key) as (_, client):
             if scope.asset is not None:
                 answer = client.set_asset_state(
-                    scope.asset, key, parsed, retention=keep, if_version=if_version
+                    scope.asset,
+                    key,
+                    parsed,
+                    retention=keep,
+                    if_version=if_version,
+                    encryption=key_id,
                 )
             else:
                 dag, run, task, index = scope.task
                 answer = client.set_task_state(
-                    dag, run, task, key, parsed, index, retention=keep, if_version=if_version
+                    dag,
+                    run,
+                    task,
+                    key,
+                    parsed,
+                    index,
+                    retention=keep,
+                    if_version=if_version,
+                    encryption=key_id,
                 )
     except TaskStateError as exc:
         fail(exc)
     version = answer.get("version") if isinstance(answer, dict) else None
-    print(f"set {key!r}" + (f" (version {version})" if version else ""))
+    notes = [] if not version else [f"version {version}"]
+    if key_id is not None:
+        notes.append(f"encrypted with key {key_id}")
+    print(f"set {key!r}" + (f" ({', '.join(notes)})" if notes else ""))
 
 
 @app.command("delete")
@@ -278,6 +319,10 @@ def clear_state(
     except TaskStateError as exc:
         fail(exc)
     print(f"cleared {what}")
+
+
+def _still_encrypted(entry: dict[str, Any]) -> bool:
+    return entry["ref"] is None and bool(entry.get("encryption")) and not entry.get("decrypted")
 
 
 def _retention(text: str | None) -> Retention:

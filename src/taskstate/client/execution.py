@@ -102,15 +102,17 @@ class ExecutionClient:
         *,
         retention: float | str | None = None,
         if_version: int | None = None,
+        encryption: str | None = None,
     ) -> int:
         """Store ``data`` (JSON text, or a reference written by ``ref_backend``); the version
         the key got (0 with a backend that keeps none).
 
         ``retention`` is in its wire form: seconds, ``"never"``, or None for the server's default.
         With ``if_version``, only if the key is at that version (0: does not exist), else
-        VersionConflictError.
+        VersionConflictError. ``encryption``: the id of the key the task process encrypted the
+        value with.
         """
-        payload = _state_payload(data, ref_backend, retention)
+        payload = _state_payload(data, ref_backend, retention, encryption)
         self._send("PUT", _state_path(scope, key), payload, if_version)
         etag = self._conn.last_etag
         return int(etag.strip('"')) if etag else 0
@@ -223,10 +225,17 @@ def _state_path(scope: ApiScope, key: str | None) -> str:
     return f"/state/asset/{key_path(key)}?name={_q(scope.name)}"
 
 
-def _state_payload(data: bytes, ref_backend: str | None, retention: float | str | None) -> bytes:
+def _state_payload(
+    data: bytes,
+    ref_backend: str | None,
+    retention: float | str | None,
+    encryption: str | None = None,
+) -> bytes:
     body: Any
     if ref_backend is None:
-        body = StateBody(value=msgspec.Raw(data), retention=retention)
+        body = StateBody(value=msgspec.Raw(data), encryption=encryption, retention=retention)
     else:
-        body = StateBody(ref=data.decode(), backend=ref_backend, retention=retention)
+        body = StateBody(
+            ref=data.decode(), backend=ref_backend, encryption=encryption, retention=retention
+        )
     return msgspec.json.encode(body)

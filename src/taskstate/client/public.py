@@ -171,16 +171,18 @@ class PublicClient:
         *,
         retention: Retention = None,
         if_version: int | None = None,
+        encryption: str | None = None,
     ) -> Json:
         """Store ``value``; ``retention`` as in a task's ``set`` (None: the server's default).
         With ``if_version``, only if the key is at that version (0: does not exist), else
-        PreconditionFailedError."""
+        PreconditionFailedError. ``encryption``: the id of the key ``value`` (a ciphertext
+        string) is encrypted with."""
         params = _params(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
         return self._call(
             "PUT",
             f"/task-state/{key_path(key)}",
             params=params,
-            **_value_body(value, retention, if_version),
+            **_value_body(value, retention, if_version, encryption),
         )
 
     def delete_task_state(
@@ -243,10 +245,12 @@ class PublicClient:
         *,
         retention: Retention = None,
         if_version: int | None = None,
+        encryption: str | None = None,
     ) -> Json:
-        """Store ``value``; ``retention`` and ``if_version`` as in :meth:`set_task_state`."""
+        """Store ``value``; ``retention``, ``if_version`` and ``encryption`` as in
+        :meth:`set_task_state`."""
         path = f"/asset-state/{key_path(key)}"
-        body = _value_body(value, retention, if_version)
+        body = _value_body(value, retention, if_version, encryption)
         return self._call("PUT", path, params={"name": asset}, **body)
 
     def delete_asset_state(self, asset: str, key: str, *, if_version: int | None = None) -> Json:
@@ -287,7 +291,10 @@ class PublicClient:
 
 
 def _value_body(
-    value: Any, retention: Retention = None, if_version: int | None = None
+    value: Any,
+    retention: Retention = None,
+    if_version: int | None = None,
+    encryption: str | None = None,
 ) -> dict[str, Any]:
     """The request body that stores ``value``, checked here as the server would check it.
 
@@ -297,6 +304,8 @@ def _value_body(
     """
     wire = retention_to_wire(retention)
     extra = b"" if wire is None else b',"retention":' + json.dumps(wire).encode()
+    if encryption is not None:
+        extra += b',"encryption":' + json.dumps(encryption).encode()
     content = b'{"value":' + encode_value(value, max_bytes=0) + extra + b"}"
     headers = {"content-type": "application/json", **_precondition(if_version)}
     return {"content": content, "headers": headers}

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from taskstate.config.display import display_value, mask_url_password
+from taskstate.config.encryption_keys import EncryptionKey, load_encryption_keys
 
 __all__ = [
     "DEFAULT_HOME",
@@ -87,6 +88,17 @@ def _blank_is_none(value: Any) -> Any:
 
 JSONTable = Annotated[dict[str, Any], BeforeValidator(_from_json_text)]
 SecretList = Annotated[list[SecretStr], BeforeValidator(_from_json_text)]
+
+
+def _key_entries(value: Any) -> Any:
+    """``id:base64key`` entries, from a list of them or a table ``{id = "base64key"}``."""
+    value = _from_json_text(value)
+    if isinstance(value, dict):
+        return [f"{key_id}:{key}" if isinstance(key, str) else key for key_id, key in value.items()]
+    return value
+
+
+KeyEntries = Annotated[list[SecretStr], BeforeValidator(_key_entries)]
 
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -185,6 +197,23 @@ class WorkersSettings(_Section):
     The supervisor, running as root, drops the task process to this user before it starts, so
     the task cannot read ``$TASKSTATE_HOME`` (the database, the key files) nor the memory of
     taskstate's processes. Refused when taskstate does not run as root."""
+    encryption_keys: KeyEntries = Field(default_factory=list)
+    """Keys of client-side encryption, ``id:base64key`` each (or a table id -> key): values
+    are encrypted in the task process with the first, and decrypted with any of them."""
+    encryption_keys_file: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
+    """A file of more keys, one ``id:base64key`` a line, readable by its owner alone."""
+
+    def encryption_key_list(self) -> list[EncryptionKey]:
+        """The configured keys, the one that encrypts first (reads the keys file)."""
+        entries = [entry.get_secret_value() for entry in self.encryption_keys]
+        keys_file = self.encryption_keys_file
+        return load_encryption_keys(entries, None if keys_file is None else keys_file.expanduser())
+
+    @model_validator(mode="after")
+    def _encryption_keys_usable(self) -> WorkersSettings:
+        """Bad keys are refused at start (InvalidEncryptionKeyError), not at the first value."""
+        self.encryption_key_list()
+        return self
 
 
 class APISettings(_Section):

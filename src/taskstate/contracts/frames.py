@@ -91,6 +91,8 @@ class StateReply(Reply):
     version: int = 0
     expires_at: str | None = None
     written_by: str | None = None
+    encryption: str | None = None
+    """The id of the key ``data`` (or what its reference names) is encrypted with; None: plain."""
 
 
 class SetReply(Reply):
@@ -130,6 +132,8 @@ class SetState(Request[SetReply]):
     """Seconds the key stays visible, or ``"never"``; None: the server's default."""
     if_version: int | None = None
     """Write only if the key is at this version (0: only if it does not exist)."""
+    encryption: str | None = None
+    """The id of the key the value is encrypted with (see :mod:`taskstate.runtime.encryption`)."""
 
 
 class DeleteState(Request[StateReply]):
@@ -266,6 +270,8 @@ class StartTask(msgspec.Struct, tag=True):
     worker_backend: WorkerBackendSpec | None = None
     log_level: str = "INFO"
     """``[logging] level``: the task process's root logger level."""
+    encryption_keys: list[tuple[str, bytes]] = []
+    """``[workers] encryption_keys``, ``(id, key)`` each, the one that encrypts first."""
 
 
 Body = (

@@ -50,6 +50,8 @@ class StateBody(msgspec.Struct, omit_defaults=True):
     value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     ref: str | None = None
     backend: str | None = None
+    encryption: str | None = None
+    """The id of the key the value is encrypted with (by the task process); None: plain."""
     retention: Any = None
     version: int = 0
     """In an answer: the key's version (0 for a backend without versions)."""

@@ -242,6 +242,8 @@ class TaskState(Base):
     """Who wrote the key last (a task instance's try, or the public API), as JSON text."""
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     """Assigned by every write: max(old + 1, the clock in µs), never reused (migration 0008)."""
+    encryption: Mapped[str | None] = mapped_column(String(64))
+    """The id of the key the task process encrypted the value with; NULL: plain (migration 0009)."""
 
 
 class AssetState(Base):
@@ -259,6 +261,7 @@ class AssetState(Base):
     expires_at: Mapped[datetime | None]
     written_by: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    encryption: Mapped[str | None] = mapped_column(String(64))
 
 
 REF_PREFIX_CHARS = 512

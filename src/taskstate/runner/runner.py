@@ -95,6 +95,7 @@ class DagRunner:
         client_retry_seconds: float = 60.0,
         resume: bool = False,
         stop_grace: float = 10.0,
+        encryption_keys: list[tuple[str, bytes]] | None = None,
     ) -> None:
         """``logical_date`` (aware) dates the run as Airflow does (``ds``, the data interval);
         ``conf`` is its configuration, which overrides the DAG's params. ``run_as_user``
@@ -120,6 +121,8 @@ class DagRunner:
         self.run_as_user = run_as_user
         self.client_retry_seconds = client_retry_seconds
         self.resume = resume
+        # [workers] encryption_keys, for the task processes only (on the supervisor's stdin).
+        self.encryption_keys = list(encryption_keys or [])
         self.groups = TryGroups(grace=stop_grace)
         self._stopping = self.groups.stopping
 
@@ -228,6 +231,7 @@ class DagRunner:
                 execution_timeout=None if timeout is None else timeout.total_seconds(),
                 run_as_user=self.run_as_user,
                 client_retry_seconds=self.client_retry_seconds,
+                encryption_keys=self.encryption_keys,
             )
             code = self._supervise(label, job)
             say = self._try_lines(label, queued)

@@ -9,6 +9,10 @@ name and the owner they store values for. With a worker-side backend configured 
 * ``delete`` / ``clear``: the rows go first (the reply says which references they held); then
   the objects are purged. No reader ever meets a reference whose object is gone.
 
+With ``[workers] encryption_keys`` (a :class:`~taskstate.runtime.encryption.Keyring`), ``set``
+encrypts the value's JSON text first and stores the ciphertext, a JSON string, in its place
+(through the worker backend too); ``get`` decrypts what it reads that is marked encrypted.
+
 ``set`` takes a ``retention`` (see :mod:`taskstate.state.retention`), checked before anything is
 stored or sent. With a worker-side backend it is the reference that expires; the API server's
 clean-up then queues the object for purging.
@@ -40,6 +44,7 @@ from taskstate.errors import (
     VersionConflictError,
 )
 from taskstate.runtime.comms import SupervisorComms
+from taskstate.runtime.encryption import Keyring, missing_keys_error
 from taskstate.runtime.versions import Entry, VersionedOps
 from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.sdk.asset import Asset
@@ -51,7 +56,7 @@ from taskstate.state.codec import (
     validate_ref,
 )
 from taskstate.state.retention import Retention, retention_to_wire
-from taskstate.state.types import AssetScope, JSONValue, StateKind, TaskScope
+from taskstate.state.types import AssetScope, JSONValue, StateKind, StateScope, TaskScope
 
 __all__ = ["AssetState", "AssetStates", "StateAccessor", "TaskState"]
 
@@ -70,11 +75,15 @@ class StateAccessor(VersionedOps):
         worker: WorkerBackend | None,
         max_value_bytes: int,
         owner: Owner,
+        keyring: Keyring | None = None,
     ) -> None:
         self._comms = comms
         self._worker = worker
         self._max_value_bytes = max_value_bytes
         self._owner = owner
+        self._keyring = keyring
+        self._state_scope: StateScope = owner.scope if isinstance(owner, TaskOwner) else owner
+        """The scope a ciphertext is bound to."""
 
     # -- what differs between task state and asset state ----------------------------------
 
@@ -102,8 +111,10 @@ class StateAccessor(VersionedOps):
     def _value(self, key: str, reply: StateReply) -> JSONValue:
         assert reply.data is not None
         if reply.ref_backend is None:
-            return decode_value(reply.data)
-        return self._resolve(key, reply.data.decode(), reply.ref_backend)
+            value = decode_value(reply.data)
+        else:
+            value = self._resolve(key, reply.data.decode(), reply.ref_backend)
+        return value if reply.encryption is None else self._decrypt(key, reply.encryption, value)
 
     def set(
         self,
@@ -123,11 +134,17 @@ class StateAccessor(VersionedOps):
         """
         validate_key(key)
         wire = retention_to_wire(retention)
+        key_id: str | None = None
+        if self._keyring is not None:
+            # The plaintext never leaves this process: what is sent, or handed to the worker
+            # backend, is the ciphertext as a JSON string.
+            plain = encode_value(value, max_bytes=0)
+            key_id, value = self._keyring.encrypt(self._state_scope, key, plain)
         worker = self._worker
         if worker is None:
             data = encode_value(value, max_bytes=self._max_value_bytes)
             return self._comms.send(
-                SetState(self._scope, key, data, None, wire, if_version)
+                SetState(self._scope, key, data, None, wire, if_version, key_id)
             ).version
         # The size limit guards the database; a value the worker backend keeps is not bound by it.
         try:
@@ -142,11 +159,11 @@ class StateAccessor(VersionedOps):
             ) from exc
         if isinstance(stored, Inline):  # the backend keeps it in the database
             check_size(len(stored.data), self._max_value_bytes)
-            request = SetState(self._scope, key, stored.data, None, wire, if_version)
+            request = SetState(self._scope, key, stored.data, None, wire, if_version, key_id)
             return self._comms.send(request).version
         ref = validate_ref(stored).encode()
         try:
-            request = SetState(self._scope, key, ref, worker.path, wire, if_version)
+            request = SetState(self._scope, key, ref, worker.path, wire, if_version, key_id)
             return self._comms.send(request).version
         except (VersionConflictError, StaleTryError):
             self._drop_unwritten(key, ref)
@@ -196,7 +213,12 @@ class StateAccessor(VersionedOps):
         """Async twin of :meth:`clear`."""
         await asyncio.to_thread(self.clear)
 
-    # -- references ------------------------------------------------------------------------
+    # -- encryption and references ----------------------------------------------------------
+
+    def _decrypt(self, key: str, key_id: str, ciphertext: JSONValue) -> JSONValue:
+        if self._keyring is None:
+            raise missing_keys_error(self._state_scope, key, key_id)
+        return decode_value(self._keyring.decrypt(self._state_scope, key, key_id, ciphertext))
 
     def _resolve(self, key: str, stored: str, ref_backend: str) -> JSONValue:
         """The value a reference names, through the worker backend's hook."""
@@ -258,8 +280,9 @@ class TaskState(StateAccessor):
         *,
         ti_id: str,
         scope: TaskScope,
+        keyring: Keyring | None = None,
     ) -> None:
-        super().__init__(comms, worker, max_value_bytes, TaskOwner(ti_id, scope))
+        super().__init__(comms, worker, max_value_bytes, TaskOwner(ti_id, scope), keyring)
         self._scope = OwnTask()
         self.ti_id = ti_id
         self.scope = scope
@@ -280,8 +303,9 @@ class AssetState(StateAccessor):
         max_value_bytes: int,
         *,
         asset: Asset,
+        keyring: Keyring | None = None,
     ) -> None:
-        super().__init__(comms, worker, max_value_bytes, AssetScope(asset.name))
+        super().__init__(comms, worker, max_value_bytes, AssetScope(asset.name), keyring)
         self._scope = AssetNamed(asset.name)
         self.asset = asset
 

@@ -23,6 +23,7 @@ from taskstate.runtime.accessors import AssetState, AssetStates, TaskState
 from taskstate.runtime.asset_events import event_accessors
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.connections import ConnectionAccessor
+from taskstate.runtime.encryption import Keyring
 from taskstate.runtime.task_instance import DagRun, RuntimeTaskInstance
 from taskstate.runtime.variables import variables
 from taskstate.runtime.worker_backend import WorkerBackend
@@ -102,8 +103,9 @@ def build_context(
     )
     limit = start.max_value_bytes
     scope = TaskScope(info.dag_id, info.run_id, info.task_id, info.map_index)
-    task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope)
-    assets = [AssetState(comms, worker, limit, asset=asset) for asset in task.assets]
+    keys = Keyring.from_wire(start.encryption_keys)
+    task_state = TaskState(comms, worker, limit, ti_id=info.id, scope=scope, keyring=keys)
+    assets = [AssetState(comms, worker, limit, asset=a, keyring=keys) for a in task.assets]
     asset_state = AssetStates(assets, task_id=info.task_id)
     aliases = [alias.name for alias in getattr(task, "outlet_aliases", ())]
     outlet_events, inlet_events = event_accessors(comms, info, start.assets, aliases)

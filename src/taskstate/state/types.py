@@ -85,6 +85,9 @@ class StoredValue(msgspec.Struct, frozen=True, eq=False):
     larger of the old version + 1 and a clock in microseconds, so a key deleted and set again
     never meets an old version. 0 in what a backend without versions returns. Equality compares
     what is stored, not the version a write gave it, as it ignores when the write happened.
+
+    ``encryption`` is the id of the key the value was encrypted with in the task process (the
+    data is then a JSON string of ciphertext, or a reference to one), None if it is plain.
     """
 
     data: str
@@ -92,13 +95,14 @@ class StoredValue(msgspec.Struct, frozen=True, eq=False):
     expires_at: datetime | None = None
     written_by: str | None = None
     version: int = 0
+    encryption: str | None = None
 
     @property
     def is_ref(self) -> bool:
         return self.ref_backend is not None
 
     def _stored(self) -> tuple[object, ...]:
-        return (self.data, self.ref_backend, self.expires_at, self.written_by)
+        return (self.data, self.ref_backend, self.expires_at, self.written_by, self.encryption)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StoredValue):

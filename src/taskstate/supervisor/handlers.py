@@ -44,7 +44,9 @@ def _state_reply(body: StateBody) -> StateReply:
         data, ref_backend = bytes(body.value), None
     else:
         return StateReply()
-    return StateReply(data, ref_backend, body.version, body.expires_at, body.written_by)
+    return StateReply(
+        data, ref_backend, body.version, body.expires_at, body.written_by, body.encryption
+    )
 
 
 def _removed(body: RemovedRefsBody) -> RemovedRefs:
@@ -63,6 +65,7 @@ def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> SetReply:
         req.ref_backend,
         retention=req.retention,
         if_version=req.if_version,
+        encryption=req.encryption,
     )
     return SetReply(version)
 

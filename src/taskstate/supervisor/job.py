@@ -30,3 +30,6 @@ class SupervisorJob(msgspec.Struct, frozen=True):
     """``[workers] run_as_user``: the user the task process runs as; None: the supervisor's."""
     client_retry_seconds: float = 60.0
     """``[api] client_retry_seconds``: how long a call that failed transiently is retried."""
+    encryption_keys: list[tuple[str, bytes]] = []
+    """``[workers] encryption_keys`` as ``(id, key)``, the one that encrypts first; handed to
+    the task process in its start-up frame, never through its environment or the API server."""

@@ -242,6 +242,7 @@ class _Supervision:
                         dag_run=run.with_conf_bytes(),
                         worker_backend=job.worker_backend,
                         log_level=job.log_level,
+                        encryption_keys=job.encryption_keys,
                     ),
                 )
             )

@@ -192,6 +192,23 @@ class ServerBackendContract(RetentionContract, VersionContract):
         backend.set(scope, "k", StoredValue("mem://b", REF_BACKEND))
         assert backend.get(scope, "k") == StoredValue("mem://b", REF_BACKEND)
 
+    def test_encryption_marker_round_trips(
+        self, backend: BaseStateBackend, scope: StateScope
+    ) -> None:
+        """The id of the key a value is encrypted with is kept beside it, inline or a ref, and
+        goes with an overwrite by a plain value."""
+        sealed = StoredValue('"c2VhbGVk"', encryption="k-2026")
+        ref = StoredValue("mem://sealed", REF_BACKEND, encryption="k-2026")
+        backend.set(scope, "v", sealed)
+        backend.set(scope, "r", ref)
+        assert backend.get(scope, "v") == sealed
+        assert backend.get(scope, "r") == ref
+        assert {e.key: e.stored for e in _entries(backend, scope)} == {"r": ref, "v": sealed}
+        assert self.run_async(backend.aget(scope, "v")) == sealed
+        backend.set(scope, "v", StoredValue('"plain"'))
+        assert backend.get(scope, "v") == StoredValue('"plain"')
+        assert backend.delete(scope, "r") == ref
+
     # -- delete -------------------------------------------------------------------------------
 
     def test_delete_returns_removed_value(

@@ -69,6 +69,29 @@ class VersionContract:
         assert isinstance(first, int) and isinstance(second, int) and isinstance(again, int)
         assert again > second > first
 
+    def test_an_encrypted_value_keeps_its_marker_and_its_versions(
+        self, backend: BaseStateBackend, scope: StateScope
+    ) -> None:
+        """The encryption marker sits beside the version, the writer and the expiry: each
+        survives a compare-and-set of the others."""
+        _needs_versions(backend)
+        ahead = datetime.now(UTC) + timedelta(hours=1)
+        writer = '{"api": true}'
+        sealed = StoredValue('"c2VhbGVk"', None, ahead, writer, encryption="k-2026")
+        first = backend.set(scope, "k", sealed, if_version=0)  # type: ignore[call-arg]
+        got = backend.get(scope, "k")
+        assert got == sealed and got is not None and got.version == first
+        ref = StoredValue("mem://sealed", "m.C", ahead, writer, encryption="k-2027")
+        with pytest.raises(VersionConflictError) as caught:
+            backend.set(scope, "k", ref, if_version=0)  # type: ignore[call-arg]
+        _conflict(caught, first)
+        second = backend.set(scope, "k", ref, if_version=first)  # type: ignore[call-arg]
+        assert isinstance(first, int) and isinstance(second, int) and second > first
+        got = backend.get(scope, "k")
+        assert got == ref and got is not None and got.version == second
+        removed = backend.delete(scope, "k", if_version=second)  # type: ignore[call-arg]
+        assert removed == ref and removed is not None and removed.version == second
+
     def test_if_version_zero_creates_only(
         self, backend: BaseStateBackend, scope: StateScope
     ) -> None:
