@@ -20,7 +20,8 @@ far side as the same class, found by its ``code``::
     │   ├── UndeclaredAssetError         the task does not declare the asset        403
     │   ├── ConflictError                already exists, or in the wrong state      409
     │   │   ├── StaleTryError            the token's try has ended or been overtaken 409
-    │   │   └── VersionConflictError     a key is not at the version the write named 409
+    │   │   ├── VersionConflictError     a key is not at the version the write named 409
+    │   │   └── PurgePendingError        a purge holds, or just removed, the object 409
     │   ├── PreconditionFailedError      an If-Match / If-None-Match that fails      412
     │   ├── VersionsNotSupportedError    a version asked of a backend without them  400
     │   ├── DagDefinitionError           a DAG file that cannot be used             400
@@ -38,6 +39,7 @@ far side as the same class, found by its ``code``::
     └── RuntimeFailure                   something broke while doing a valid thing
         ├── BackendError                 a storage backend failed                    503
         ├── ReferenceResolutionError     a stored reference that cannot be resolved  500
+        │   └── ForeignReferenceError    a reference naming another scope's object   403
         ├── EncryptionKeyNotFoundError   a value encrypted with a key id not configured 500
         ├── DecryptionError              a ciphertext that fails authentication      500
         ├── APIConnectionError           the API server cannot be reached            503
@@ -67,6 +69,7 @@ __all__ = [
     "DagDefinitionError",
     "DecryptionError",
     "EncryptionKeyNotFoundError",
+    "ForeignReferenceError",
     "InvalidEncryptionKeyError",
     "InvalidIdentifierError",
     "InvalidKeyError",
@@ -77,6 +80,7 @@ __all__ = [
     "ParamValidationError",
     "PermissionDeniedError",
     "PreconditionFailedError",
+    "PurgePendingError",
     "ReferenceResolutionError",
     "RuntimeFailure",
     "StaleTryError",
@@ -226,6 +230,15 @@ class VersionConflictError(ConflictError):
     code = "version_conflict"
 
 
+class PurgePendingError(ConflictError):
+    """A set whose reference names an object that a purge holds a claim on, or removed after
+    the object may have been written: the writer stores its object again and retries, naming
+    the purges it has seen (``detail["purged_through"]``). ``detail["claimed"]`` tells whether
+    a purge still holds the object (wait before retrying) or has finished (retry at once)."""
+
+    code = "purge_pending"
+
+
 class PreconditionFailedError(UsageError):
     """The public API's ``If-Match`` or ``If-None-Match`` does not hold for the key; nothing
     changed. ``detail["current_version"]`` is the key's version, 0 if it does not exist."""
@@ -335,6 +348,15 @@ class BackendError(RuntimeFailure):
 
 class ReferenceResolutionError(RuntimeFailure):
     code = "reference_resolution"
+
+
+class ForeignReferenceError(ReferenceResolutionError):
+    """A stored reference that names an object of another scope (another task instance, another
+    key or asset): refused on read and on purge, whoever wrote it, so no scope can read or
+    destroy another's value by planting its name."""
+
+    code = "foreign_reference"
+    status = 403
 
 
 class EncryptionKeyNotFoundError(RuntimeFailure):

@@ -4,6 +4,7 @@ purge-queue entries they leave, the periodic clean-up of the server, and its fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -63,8 +64,10 @@ def nothing_expired(public: PublicClient) -> None:
     """Start from a server with no expired key and an empty purge queue."""
     while public.clean_expired()["removed"]:
         pass
-    for entry in public.list_purge_queue(limit=1000):
-        public.acknowledge_purge(entry["id"])
+    if entries := public.list_purge_queue(limit=1000):
+        answer = public.claim_purge([e["id"] for e in entries])
+        if answer["claim"] is not None:
+            public.release_purge(answer["claim"])
 
 
 @pytest.fixture
@@ -113,9 +116,9 @@ def test_a_cleaned_reference_is_purged_unless_its_key_was_set_again(
     load.client.set_state(TaskInstanceId(load.ti_id), "k", b"mem://same", WORKER, retention=BRIEF)
     time.sleep(BRIEF + 0.002)
     assert public.clean_expired()["references_queued"] == 1
-    load.client.set_state(TaskInstanceId(load.ti_id), "k", b"mem://same", WORKER)
+    load.client.set_state(TaskInstanceId(load.ti_id), "k2", b"mem://same", WORKER)
     (entry,) = public.list_purge_queue()
-    assert public.claim_purge([entry["id"]]) == {"entries": [], "superseded": 1}
+    assert public.claim_purge([entry["id"]]) == {"claim": None, "entries": [], "superseded": 1}
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 100_001, "many"])
@@ -223,6 +226,35 @@ def test_a_redis_backend_is_cleaned_and_its_references_queued(
                 pass
             assert public.count_expired() == 0
             assert queued(public) == refs
+
+
+@pytest.mark.parametrize(
+    "server_backend", ["metastore", pytest.param("redis", marks=pytest.mark.redis)]
+)
+def test_a_public_set_over_a_reference_queues_its_object(
+    make_settings: Callable[..., Settings], server_backend: str
+) -> None:
+    """Every path that replaces a reference queues it: here the public API's set."""
+    with contextlib.ExitStack() as stack:
+        env: dict[str, str] = {}
+        if server_backend == "redis":
+            url = available_server_url()
+            prefix = stack.enter_context(temporary_prefix(url))
+            env["TASKSTATE__STATE_STORE__BACKEND"] = "redis"
+            env["TASKSTATE__STATE_STORE__BACKEND_KWARGS"] = json.dumps(
+                {"url": url, "prefix": prefix, "allow_volatile": True}
+            )
+        public, ti = stack.enter_context(own_server(make_settings(**env)))
+        ti.client.set_state(TaskInstanceId(ti.ti_id), "k", b"mem://old", WORKER)
+        ti.client.set_state(AssetNamed("orders"), "k", b"mem://asset-old", WORKER)
+        public.set_task_state("d", "r", "t", "k", {"inline": True})
+        public.set_asset_state("orders", "k", 2)
+        old = [("asset", "mem://asset-old", WORKER), ("task", "mem://old", WORKER)]
+        assert queued(public) == old
+        # Setting the same reference again replaces nothing.
+        ti.client.set_state(TaskInstanceId(ti.ti_id), "j", b"mem://same", WORKER)
+        ti.client.set_state(TaskInstanceId(ti.ti_id), "j", b"mem://same", WORKER)
+        assert len(queued(public)) == 2
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from taskstate.client.public import PublicClient
 from taskstate.contracts.scopes import AssetNamed, TaskInstanceId
-from taskstate.errors import ConflictError, NotFoundError, UsageError
+from taskstate.errors import ConflictError, NotFoundError, PurgePendingError, UsageError
 
 from .conftest import Attached, Run
 
@@ -24,8 +24,11 @@ def _queued(public: PublicClient) -> list[str]:
 
 
 def _drain(public: PublicClient) -> None:
-    for entry in public.list_purge_queue(limit=1000):
-        public.acknowledge_purge(entry["id"])
+    """Empty the queue as a purge would: claim every entry, report the claim done."""
+    if entries := public.list_purge_queue(limit=1000):
+        answer = public.claim_purge([e["id"] for e in entries])
+        if answer["claim"] is not None:
+            public.release_purge(answer["claim"])
 
 
 @pytest.fixture(autouse=True)
@@ -79,15 +82,61 @@ def test_claim_drops_entries_whose_reference_was_written_again(
     _store(submit, "a", "mem://claim/a")
     _store(submit, "b", "mem://claim/b")
     public.clear_task_state(run.dag_id, run.run_id, "submit")
-    # The task sets "a" again; deterministic references name the same object once more.
-    _store(submit, "a", "mem://claim/a")
+    # A key names the object of "a" once more (a set of "a" itself would take back its own
+    # entry at once: see the test below).
+    _store(submit, "c", "mem://claim/a")
     ids = [e["id"] for e in public.list_purge_queue()]
 
     answer = public.claim_purge(ids)
 
     assert answer["superseded"] == 1
     assert [e["ref"] for e in answer["entries"]] == ["mem://claim/b"]
-    assert _queued(public) == ["mem://claim/b"]  # claiming leaves it queued until acknowledged
+    assert _queued(public) == ["mem://claim/b"]  # claimed, queued until reported done
+    # While the claim holds, a set of that reference waits for the purge.
+    with pytest.raises(PurgePendingError, match="a purge holds the object") as held:
+        _store(submit, "b", "mem://claim/b")
+    assert held.value.detail["claimed"] is True
+    done = public.release_purge(answer["claim"])
+    assert _queued(public) == []
+    # Done, the purge still refuses a set that stored its object before it finished...
+    with pytest.raises(PurgePendingError, match="after it may have been stored") as purged:
+        _store(submit, "b", "mem://claim/b")
+    assert purged.value.detail == {
+        "key": "b",
+        "ref": "mem://claim/b",
+        "claimed": False,
+        "purged_through": done["purged_through"],
+    }
+    # ...and takes one that stored it again after.
+    submit.client.set_state(
+        TaskInstanceId(submit.ti_id),
+        "b",
+        b"mem://claim/b",
+        WORKER,
+        restored_after=done["purged_through"],
+    )
+
+
+def test_a_set_of_a_reference_claims_what_it_replaced(
+    public: PublicClient, run: Run, attach: Callable[..., Attached]
+) -> None:
+    submit = attach(run.ti_id("submit"))
+    _store(submit, "a", "mem://replace/1")
+    version, replaced = submit.client.set_state_replacing(
+        TaskInstanceId(submit.ti_id), "a", b"mem://replace/2", WORKER
+    )
+    assert version > 0
+    assert [(r.ref, r.backend) for r in replaced.refs] == [("mem://replace/1", WORKER)]
+    assert replaced.claim is not None
+    assert _queued(public) == ["mem://replace/1"]  # queued by the set itself, and claimed
+    assert public.claim_purge([e["id"] for e in public.list_purge_queue()])["entries"] == []
+    public.release_purge(replaced.claim)
+    assert _queued(public) == []
+    # Setting the same reference again replaces nothing.
+    _, again = submit.client.set_state_replacing(
+        TaskInstanceId(submit.ti_id), "a", b"mem://replace/2", WORKER
+    )
+    assert again.refs == [] and again.claim is None
 
 
 def test_find_refs_names_the_stored_references(

@@ -4,6 +4,7 @@ contract, untrusted references, listing for the orphan sweep, and values publish
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -87,10 +88,36 @@ def test_long_names_stay_unique() -> None:
 def test_reference_is_the_full_url_under_the_root(tmp_path: Path) -> None:
     backend = ObjectStorageStateBackend(root=str(tmp_path / "objects"))
     ref = backend.serialize_task_state_value(value='"v"', key="job.id", ti_id="ti-1")
-    assert ref == f"{(tmp_path / 'objects').as_uri()}/task/ti-1/job%2Eid"
-    assert (tmp_path / "objects" / "task" / "ti-1" / "job%2Eid").read_text() == '"v"'
+    folder, name = ref.rsplit("/", 1)
+    assert folder == f"{(tmp_path / 'objects').as_uri()}/task/ti-1/job%2Eid"
+    assert re.fullmatch("[0-9a-f]{32}", name)  # a new object for every write
+    assert (tmp_path / "objects" / "task" / "ti-1" / "job%2Eid" / name).read_text() == '"v"'
+    again = backend.serialize_task_state_value(value='"w"', key="job.id", ti_id="ti-1")
+    assert again != ref and backend.deserialize_task_state_value(ref) == '"v"'
     ref = backend.serialize_asset_state_value(value='"w"', key="k", asset_name="s3://lake/x")
-    assert ref.endswith("/asset/s3%3A%2F%2Flake%2Fx/k")
+    assert ref.rsplit("/", 1)[0].endswith("/asset/s3%3A%2F%2Flake%2Fx/k")
+
+
+def test_references_of_the_earlier_layout_are_read_and_purged(tmp_path: Path) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    (tmp_path / "task" / "ti").mkdir(parents=True)
+    (tmp_path / "task" / "ti" / "k").write_text('"old"')
+    ref = f"{tmp_path.as_uri()}/task/ti/k"
+    assert backend.deserialize_task_state_value(ref) == '"old"'
+    backend.purge_task_state(ref)
+    assert not (tmp_path / "task" / "ti").exists()
+
+
+def test_names_scope_tells_the_scope_and_key_a_reference_names(tmp_path: Path) -> None:
+    backend = ObjectStorageStateBackend(root=tmp_path.as_uri())
+    ref = backend.serialize_task_state_value(value='"v"', key="k", ti_id="ti-1")
+    assert backend.names_scope(ref, kind="task", owner="ti-1", key="k")
+    assert backend.names_scope(ref, kind="task", owner="ti-1")
+    assert not backend.names_scope(ref, kind="task", owner="ti-2", key="k")
+    assert not backend.names_scope(ref, kind="task", owner="ti-1", key="other")
+    assert not backend.names_scope(ref, kind="asset", owner="ti-1", key="k")
+    # Outside the layout: not judged here, refused when read or purged.
+    assert backend.names_scope("file:///etc/passwd", kind="task", owner="ti-1", key="k")
 
 
 def test_hostile_names_write_only_under_the_root(tmp_path: Path) -> None:
@@ -263,8 +290,9 @@ def test_default_root_is_under_taskstate_home(
     monkeypatch.setenv("TASKSTATE_HOME", str(tmp_path / "home"))
     backend = ObjectStorageStateBackend()
     ref = backend.serialize_task_state_value(value='"v"', key="k", ti_id="ti")
-    assert ref == f"{(tmp_path / 'home' / 'objects').resolve().as_uri()}/task/ti/k"
-    assert (tmp_path / "home" / "objects" / "task" / "ti" / "k").is_file()
+    folder, name = ref.rsplit("/", 1)
+    assert folder == f"{(tmp_path / 'home' / 'objects').resolve().as_uri()}/task/ti/k"
+    assert (tmp_path / "home" / "objects" / "task" / "ti" / "k" / name).is_file()
 
 
 def test_registry_short_name_builds_it(tmp_path: Path) -> None:
@@ -382,7 +410,7 @@ def test_s3_listing_sees_other_writers_and_only_the_layout(s3_root: str, s3_endp
     with pytest.raises(ReferenceResolutionError, match="refusing"):
         backend.purge_object(f"s3://{temporary}")
     # The listing left no stale entry behind: a value rewritten elsewhere reads as rewritten.
-    other.pipe(f"{root}/task/t1/a", b'"a, set again"')
+    other.pipe(mine.removeprefix("s3://"), b'"a, set again"')
     assert backend.deserialize_task_state_value(mine) == '"a, set again"'
     assert other.cat(temporary) == b'"half'
 
@@ -487,8 +515,9 @@ def test_purging_the_last_object_removes_its_folder(tmp_path: Path) -> None:
     second = backend.serialize_task_state_value(value='"b"', key="b", ti_id="ti")
     backend.purge_task_state(first)
     assert (tmp_path / "task" / "ti").is_dir()  # still holds b
+    assert not (tmp_path / "task" / "ti" / "a").exists()  # the key's folder went with a
     backend.purge_task_state(second)
     assert not (tmp_path / "task" / "ti").exists()
-    # The folder comes back with the next value.
+    # The folders come back with the next value.
     again = backend.serialize_task_state_value(value='"c"', key="a", ti_id="ti")
-    assert again == first and backend.deserialize_task_state_value(again) == '"c"'
+    assert backend.deserialize_task_state_value(again) == '"c"'

@@ -102,7 +102,7 @@ def test_a_dry_run_counts_superseded_entries_and_lists_only_the_rest(
     for key in ("again", "gone"):
         task.store(key, f"mem://{task.ti_id}/{key}")
     task.clear_through_the_public_api()
-    task.store("again", f"mem://{task.ti_id}/again")  # set again: its object is live
+    task.store("other", f"mem://{task.ti_id}/again")  # named again: its object is live
     listed: list[str] = []
 
     report = drain_queue(public, worker, dry_run=True, listed=listed.append)

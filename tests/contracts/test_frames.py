@@ -18,6 +18,8 @@ from taskstate.contracts.frames import (
     GetTaskOutput,
     OutputReply,
     PullXCom,
+    PurgeDone,
+    PurgedReply,
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
@@ -105,6 +107,12 @@ def test_every_frame_round_trips() -> None:
         SetState(OwnTask(), "k", b'"c2VhbGVk"', None, None, 3, "k1"),
         DeleteState(AssetNamed("orders"), "k", if_version=9),
         RemovedRefs(refs=[("s3://b/o", "m.C")]),
+        RemovedRefs(refs=[("s3://b/o", "m.C")], claim="c"),
+        SetState(OwnTask(), "k", b"s3://b/o", "m.C", restored_after=4),
+        SetReply(version=2, refs=[("s3://b/o", "m.C")], claim="c"),
+        StateReply(data=b"s3://b/o", ref_backend="m.C", claim="c"),
+        PurgeDone("c"),
+        PurgedReply(purged_through=4),
         StartTask(info, "/f.py", [AssetInfo("a", "s3://a", inlet=True)], 10, run),
         SetTaskOutput(b"1"),
         GetTaskOutput("d", "r", "t"),
@@ -135,6 +143,7 @@ def test_reply_type_is_named_by_the_request() -> None:
     assert SetState.reply_type is SetReply
     assert DeleteState.reply_type is StateReply
     assert ClearState.reply_type is RemovedRefs
+    assert PurgeDone.reply_type is PurgedReply
     assert GetTaskOutput.reply_type is OutputReply
     assert SetTaskOutput.reply_type is None
     assert TaskStarting.reply_type is None

@@ -335,6 +335,9 @@ def test_data_at_0003_survives_the_upgrade_to_head(empty_url: str) -> None:
     for row in after["task_instance"]:  # 0007: no reason yet; the retries max_tries held
         assert row.pop("end_reason") is None
         assert row.pop("retries") == row["max_tries"]
+    for row in after["purge_queue"]:  # 0010: no scope recorded, not claimed, not purged
+        added = ("owner", "key", "claim", "claimed_until", "purged_seq")
+        assert [row.pop(column) for column in added] == [None] * 5
     assert after == rows
 
     # And the server's backend reads what was stored before the upgrade.

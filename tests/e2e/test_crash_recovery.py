@@ -82,14 +82,9 @@ CASES = [
     # set: the object is stored, its reference never written.
     Case("task-set-new", "stored", _left("over", "doomed", "fresh"), SEEDED),
     Case("asset-set-new", "stored", _left("over", "doomed", "fresh"), SEEDED),
-    # The reference is a function of the key, so the object was replaced in place before the
-    # set could report success: either complete value is right, a partial one never is.
-    Case(
-        "task-set-overwrite",
-        "stored",
-        _left("over", "doomed"),
-        {"over": (OLD, NEW), "doomed": (DOOMED,)},
-    ),
+    # Every write stores a new object: the old value stays until the reference names the new
+    # one, and the new object, never named, is an orphan.
+    Case("task-set-overwrite", "stored", _left("over", "doomed"), SEEDED),
     # set returned: the new value is durable.
     Case("task-set-returned", None, _left("over", "doomed"), {"over": (NEW,), "doomed": (DOOMED,)}),
     # delete: the row goes first, then the object.
@@ -110,9 +105,10 @@ def _files(root: Path) -> set[str]:
 
 
 def _name(relative: str) -> str:
-    """A file's key, or ``KEY.tmp`` for a temporary beside it."""
-    name = PurePosixPath(relative).name
-    return f"{name.split('.', 1)[0]}.tmp" if name.endswith(".tmp") else name
+    """A file's key, or ``KEY.tmp`` for a temporary: ``<kind>/<owner>/<key>/<object>``."""
+    path = PurePosixPath(relative)
+    key = path.parent.name
+    return f"{key}.tmp" if path.name.endswith(".tmp") else key
 
 
 def _count(n: int, noun: str) -> str:
@@ -140,7 +136,7 @@ class Crash:
 
     def crasher_files(self, files: set[str]) -> set[str]:
         """The files of ``files`` the crasher of this run wrote (the keeper's are ``keep_*``)."""
-        return {f for f in files - self.before if not PurePosixPath(f).name.startswith("keep_")}
+        return {f for f in files - self.before if not _name(f).startswith("keep_")}
 
 
 @dataclass
@@ -248,7 +244,7 @@ def test_the_crash_leaves_what_the_point_implies(lab: CrashLab, case: Case) -> N
     for written in crash.temporaries.values():
         assert 0 < len(written) < len(NEW_TEXT) and NEW_TEXT.startswith(written), written
     # All in the crasher's own folder: its task instance's, or the asset's.
-    folders = {PurePosixPath(f).parent.as_posix() for f in left}
+    folders = {PurePosixPath(f).parent.parent.as_posix() for f in left}
     if case.asset is not None:
         assert folders == {f"asset/{encode_component(case.asset)}"}
     elif left:
@@ -271,9 +267,9 @@ def test_purge_removes_what_nothing_names_and_keeps_the_rest(lab: CrashLab, case
         f"{_count(len(crash.crashed), 'object')} checked\n"
     ), str(crash.purge)
     # What the keeper stored before the crash is untouched.
-    keeper = {f for f in crash.purged - crash.before if PurePosixPath(f).name.startswith("keep_")}
+    keeper = {f for f in crash.purged - crash.before if _name(f).startswith("keep_")}
     expected = {**KEEP, encode_component(f"keep_{case.id}"): KEEP["keep_1"]}
-    assert {PurePosixPath(f).name: _read(lab.root, f) for f in keeper} == expected
+    assert {_name(f): _read(lab.root, f) for f in keeper} == expected
 
 
 def test_every_reference_names_an_object_and_every_object_a_reference(lab: CrashLab) -> None:

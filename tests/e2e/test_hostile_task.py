@@ -10,6 +10,8 @@ README's Security section says what each attempt gets; these tests assert exactl
   accepted by the embedded server; it *can* read the files of its user's home (the SQLite file,
   and the key files a standalone server wrote there), as the README says.
 * the task as ``[workers] run_as_user`` (the runner as root): every attempt fails.
+* a task that forges a reference to another task's object (``dags/hostile_reference.py``)
+  neither reads nor removes it, nor does ``taskstate state purge`` for it.
 
 The tests run as root here; a "same user" that is not root is a throwaway user made with
 ``useradd`` (root may read any process's memory, so a task running as root is out of scope).
@@ -34,11 +36,12 @@ from tests.users import ThrowawayUser, interpreter_for, throwaway_user
 
 from taskstate.api.keys import API_KEY_FILE, SECRET_KEY_FILE, local_secret
 
-from .conftest import DAGS, RUN_TIMEOUT_SECONDS, Result
+from .conftest import DAGS, OBJECT_STORAGE, RUN_TIMEOUT_SECONDS, Cli, Result, worker_backend_env
 
 pytestmark = pytest.mark.e2e
 
 HOSTILE = DAGS / "hostile.py"
+HOSTILE_REFERENCE = DAGS / "hostile_reference.py"
 TASK_USER = "TASKSTATE__WORKERS__RUN_AS_USER"
 # Secrets in the runner's environment, which must not reach the task's.
 SECRET_ENV = {"TASKSTATE_API_KEY": "leak-me", "TASKSTATE__STATE_STORE__CLEAR_ON_SUCCESS": "false"}
@@ -194,3 +197,51 @@ def test_an_unknown_run_as_user_is_refused(tmp_path: Path) -> None:
         "error: [workers] run_as_user names 'no-such-user-ts', which is not a user on this "
         "machine\n"
     )
+
+
+def test_a_forged_reference_reads_and_removes_nothing(cli: Cli, tmp_path: Path) -> None:
+    """``dags/hostile_reference.py``: a task writes another task's object URL as a reference
+    into its own state (a raw ``SetState`` frame). Reading it is refused; deleting or clearing
+    its own keys leaves the object, which the victim's row still names; and neither does
+    ``taskstate state purge`` remove it for the forged keys the public API deleted."""
+    cli.env.update(worker_backend_env(OBJECT_STORAGE, root=f"file://{tmp_path / 'objects'}"))
+    run = cli.dags_test(HOSTILE_REFERENCE, "--run-id", "r1")
+    assert run.code == 0, str(run)
+    tried = attempts(run)
+    ref = tried["victim object"]["ref"]
+    victim_object = Path(ref.removeprefix("file://"))
+    assert tried["get"] == {"outcome": "refused", "error": "foreign_reference", "status": 403}
+    for attempt in ("delete", "clear"):
+        assert tried[attempt] == {"outcome": "kept", "raised": None, "key_left": False}, attempt
+    assert tried["left for purge"]["outcome"] == "kept"
+
+    stored = {(e["task_id"], e["key"]): e["ref"] for e in cli.task_state("e2e_hostile_reference")}
+    assert stored == {
+        ("victim", "secret"): ref,
+        ("attacker", "forged kept"): ref,
+        ("attacker", "forged kept too"): ref,
+    }
+    assert json.loads(victim_object.read_text()) == {"card": "4111 1111 1111 1111"}
+
+    def delete(task_id: str, key: str) -> None:
+        selector = ("--dag-id", "e2e_hostile_reference", "--run-id", "r1", "--task-id", task_id)
+        deleted = cli.run("state", "delete", key, *selector)
+        assert deleted.code == 0, str(deleted)
+
+    # Queued by the public API's delete, the forged reference meets the victim's live row.
+    delete("attacker", "forged kept")
+    purged = cli.run("state", "purge")
+    assert purged.code == 0, str(purged)
+    assert purged.stdout == "purged 0 queued objects; 1 superseded (a reference names them again)\n"
+    assert json.loads(victim_object.read_text()) == {"card": "4111 1111 1111 1111"}
+
+    # Once no row names the object, the forged entry reaches the purge's own scope check: it
+    # is refused, and the object goes only for the victim's own entry.
+    delete("attacker", "forged kept too")
+    delete("victim", "secret")
+    purged = cli.run("state", "purge")
+    assert purged.code == 0, str(purged)
+    assert purged.stdout == (
+        "purged 1 queued object; 1 refused (naming another scope's object)\n"
+    ), str(purged)
+    assert not victim_object.exists()

@@ -61,7 +61,7 @@ def _assets(cli, run_id: str, *, write=None, read=None):  # type: ignore[no-unty
     return json.loads(line.removeprefix("assets: "))
 
 
-def test_a_key_set_again_after_a_public_clear_keeps_its_object(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_set_again_after_a_public_clear_gets_a_new_object(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "objects"
     cli.env.update(_object_storage(root))
     asset = "e2e_purge_ledger"
@@ -75,21 +75,20 @@ def test_a_key_set_again_after_a_public_clear_keeps_its_object(cli, tmp_path: Pa
     assert cli.asset_state(asset) == []
     assert stored.exists()  # queued: the API server cannot reach it
 
-    # The same key, the same deterministic reference: the queued entry now names a live object.
+    # The same key stores a new object; the task that set it claims the queued object of the
+    # key, which nothing names, and purges it itself.
     _assets(cli, "w2", write={asset: {"k": {"v": 2}}})
     [again] = cli.asset_state(asset)
-    assert again["ref"] == entry["ref"]
+    assert again["ref"] != entry["ref"]
+    fresh = Path(again["ref"].removeprefix("file://"))
+    assert _files(root) == [fresh]
 
     purged = cli.run("state", "purge")
     assert purged.code == 0, str(purged)
-    assert purged.stdout == (
-        "purged 0 queued objects; 1 superseded (their keys were set again)\n"
-    ), str(purged)
-    assert _files(root) == [stored]
-    assert json.loads(stored.read_text()) == {"v": 2}
+    assert purged.stdout == "purged 0 queued objects\n", str(purged)
+    assert _files(root) == [fresh]
+    assert json.loads(fresh.read_text()) == {"v": 2}
     assert _assets(cli, "r1", read={asset: ["k"]}) == {asset: {"k": {"v": 2}}}
-    # The entry is gone from the queue: nothing is left to purge or to drop.
-    assert cli.run("state", "purge").stdout == "purged 0 queued objects\n"
 
 
 def test_a_deleted_run_queues_its_objects_for_purge(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +99,7 @@ def test_a_deleted_run_queues_its_objects_for_purge(cli, tmp_path: Path) -> None
     [listed] = cli.run("runs", "list", "--json").json()
     assert (listed["dag_id"], listed["run_id"], listed["state"]) == (SEED_DAG, "r1", "success")
     objects = _files(root)
-    assert sorted(p.name for p in objects) == ["checkpoint", "job_id"]
+    assert sorted(p.parent.name for p in objects) == ["checkpoint", "job_id"]
 
     deleted = cli.run("runs", "delete", "--dag-id", SEED_DAG, "--run-id", "r1")
     assert deleted.code == 0, str(deleted)
@@ -147,7 +146,7 @@ def test_orphans_younger_than_the_grace_period_are_left(cli, tmp_path: Path) -> 
     )
     assert run.summary() == {"keeper": ("success", 1), "crasher": ("failed", 1)}, str(run)
     objects = _files(root)
-    [orphan] = [p for p in objects if p.name == "fresh"]
+    [orphan] = [p for p in objects if p.parent.name == "fresh"]
     assert len(objects) == 6  # keep_1, keep_2, the run's asset key, over, doomed, fresh
     purge = ("state", "purge", "--orphans", "--path", DAGS)
 

@@ -21,6 +21,8 @@ from taskstate.contracts.frames import (
     GetTaskOutput,
     OutputReply,
     PullXCom,
+    PurgeDone,
+    PurgedReply,
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
@@ -46,6 +48,8 @@ class FrameServer:
         self.xcoms: dict[tuple[str, int, str], bytes] = {}  # (task_id, map_index, key)
         self.events: dict[str, list[AssetEventInfo]] = {}  # asset -> its events, oldest first
         self.requests: list[object] = []
+        self.claims: dict[str, list[str]] = {}  # claim -> the references it holds
+        self.purged_through = 0
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
     def scope(self, request: GetState | SetState | DeleteState | ClearState) -> str:
@@ -70,6 +74,10 @@ class FrameServer:
             return XComReply(values=self.pull(req))
         if isinstance(req, RecordAssetEvents | TaskStarting):
             return None
+        if isinstance(req, PurgeDone):
+            if self.claims.pop(req.claim, None) is not None:
+                self.purged_through += 1
+            return PurgedReply(self.purged_through)
         if isinstance(req, GetAssetEvents):
             events = self.events.get(req.asset_name, [])
             events = events if req.ascending else events[::-1]
@@ -80,14 +88,21 @@ class FrameServer:
             data, ref = self.store.get((scope, req.key), (None, None))
             return StateReply(data, ref, encryption=self.key_ids.get((scope, req.key)))
         if isinstance(req, SetState):
+            old, old_ref = self.store.get((scope, req.key), (None, None))
             self.store[(scope, req.key)] = (req.data, req.ref_backend)
             self.key_ids.pop((scope, req.key), None)
             if req.encryption is not None:
                 self.key_ids[(scope, req.key)] = req.encryption
+            if req.ref_backend and old is not None and old_ref and old != req.data:
+                # As the server does: the object a set of a reference replaced is the task's
+                # to purge, under a claim.
+                claim = self.claim([old.decode()])
+                return SetReply(refs=[(old.decode(), old_ref)], claim=claim)
             return SetReply()
         if isinstance(req, DeleteState):
             data, ref = self.store.pop((scope, req.key), (None, None))
-            return StateReply(data=data, ref_backend=ref)
+            claim = self.claim([data.decode()]) if data is not None and ref else None
+            return StateReply(data=data, ref_backend=ref, claim=claim)
         if isinstance(req, ClearState):
             removed = [k for k in self.store if k[0] == scope]
             refs = []
@@ -95,8 +110,13 @@ class FrameServer:
                 data, ref = self.store.pop(k)
                 if ref:
                     refs.append((data.decode(), ref))
-            return RemovedRefs(refs=refs)
+            return RemovedRefs(refs=refs, claim=self.claim([r for r, _ in refs]) if refs else None)
         raise AssertionError(req)
+
+    def claim(self, refs: list[str]) -> str:
+        claim = f"00000000-0000-4000-8000-{len(self.claims) + 1:012d}"
+        self.claims[claim] = refs
+        return claim
 
     def pull(self, req: PullXCom) -> list[bytes | None]:
         """As the supervisor answers: null and missing alike are None."""

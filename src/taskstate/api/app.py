@@ -32,7 +32,7 @@ from taskstate.backends.registry import create_backend
 from taskstate.config import Settings
 from taskstate.db.engine import Database, translate_errors
 from taskstate.db.migration import ensure_schema
-from taskstate.state.types import TryFence
+from taskstate.state.types import StateKind, StateScope, StoredValue, TaskScope, TryFence
 
 __all__ = ["AppState", "app_state", "create_app", "in_transaction"]
 
@@ -133,7 +133,17 @@ def build_state(settings: Settings) -> AppState:
         api_keys=api_keys,
     )
     state.try_check = functools.partial(_check_try, built)
+    if not backend.queues_purges:
+        state.on_replaced = functools.partial(_queue_replaced, built)
     return built
+
+
+async def _queue_replaced(state: AppState, scope: StateScope, old: StoredValue) -> None:
+    """Queue the reference a set replaced in a backend that does not queue it itself."""
+    from taskstate.api import purge
+
+    kind: StateKind = "task" if type(scope) is TaskScope else "asset"
+    await purge.enqueue(state, kind, [old])
 
 
 async def _check_try(state: AppState, fence: TryFence) -> None:

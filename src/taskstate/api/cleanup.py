@@ -1,15 +1,16 @@
 """Removing expired keys: the API server's periodic clean-up and ``taskstate state clean``.
 
-An expired key is invisible to every read from the moment it expires; the clean-up only gives
-its storage back. It works in batches of ``[state_store] cleanup_batch_size`` keys, each one
-short transaction that removes the batch and queues its references for purging (``taskstate
-state purge``), so that no object of a worker-side backend is left behind. With the metastore,
-both happen in one database transaction: a crash loses both or neither. A backend outside the
-database (Redis) removes its batch through its async twin, then the references are queued; a
-crash between the two leaves orphans, which ``state purge --orphans`` finds. Between batches the
-clean-up yields to the event loop, so requests are served while a large backlog drains; on
-SQLite, whose batches run on the event loop itself, it then leaves the loop to requests for as
-long as the batch took.
+An expired key is invisible to every read from the moment it expires; the clean-up only gives its
+storage back. It works in batches of ``[state_store] cleanup_batch_size`` keys, each one short
+transaction that removes the batch and queues its references for purging (``taskstate state
+purge``), so that no object of a worker-side backend is left behind. With the metastore, the
+triggers queue them in the removing statement: a crash loses both or neither. Each periodic pass
+also forgets purges finished more than a day ago (see :mod:`taskstate.api.purge`). A backend
+outside the database (Redis) removes its batch through its async twin, then the references are
+queued; a crash between the two leaves orphans, which ``state purge --orphans`` finds. Between
+batches the clean-up yields to the event loop, so requests are served while a large backlog
+drains; on SQLite, whose batches run on the event loop itself, it then leaves the loop to
+requests for as long as the batch took.
 
 Every API server process runs the periodic clean-up, every ``[state_store]
 cleanup_interval_seconds`` (0: never). Several of them at once against one PostgreSQL database
@@ -94,10 +95,9 @@ async def clean_batch(state: AppState, *, limit: int) -> CleanReport:
         return CleanReport(batch.removed, queued, 1)
 
     def work(session: Session) -> CleanReport:
-        # The metastore removes the batch in this session's transaction, beside the queue.
+        # The metastore's triggers queue the references in the statement that removes them.
         batch = backend.delete_expired(now=now, limit=limit, session=session)
-        queued = purge.add_to_queue(session, batch.refs)
-        return CleanReport(batch.removed, queued, 1)
+        return CleanReport(batch.removed, len(batch.refs), 1)
 
     started = time.perf_counter()
     report = await in_transaction(state, work)
@@ -142,6 +142,7 @@ async def run_periodically(
         report: CleanReport | None = None
         try:
             report = await clean_expired(state, limit=limit)
+            await purge.drop_tombstones(state)
         except Exception:
             log.exception("the clean-up of expired keys failed; next try in %s s", interval)
         else:

@@ -10,6 +10,8 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -28,6 +30,7 @@ from taskstate.contracts.http import (
     FinishRequest,
     FinishResponse,
     HeartbeatResponse,
+    PurgedBody,
     RefBody,
     RemovedRefsBody,
     StartRequest,
@@ -37,7 +40,14 @@ from taskstate.contracts.http import (
 from taskstate.contracts.types import AssetInfo, DagRunInfo, TaskInstanceInfo
 from taskstate.db.models import DagRun
 from taskstate.errors import InvalidValueError, UsageError
-from taskstate.state.types import StateScope, StoredValue, TryFence
+from taskstate.state.types import (
+    AssetScope,
+    StateKind,
+    StateScope,
+    StoredValue,
+    TaskScope,
+    TryFence,
+)
 
 __all__ = ["decode_body", "json_response", "router"]
 
@@ -46,6 +56,7 @@ router = APIRouter(prefix="/execution", tags=["execution"])
 T = TypeVar("T")
 
 _state_body = msgspec.json.Decoder(StateBody)
+_CLAIM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _start_body = msgspec.json.Decoder(StartRequest)
 _finish_body = msgspec.json.Decoder(FinishRequest)
 _encode = msgspec.json.encode
@@ -106,9 +117,31 @@ def _fence(claims: TokenClaims) -> TryFence:
     return TryFence(claims.ti_id, claims.try_number)
 
 
-def _removed_body(removed: list[StoredValue]) -> RemovedRefsBody:
+async def _claimed(
+    state: AppState, scope: StateScope, removed: list[StoredValue]
+) -> tuple[str | None, list[StoredValue]]:
+    """Claim the references a task removed (queued by the backend's writing statement), so
+    that it purges their objects; those another purger holds, or that a row names again, are
+    left out. A backend that does not queue (Redis) hands them all to the task, under a claim
+    that holds nothing: the task purges them at once, as it always has there."""
+    refs = [s for s in removed if s.ref_backend is not None]
+    if not refs:
+        return None, []
+    if not state.state.backend.queues_purges:
+        return str(uuid.uuid4()), refs
+    kind: StateKind = "task" if type(scope) is TaskScope else "asset"
+    claim, granted = await purge.claim_refs(state, kind, [s.data for s in refs])
+    chosen = set(granted)
+    return claim, [s for s in refs if s.data in chosen]
+
+
+async def _removed_body(
+    state: AppState, scope: StateScope, removed: list[StoredValue]
+) -> RemovedRefsBody:
+    claim, refs = await _claimed(state, scope, removed)
     return RemovedRefsBody(
-        refs=[RefBody(ref=s.data, backend=s.ref_backend) for s in removed if s.ref_backend]
+        refs=[RefBody(ref=s.data, backend=s.ref_backend) for s in refs if s.ref_backend],
+        claim=claim,
     )
 
 
@@ -138,6 +171,7 @@ async def _set(
             if_version=if_version,
             fence=fence,
             encryption=key_id,
+            restored_after=parsed.restored_after,
         )
     elif parsed.value is not msgspec.UNSET:
         data = bytes(parsed.value)
@@ -154,8 +188,18 @@ async def _set(
     else:
         raise InvalidValueError("the body must hold a value or a ref")
     response = Response(status_code=204)
+    if parsed.ref is not None:
+        # The object this set replaced (queued by the write itself) is the task's to purge.
+        kind: StateKind = "task" if type(scope) is TaskScope else "asset"
+        owner = scope.name if isinstance(scope, AssetScope) else claims.ti_id
+        claim, refs = await purge.claim_replaced(state, kind, owner, key, parsed.ref)
+        if claim is not None:
+            replaced = RemovedRefsBody(
+                refs=[RefBody(ref=r, backend=b) for r, b in refs], claim=claim
+            )
+            response = Response(_encode(replaced), media_type="application/json")
     if stored.version:
-        # The version rides on the bodiless answer, as HTTP's ETag: no body to encode or parse.
+        # The version rides on the answer, as HTTP's ETag: no body to encode or parse.
         response.headers["etag"] = etag(stored.version)
     return response
 
@@ -288,13 +332,29 @@ async def delete_state(request: Request) -> Response:
     removed = await state.state.delete(
         scope, request.path_params["key"], if_version=if_version_of(request), fence=_fence(claims)
     )
-    return json_response(_stored_body(removed))
+    body = _stored_body(removed)
+    if removed is not None and removed.ref_backend is not None:
+        body.claim, granted = await _claimed(state, scope, [removed])
+        if not granted:  # another purger holds it, or a row names it again: not this task's
+            body = StateBody()
+    return json_response(body)
 
 
 async def clear_state(request: Request) -> Response:
     state = app_state(request)
     claims, scope = _scope(request, state)
-    return json_response(_removed_body(await state.state.clear(scope, fence=_fence(claims))))
+    removed = await state.state.clear(scope, fence=_fence(claims))
+    return json_response(await _removed_body(state, scope, removed))
+
+
+async def purged(request: Request) -> Response:
+    """The objects of a claim are gone: its entries become tombstones (see ``api.purge``)."""
+    state = app_state(request)
+    _claims(request, state)
+    claim = request.path_params["claim"]
+    if not _CLAIM.fullmatch(claim):
+        raise UsageError(f"not a purge claim: {claim[:80]!r}")
+    return json_response(PurgedBody(purged_through=await purge.release(state, claim)))
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -323,5 +383,6 @@ STATE_ROUTES = [
     _route("/state/ti/{ti_id}", {"DELETE": clear_state}),
     _route("/state/asset/{key:state_key}", _KEY_OPERATIONS),
     _route("/state/asset", {"DELETE": clear_state}),
+    _route("/state/purged/{claim}", {"POST": purged}),
 ]
 """The hot path, served by a bare Starlette app in front of FastAPI (see ``api.app``)."""

@@ -7,8 +7,9 @@ references in the purge queue, and ``taskstate state purge``, run where the work
 configured, removes the objects through these routes:
 
 * ``GET /purge-queue`` pages through the queue; ``POST /purge-queue/claim`` drops the entries
-  whose reference was written again since (their object is in use) and returns the rest;
-  ``DELETE /purge-queue/{id}`` acknowledges an entry once its object is gone.
+  whose reference was written again since (their object is in use) and claims the rest;
+  ``POST /purge-queue/claims/{claim}/done`` reports a claim's objects gone (see
+  ``taskstate.api.purge``).
 * ``POST /references/find`` says which of a batch of references are stored anywhere, for
   ``purge --orphans``, which removes objects that no reference names.
 
@@ -21,19 +22,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from taskstate.api import cleanup, purge, runs
 from taskstate.api.app import app_state, in_transaction
-from taskstate.api.bounds import INT32_MAX, INT32_MIN, PathId
+from taskstate.api.bounds import INT32_MAX, INT32_MIN
 from taskstate.api.public import require_api_key
 from taskstate.api.run_creation import delete_task_instances
 from taskstate.errors import BackendError
 from taskstate.state.types import TaskScope
 
 __all__ = ["router"]
+
+ClaimId = Annotated[
+    str,
+    Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
 
 router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[Depends(require_api_key)])
 
@@ -44,6 +50,10 @@ MAX_BATCH = 1000
 
 
 class ClaimModel(BaseModel):
+    ids: list[Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]] = Field(max_length=MAX_BATCH)
+
+
+class ReleaseModel(BaseModel):
     ids: list[Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]] = Field(max_length=MAX_BATCH)
 
 
@@ -134,15 +144,19 @@ async def list_purge_queue(
 
 @router.post("/purge-queue/claim")
 async def claim_purge(body: ClaimModel, request: Request) -> Json:
-    """The entries whose objects may be removed now; superseded entries are dropped."""
-    claimed, superseded = await purge.claim(app_state(request), body.ids)
-    return {"entries": claimed, "superseded": superseded}
+    """Claim entries for a purge: those granted (no reference names their object, and no other
+    purger holds them) come back under ``claim``; superseded entries are dropped."""
+    claim, claimed, superseded = await purge.claim(app_state(request), body.ids)
+    return {"claim": claim if claimed else None, "entries": claimed, "superseded": superseded}
 
 
-@router.delete("/purge-queue/{entry_id}")
-async def acknowledge_purge(entry_id: PathId, request: Request) -> Json:
-    """Drop an entry whose object has been purged."""
-    return {"id": entry_id, "deleted": await purge.acknowledge(app_state(request), entry_id)}
+@router.post("/purge-queue/claims/{claim}/done")
+async def release_purge(claim: ClaimId, request: Request, body: ReleaseModel | None = None) -> Json:
+    """The objects of ``claim`` are gone (those of the entries ``ids`` only, when given): the
+    entries leave the queue. Entries left out keep the claim until it lapses."""
+    ids = None if body is None else body.ids
+    done = await purge.release(app_state(request), claim, ids)
+    return {"claim": claim, "purged_through": done}
 
 
 @router.post("/references/find")

@@ -30,6 +30,7 @@ from taskstate.contracts.http import (
     FinishResponse,
     HeartbeatResponse,
     OutputBody,
+    PurgedBody,
     RecordAssetEventsBody,
     RemovedRefsBody,
     StartRequest,
@@ -82,6 +83,7 @@ _SECURITY: Json = {
 _STRUCTS = (
     StateBody,
     RemovedRefsBody,
+    PurgedBody,
     StartRequest,
     StartResponse,
     FinishRequest,
@@ -134,7 +136,14 @@ def _state_paths() -> Json:
         "put": {
             "summary": "Store a value (or a worker backend's reference) for the key",
             "requestBody": _body(StateBody),
-            "responses": {"204": _NO_CONTENT},
+            "responses": {
+                "204": _NO_CONTENT,
+                "200": _json(
+                    _ref(RemovedRefsBody),
+                    "stored; the objects the set of a reference replaced, for the caller to "
+                    "purge under the claim",
+                ),
+            },
         },
         "delete": {
             "summary": "Delete the key; answers what was stored ({} if nothing)",
@@ -145,6 +154,13 @@ def _state_paths() -> Json:
         "delete": {
             "summary": "Delete every key of the scope; answers the references removed",
             "responses": {"200": _json(_ref(RemovedRefsBody))},
+        }
+    }
+
+    purged = {
+        "post": {
+            "summary": "Report the objects of a purge claim removed",
+            "responses": {"200": _json(_ref(PurgedBody))},
         }
     }
 
@@ -164,6 +180,9 @@ def _state_paths() -> Json:
         "/execution/state/ti/{ti_id}": with_params(clear, [_TI_ID], "clear_task_state"),
         "/execution/state/asset/{key}": with_params(key_ops, [_KEY, *_ASSET], "asset_state"),
         "/execution/state/asset": with_params(clear, _ASSET, "clear_asset_state"),
+        "/execution/state/purged/{claim}": with_params(
+            purged, [_param("claim", "path", "the claim a delete, clear or set answered")], "purged"
+        ),
     }
 
 

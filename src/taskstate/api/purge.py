@@ -1,32 +1,88 @@
-"""The purge queue: references removed where no worker-side backend runs.
+"""The purge queue: objects that no reference names any more, and the claims of their purgers.
 
-The public API's delete and clear, the server's ``clear_on_success`` and the clean-up of
-expired keys remove rows whose objects live in a worker's storage, which the API server can
-neither reach nor hold credentials for. Their references are queued here; ``taskstate state
-purge``, run where the worker backend is configured, removes the objects and then the queue
-entries.
+**Queueing.** Whatever replaces or removes a reference queues it in the same transaction: the
+metastore's triggers do it for every statement (a task's set, delete and clear, the public
+API, clean-up, run deletion, ``clear_on_success``), and for a backend outside the database
+(``queues_purges`` false, e.g. Redis) the API server queues what ``delete`` and ``clear``
+returned (:func:`enqueue`).
+
+**Purging.** A purger (the task process after its own delete or clear, or ``taskstate state
+purge`` where the worker backend runs) first *claims* entries (:func:`claim` by id,
+:func:`claim_refs` by reference): a claim is granted only while no row names the reference
+(on PostgreSQL under the same advisory lock a ``set`` of that reference takes), lasts
+``[state_store] purge_claim_seconds``, and an entry whose reference is live again is dropped
+(superseded), its object kept. Then the purger removes the objects and *releases* the claim
+(:func:`release`): each entry becomes a tombstone numbered from one sequence.
+
+**Why no acknowledged write is lost.** A task stores its object before it writes the reference,
+so a purge of the same reference (a backend whose references are the same for every write of a
+key) may run in between. The ``set`` statement is refused (``PurgePendingError``) while a claim
+holds the reference, or when a purge numbered above the writer's ``restored_after`` removed it;
+the writer then stores its object again and retries, naming the newest purge it saw. A purge
+that starts after the reference is written finds it live and is not granted. Tombstones are
+kept for :data:`TOMBSTONE_SECONDS`, longer than any write takes from object to reference. A
+claim that lapses (its purger died) may be taken again; a purger stalled past its claim is the
+one case this cannot cover, so the claim is long and the purge of one entry is short.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from taskstate.api.app import AppState, in_transaction
-from taskstate.db.models import PurgeEntry, utcnow
+from taskstate.backends._purge_guard import lock_statement, now_seconds, queue_table
+from taskstate.db.models import REF_PREFIX_CHARS, AssetState, PurgeEntry, TaskState, utcnow
 from taskstate.state.types import StateKind, StoredValue
 
-__all__ = ["acknowledge", "add_to_queue", "claim", "enqueue", "pending"]
+__all__ = [
+    "TOMBSTONE_SECONDS",
+    "add_to_queue",
+    "claim",
+    "claim_refs",
+    "claim_replaced",
+    "drop_tombstones",
+    "enqueue",
+    "pending",
+    "release",
+]
+
+TOMBSTONE_SECONDS = 24 * 3600
+"""How long a finished purge is remembered against writes that stored their object before it."""
+
+_q = queue_table.c
+_STATE_TABLES = (cast(Table, TaskState.__table__), cast(Table, AssetState.__table__))
 
 
-def add_to_queue(session: Session, refs: Iterable[tuple[StateKind, StoredValue]]) -> int:
+def add_to_queue(
+    session: Session,
+    refs: Iterable[tuple[StateKind, StoredValue]],
+    *,
+    owner: str | None = None,
+    key: str | None = None,
+) -> int:
     """Queue references in the caller's transaction; return how many were queued."""
     now = utcnow()
     entries = [
-        PurgeEntry(kind=kind, ref=r.data, ref_backend=r.ref_backend, created_at=now)
+        PurgeEntry(
+            kind=kind, ref=r.data, ref_backend=r.ref_backend, created_at=now, owner=owner, key=key
+        )
         for kind, r in refs
         if r.ref_backend is not None
     ]
@@ -35,62 +91,213 @@ def add_to_queue(session: Session, refs: Iterable[tuple[StateKind, StoredValue]]
 
 
 async def enqueue(state: AppState, kind: StateKind, removed: Sequence[StoredValue | None]) -> int:
-    """Queue the references among ``removed``; return how many were queued."""
+    """Queue the references among ``removed`` unless the backend queued them itself; return
+    how many there are."""
     refs = [(kind, r) for r in removed if r is not None and r.ref_backend is not None]
-    if not refs:
-        return 0
-    return await in_transaction(state, lambda session: add_to_queue(session, refs))
+    if refs and not state.state.backend.queues_purges:
+        await in_transaction(state, lambda session: add_to_queue(session, refs))
+    return len(refs)
 
 
 async def pending(state: AppState, limit: int, after: int = 0) -> list[dict[str, Any]]:
-    """Up to ``limit`` entries with ids above ``after``, oldest first."""
+    """Up to ``limit`` entries not purged yet with ids above ``after``, oldest first."""
 
     def work(session: Session) -> list[dict[str, Any]]:
-        query = select(PurgeEntry).where(PurgeEntry.id > after).order_by(PurgeEntry.id)
+        query = (
+            select(PurgeEntry)
+            .where(PurgeEntry.id > after, PurgeEntry.purged_seq.is_(None))
+            .order_by(PurgeEntry.id)
+        )
         return [_body(e) for e in session.scalars(query.limit(limit))]
 
     return await in_transaction(state, work)
 
 
-async def claim(state: AppState, ids: Sequence[int]) -> tuple[list[dict[str, Any]], int]:
-    """The entries among ``ids`` whose objects may be purged now, and how many were superseded.
+def _claimable(now: int) -> ColumnElement[bool]:
+    return _q.purged_seq.is_(None) & or_(_q.claim.is_(None), _q.claimed_until < now)
 
-    References are often deterministic (a key names the same object every time it is set), so
-    a key deleted and then set again before the purge runs names its object once more. Such an
-    entry is superseded: it is dropped from the queue and its object stays. Entries of a backend
-    that cannot look references up are all returned. Asking per entry, just before its purge,
-    leaves a race only with a ``set`` of the same key that completes in the moments between.
-    """
 
-    def load(session: Session) -> list[PurgeEntry]:
-        query = select(PurgeEntry).where(PurgeEntry.id.in_(ids)).order_by(PurgeEntry.id)
+def _live() -> ColumnElement[bool]:
+    """A state row (expired or not) still names the entry's reference."""
+    named = [
+        exists(
+            select(literal(1)).where(
+                t.c.ref_backend == _q.ref_backend,
+                func.substr(t.c.data, 1, REF_PREFIX_CHARS)
+                == func.substr(_q.ref, 1, REF_PREFIX_CHARS),
+                t.c.data == _q.ref,
+            )
+        )
+        for t in _STATE_TABLES
+    ]
+    return or_(*named)
+
+
+def _claim_ids(
+    session: Session, ids: list[int], seconds: int, live_refs: frozenset[str] | None
+) -> tuple[str, list[dict[str, Any]], int]:
+    """Claim the claimable entries among ``ids`` whose references no row names; drop the
+    others that a row names again. ``live_refs``: the named references, for a backend outside
+    the database (None: ask the state tables, in this transaction)."""
+    now = now_seconds()
+    token = str(uuid.uuid4())
+    if session.get_bind().dialect.name == "postgresql":
+        refs = session.scalars(select(_q.ref).where(_q.id.in_(ids)).distinct()).all()
+        for ref in sorted(refs):
+            session.execute(lock_statement(), {"lock_ref": ref})
+    among = _q.id.in_(ids) & _claimable(now)
+    if live_refs is None:
+        free, named = ~_live(), _live()
+    else:
+        free, named = _q.ref.not_in(live_refs), _q.ref.in_(live_refs)
+    claimed = session.execute(
+        update(queue_table)
+        .where(among, free)
+        .values(claim=token, claimed_until=now + seconds)
+        .returning(_q.id, _q.kind, _q.ref, _q.ref_backend, _q.owner, _q.key)
+        .execution_options(synchronize_session=False)
+    ).all()
+    superseded = session.execute(
+        delete(queue_table).where(among, named).execution_options(synchronize_session=False)
+    )
+    entries = [
+        {"id": r[0], "kind": r[1], "ref": r[2], "backend": r[3], "owner": r[4], "key": r[5]}
+        for r in sorted(claimed)
+    ]
+    return token, entries, int(superseded.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _live_refs(state: AppState, ids: Sequence[int]) -> frozenset[str] | None:
+    """For a backend outside the database: which of the entries' references it still holds."""
+    if state.state.backend.queues_purges:
+        return None
+
+    def load(session: Session) -> list[tuple[str, str]]:
+        rows = session.execute(select(_q.ref_backend, _q.ref).where(_q.id.in_(ids)))
+        return [(r[0], r[1]) for r in rows]
+
+    found: set[str] = set()
+    rows = await in_transaction(state, load)
+    for backend in {b for b, _ in rows}:
+        named = await state.state.find_refs(backend, [r for b, r in rows if b == backend])
+        found.update(named or ())
+    return frozenset(found)
+
+
+async def claim(state: AppState, ids: Sequence[int]) -> tuple[str, list[dict[str, Any]], int]:
+    """Claim entries by id for a purge: the claim, the entries granted, how many were
+    superseded (a row names their reference again: dropped, their objects kept)."""
+    seconds = state.settings.state_store.purge_claim_seconds
+    live = await _live_refs(state, ids)
+    return await in_transaction(state, lambda s: _claim_ids(s, list(ids), seconds, live))
+
+
+async def claim_refs(
+    state: AppState, kind: StateKind, refs: Sequence[str]
+) -> tuple[str | None, list[str]]:
+    """Claim the queued entries of ``refs`` (what a task's delete or clear just removed): the
+    claim (None if nothing was granted) and the references the caller may now purge."""
+    if not refs:
+        return None, []
+    now = now_seconds()
+
+    def ids_of(session: Session) -> list[int]:
+        prefixes = {r[:REF_PREFIX_CHARS] for r in refs}
+        query = select(_q.id).where(
+            _q.kind == kind,
+            func.substr(_q.ref, 1, REF_PREFIX_CHARS).in_(prefixes),
+            _q.ref.in_(list(refs)),
+            _claimable(now),
+        )
         return list(session.scalars(query))
 
-    entries = await in_transaction(state, load)
-    live: set[int] = set()
-    for backend in {e.ref_backend for e in entries}:
-        mine = [e for e in entries if e.ref_backend == backend]
-        found = await state.state.find_refs(backend, [e.ref for e in mine])
-        live.update(e.id for e in mine if found is not None and e.ref in found)
-    if live:
+    ids = await in_transaction(state, ids_of)
+    if not ids:
+        return None, []
+    token, entries, _ = await claim(state, ids)
+    granted = sorted({e["ref"] for e in entries})
+    return (token if granted else None), granted
 
-        def drop(session: Session) -> None:
-            session.execute(delete(PurgeEntry).where(PurgeEntry.id.in_(live)))
 
-        await in_transaction(state, drop)
-    claimed = [_body(e) for e in entries if e.id not in live]
-    return claimed, len(live)
+async def claim_replaced(
+    state: AppState, kind: StateKind, owner: str, key: str, written: str
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """Claim what a task's set of ``key`` to the reference ``written`` replaced (queued by the
+    metastore's triggers), and what earlier deletes of the key left queued: the claim (None if
+    nothing was granted) and the references the caller may now purge. An entry of ``written``
+    itself is a later delete's, for that deleter or the drain."""
+    if not state.state.backend.queues_purges:
+        return None, []
+    now = now_seconds()
+
+    def ids_of(session: Session) -> list[int]:
+        query = select(_q.id).where(
+            _q.key == key,
+            func.substr(_q.owner, 1, 200) == owner[:200],
+            _q.owner == owner,
+            _q.kind == kind,
+            _q.ref != written,
+            _claimable(now),
+        )
+        return list(session.scalars(query))
+
+    ids = await in_transaction(state, ids_of)
+    if not ids:
+        return None, []
+    token, entries, _ = await claim(state, ids)
+    granted = sorted({(e["ref"], e["backend"]) for e in entries})
+    return (token if granted else None), granted
+
+
+async def release(state: AppState, token: str, ids: Sequence[int] | None = None) -> int:
+    """The objects of claim ``token`` (only those of entries ``ids``, when given) are gone:
+    their entries become tombstones, numbered in the order purges finish. Returns the newest
+    purge number (0 if the claim held nothing)."""
+
+    def work(session: Session) -> int:
+        held = select(_q.id).where(_q.claim == token)
+        if ids is not None:
+            held = held.where(_q.id.in_(list(ids)))
+        entries = list(session.scalars(held.order_by(_q.id)))
+        if not entries:
+            return 0
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        now = now_seconds()
+        last = 0
+        for entry_id in entries:
+            if postgresql:
+                last = int(session.execute(text("SELECT nextval('purge_seq')")).scalar_one())
+            else:  # SQLite serialises writers: the next number is the largest plus one
+                top = session.execute(select(func.max(_q.purged_seq))).scalar()
+                last = int(top or 0) + 1
+            session.execute(
+                update(queue_table)
+                .where(_q.id == entry_id)
+                .values(purged_seq=last, claim=None, claimed_until=now)
+            )
+        return last
+
+    return await in_transaction(state, work)
+
+
+async def drop_tombstones(state: AppState, *, older_than_seconds: int = TOMBSTONE_SECONDS) -> int:
+    """Forget purges finished more than ``older_than_seconds`` ago; how many were dropped."""
+    cutoff = now_seconds() - older_than_seconds
+
+    def work(session: Session) -> int:
+        done = and_(_q.purged_seq.is_not(None), _q.claimed_until < cutoff)
+        result = session.execute(delete(queue_table).where(done))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    return await in_transaction(state, work)
 
 
 def _body(entry: PurgeEntry) -> dict[str, Any]:
-    return {"id": entry.id, "kind": entry.kind, "ref": entry.ref, "backend": entry.ref_backend}
-
-
-async def acknowledge(state: AppState, entry_id: int) -> bool:
-    """Remove a queue entry once its object is purged; False if it was already gone."""
-
-    def work(session: Session) -> bool:
-        result = session.execute(delete(PurgeEntry).where(PurgeEntry.id == entry_id))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    return await in_transaction(state, work)
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "ref": entry.ref,
+        "backend": entry.ref_backend,
+        "owner": entry.owner,
+        "key": entry.key,
+    }

@@ -61,6 +61,9 @@ class StateService:
         """Retention of a write that names none; None: such keys never expire."""
         self.try_check: Callable[[TryFence], Awaitable[None]] | None = None
         """Raises StaleTryError unless the try is running; for backends that do not fence."""
+        self.on_replaced: Callable[[StateScope, StoredValue], Awaitable[None]] | None = None
+        """Queues a reference a set replaced, for a backend that does not queue it itself and
+        tells what it replaced (``areplace``, as the Redis backend does)."""
         self._can_expire = can_expire(backend)
         if default_retention is not None and not self._can_expire:
             raise ConfigError(
@@ -145,9 +148,14 @@ class StateService:
         if_version: int | None = None,
         fence: TryFence | None = None,
         encryption: str | None = None,
+        restored_after: int = 0,
     ) -> StoredValue:
+        """Store the reference ``ref`` for ``key``. ``restored_after``: the newest purge the
+        writer saw finish before it stored the object (see :mod:`taskstate.api.purge`)."""
         validate_key(key)
         validate_ref(ref)
+        if not 0 <= restored_after < 2**63:
+            raise InvalidValueError(f"restored_after is a purge number, not {restored_after}")
         key_id = _encryption(encryption)
         if not _BACKEND_PATH.fullmatch(ref_backend):
             raise InvalidValueError(
@@ -156,7 +164,7 @@ class StateService:
             )
         expires_at = self._expiry(retention)
         stored = StoredValue(ref, ref_backend, expires_at, written_by, encryption=key_id)
-        return await self._store(scope, key, stored, if_version, fence)
+        return await self._store(scope, key, stored, if_version, fence, restored_after)
 
     async def _store(
         self,
@@ -165,10 +173,19 @@ class StateService:
         stored: StoredValue,
         if_version: int | None,
         fence: TryFence | None,
+        restored_after: int = 0,
     ) -> StoredValue:
         kwargs = self._checks(if_version, fence)
+        if stored.ref_backend is not None and self.backend.queues_purges:
+            kwargs["restored_after"] = restored_after
         await self._check_fence(fence)
-        version = await self.backend.aset(scope, key, stored, **kwargs)
+        replace = getattr(self.backend, "areplace", None)
+        if replace is None or self.on_replaced is None:
+            version = await self.backend.aset(scope, key, stored, **kwargs)
+        else:
+            version, old = await replace(scope, key, stored, **kwargs)
+            if old is not None and old.ref_backend is not None and old.data != stored.data:
+                await self.on_replaced(scope, old)
         return msgspec.structs.replace(stored, version=version or 0)
 
     async def delete(

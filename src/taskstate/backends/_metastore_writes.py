@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import Executable
 
+from taskstate.backends import _purge_guard as purge_guard
 from taskstate.backends import _refusals as refusals
 from taskstate.db.engine import dialect_insert
 from taskstate.db.models import TaskInstanceState
@@ -122,10 +123,17 @@ def set_statement(
     dialect: str,
     mode: Mode,
     fenced: bool,
+    guarded: bool = False,
 ) -> Executable:
-    """The ``set`` of one kind of scope; ``RETURNING version`` (no row: refused)."""
+    """The ``set`` of one kind of scope; ``RETURNING version`` (no row: refused).
+
+    ``guarded``: the value is a reference, written only if no purge blocks it (see
+    :mod:`._purge_guard`).
+    """
     owner_column = table.c[owner]
     guard = fence_condition(ti) if fenced else true()
+    if guarded:
+        guard = guard & purge_guard.blocking_condition()
     if mode == "match":
         return (
             update(table)

@@ -48,7 +48,8 @@ end
 
 # KEYS: the scope's hash, the expiry index, the writer's try key[, its task's index set].
 # ARGV: field, header, the rest of the value, expiry (µs; '' if none), if_version, try.
-# The version is max(old + 1, Redis's clock in µs). Returns {0, version} or a refusal.
+# The version is max(old + 1, Redis's clock in µs). Returns {0, version, the value it replaced
+# ('' if none)} or a refusal.
 SET = (
     _LUA_HELPERS
     + _LUA_CHECKS
@@ -67,7 +68,7 @@ else
   redis.call('ZADD', KEYS[2], ARGV[4], member(KEYS[1], ARGV[1]))
 end
 if KEYS[4] then redis.call('SADD', KEYS[4], KEYS[1]) end
-return {0, fmt(version)}
+return {0, fmt(version), old or ''}
 """
 )
 

@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from taskstate.backends import _metastore_writes as writes
+from taskstate.backends import _purge_guard as purge_guard
 from taskstate.backends import _refusals as refusals
 from taskstate.db.engine import Database, raise_backend_error
 from taskstate.db.models import REF_PREFIX_CHARS, Asset, AssetState, TaskInstance, TaskState
@@ -361,6 +362,7 @@ class MetastoreStateBackend(BaseStateBackend):
 
     supports_versions = True
     supports_fencing = True
+    queues_purges = True
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -396,12 +398,12 @@ class MetastoreStateBackend(BaseStateBackend):
         return self._for(scope).clear if fence is None else self._for(scope).clear_fenced
 
     def _set_statement(
-        self, scope: StateScope, if_version: int | None, fence: TryFence | None
+        self, scope: StateScope, if_version: int | None, fence: TryFence | None, guarded: bool
     ) -> Executable:
         st = self._for(scope)
         mode = _mode(if_version)
         return writes.set_statement(
-            st.table, st.owner, st.owner_id, _ti, st.dialect, mode, fence is not None
+            st.table, st.owner, st.owner_id, _ti, st.dialect, mode, fence is not None, guarded
         )
 
     def _delete_call(
@@ -434,6 +436,30 @@ class MetastoreStateBackend(BaseStateBackend):
         except SQLAlchemyError as exc:
             raise_backend_error(exc, self._masked_url)
 
+    def _run_locked(
+        self, stmt: Executable, params: dict[str, Any], ref: str, fetch: _Fetch[_T]
+    ) -> _T:
+        """PostgreSQL: ``stmt`` in a transaction that holds the reference ``ref`` first."""
+        try:
+            with self._database.engine.begin() as conn:
+                conn.execute(purge_guard.lock_statement(), {"lock_ref": ref})
+                return fetch(conn.execute(stmt, params))
+        except SQLAlchemyError as exc:
+            raise_backend_error(exc, self._masked_url)
+
+    def _diagnose_purge(
+        self, key: str, params: dict[str, Any], restored_after: int | None, session: Any
+    ) -> None:
+        row = self._run(purge_guard.blocking_statement(), params, session, _first)
+        self._raise_pending(key, params, row, restored_after)
+
+    @staticmethod
+    def _raise_pending(
+        key: str, params: dict[str, Any], row: Any, restored_after: int | None
+    ) -> None:
+        if pending := purge_guard.pending_error(key, params["state_data"], row, restored_after):
+            raise pending
+
     def get(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         return self._run(self._for(scope).get, _read_params(scope, key), session, _first_stored)
 
@@ -445,17 +471,26 @@ class MetastoreStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int | None = None,
         session: Any = None,
     ) -> int:
-        stmt = self._set_statement(scope, if_version, fence)
+        guarded = value.ref_backend is not None
+        stmt = self._set_statement(scope, if_version, fence, guarded)
         params = _set_params(scope, key, value, if_version, fence)
+        if guarded:
+            purge_guard.guard_params(params, restored_after)
         try:
-            version = self._run(stmt, params, session, _version)
+            if guarded and session is None and self._database.dialect == "postgresql":
+                version = self._run_locked(stmt, params, value.data, _version)
+            else:
+                version = self._run(stmt, params, session, _version)
         except BackendError as exc:
             _raise_if_owner_missing(scope, exc)
             raise
         if version is None:
             self._diagnose(scope, key, if_version, fence, session)
+            if guarded:
+                self._diagnose_purge(key, params, restored_after, session)
             raise refusals.version_conflict(key, if_version or 0, None)
         return version
 
@@ -546,6 +581,17 @@ class MetastoreStateBackend(BaseStateBackend):
         except SQLAlchemyError as exc:
             raise_backend_error(exc, self._masked_url)
 
+    async def _arun_locked(
+        self, stmt: Executable, params: dict[str, Any], ref: str, fetch: _Fetch[_T]
+    ) -> _T:
+        """Async twin of :meth:`_run_locked`."""
+        try:
+            async with self._database.async_engine.begin() as conn:
+                await conn.execute(purge_guard.lock_statement(), {"lock_ref": ref})
+                return fetch(await conn.execute(stmt, params))
+        except SQLAlchemyError as exc:
+            raise_backend_error(exc, self._masked_url)
+
     async def aget(self, scope: StateScope, key: str, *, session: Any = None) -> StoredValue | None:
         params = _read_params(scope, key)
         return await self._arun(self._for(scope).get, params, session, _first_stored)
@@ -558,17 +604,28 @@ class MetastoreStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int | None = None,
         session: Any = None,
     ) -> int:
-        stmt = self._set_statement(scope, if_version, fence)
+        guarded = value.ref_backend is not None
+        stmt = self._set_statement(scope, if_version, fence, guarded)
         params = _set_params(scope, key, value, if_version, fence)
+        if guarded:
+            purge_guard.guard_params(params, restored_after)
         try:
-            version = await self._arun(stmt, params, session, _version)
+            if guarded and session is None and self._async_engine is not None:
+                version = await self._arun_locked(stmt, params, value.data, _version)
+            else:
+                version = await self._arun(stmt, params, session, _version)
         except BackendError as exc:
             _raise_if_owner_missing(scope, exc)
             raise
         if version is None:
             await self._adiagnose(scope, key, if_version, fence, session)
+            if guarded:
+                blocking = purge_guard.blocking_statement()
+                row = await self._arun(blocking, params, session, _first)
+                self._raise_pending(key, params, row, restored_after)
             raise refusals.version_conflict(key, if_version or 0, None)
         return version
 

@@ -5,11 +5,16 @@ Set it as ``[workers] state_backend = "object_storage"`` with ``state_backend_kw
 under credentials only the task process holds; the database keeps the reference, which is the
 object's full URL.
 
-**Layout.** A reference is a function of its scope and key alone, so a retry overwrites the
-object it wrote before instead of leaving one behind::
+**Layout.** Every write stores a new object, named by its scope, its key and a random part::
 
-    <root>/task/<ti_id>/<key>
-    <root>/asset/<asset name>/<key>
+    <root>/task/<ti_id>/<key>/<32 hex digits>
+    <root>/asset/<asset name>/<key>/<32 hex digits>
+
+so no write ever changes an object that a reference already names: a compare-and-set that
+is refused leaves the current value untouched, a reader meets the object its reference named,
+and the object a write replaced is queued for purging by the database in the same transaction
+(see ``taskstate.api.purge``). References of the earlier layout, ``<kind>/<owner>/<key>``, are
+still read and purged.
 
 Every path component is encoded by :func:`encode_component`: each byte outside
 ``[A-Za-z0-9_-]`` (``.`` and ``/`` included) becomes ``%XX``, so no component can be ``..``,
@@ -66,9 +71,11 @@ CHUNK_BYTES = 8 * 1024 * 1024
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _COMPONENT = r"[A-Za-z0-9_%~-]+"
-_LAYOUT = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})")
+_LAYOUT = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})(?:/[0-9a-f]{{32}})?")
 # What an interrupted local write leaves: the target's name, a '.', 32 hex digits, '.tmp'.
-_TEMPORARY = re.compile(rf"(task|asset)/({_COMPONENT})/({_COMPONENT})\.[0-9a-f]{{32}}\.tmp")
+_TEMPORARY = re.compile(
+    rf"(task|asset)/({_COMPONENT})/({_COMPONENT})(?:/[0-9a-f]{{32}})?\.[0-9a-f]{{32}}\.tmp"
+)
 _KINDS = {"task": "task state", "asset": "asset state"}
 
 
@@ -123,6 +130,19 @@ class ObjectStorageStateBackend(BaseStateBackend):
 
     def purge_asset_state(self, stored: str) -> None:
         self._purge(stored, "asset")
+
+    def names_scope(self, stored: str, *, kind: str, owner: str, key: str | None = None) -> bool:
+        """Whether ``stored`` names an object of ``kind`` state of ``owner`` (a task instance's
+        id, or an asset's name), and of ``key`` when given. A reference outside this backend's
+        layout is not judged here: reading or purging it is refused on its own."""
+        match = self._match(stored)
+        if match is None:
+            return True
+        return (
+            match.group(1) == kind
+            and match.group(2) == encode_component(owner)
+            and (key is None or match.group(3) == encode_component(key))
+        )
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -188,7 +208,8 @@ class ObjectStorageStateBackend(BaseStateBackend):
         return str(self._fs.unstrip_protocol(path))
 
     def _store(self, value: str, kind: str, owner: str, key: str) -> str:
-        relative = f"{kind}/{encode_component(owner)}/{encode_component(key)}"
+        name = uuid.uuid4().hex
+        relative = f"{kind}/{encode_component(owner)}/{encode_component(key)}/{name}"
         path = f"{self._root}/{relative}"
         ref = self._prefix + relative
         try:
@@ -238,9 +259,16 @@ class ObjectStorageStateBackend(BaseStateBackend):
         """Remove the object at ``path``, and on a local filesystem its folder once empty."""
         self._fs.rm_file(path)
         if self._local:
-            # A folder per task instance would otherwise outlive its state forever.
-            with contextlib.suppress(OSError):  # not empty, or removed already
-                os.rmdir(posixpath.dirname(path))
+            # A folder per key and per task instance would otherwise outlive the state forever.
+            folder = posixpath.dirname(path)
+            for _ in range(2):
+                if os.path.realpath(folder) == self._real_root:
+                    break
+                try:
+                    os.rmdir(folder)
+                except OSError:  # not empty, or removed already
+                    break
+                folder = posixpath.dirname(folder)
 
     def _load(self, stored: str, kind: str) -> str:
         path = self._checked(stored, kind)

@@ -410,9 +410,22 @@ class RedisStateBackend(BaseStateBackend):
         fence: TryFence | None = None,
         session: Any = None,
     ) -> int:
+        return self.replace(scope, key, value, if_version=if_version, fence=fence)[0]
+
+    def replace(
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+    ) -> tuple[int, StoredValue | None]:
+        """:meth:`set`, and what it replaced (None if the key did not exist): the API server
+        queues a replaced reference for purging, as the metastore's triggers do."""
         with self._translate():
             reply = self._set(**self._set_call(scope, key, value, if_version, fence))
-        return int(_accepted(reply, key, if_version, fence))
+        return int(_accepted(reply, key, if_version, fence)), _decode(reply[2] or None)
 
     def delete(
         self,
@@ -496,9 +509,22 @@ class RedisStateBackend(BaseStateBackend):
         fence: TryFence | None = None,
         session: Any = None,
     ) -> int:
+        replaced = await self.areplace(scope, key, value, if_version=if_version, fence=fence)
+        return replaced[0]
+
+    async def areplace(
+        self,
+        scope: StateScope,
+        key: str,
+        value: StoredValue,
+        *,
+        if_version: int | None = None,
+        fence: TryFence | None = None,
+    ) -> tuple[int, StoredValue | None]:
+        """Async twin of :meth:`replace`."""
         with self._translate():
             reply = await self._aset(**self._set_call(scope, key, value, if_version, fence))
-        return int(_accepted(reply, key, if_version, fence))
+        return int(_accepted(reply, key, if_version, fence)), _decode(reply[2] or None)
 
     async def adelete(
         self,

@@ -44,7 +44,13 @@ from taskstate.cli.common import (
     settings,
     worker_backend_spec,
 )
-from taskstate.errors import BackendError, ConfigError, TaskStateError, UsageError
+from taskstate.errors import (
+    BackendError,
+    ConfigError,
+    ForeignReferenceError,
+    TaskStateError,
+    UsageError,
+)
 from taskstate.state import ListableBackend
 
 if TYPE_CHECKING:
@@ -74,6 +80,8 @@ class PurgeReport:
     """Objects that no reference named, removed (or listed, in a dry run)."""
     failed: list[str] = field(default_factory=list)
     """Objects whose removal failed, with the reason; queued ones stay queued."""
+    refused: list[str] = field(default_factory=list)
+    """Queued references naming another scope's object: dropped from the queue, object kept."""
     queued: set[str] = field(default_factory=set)
     """In a dry run, the queued references counted as to be purged (the sweep skips them)."""
 
@@ -108,29 +116,50 @@ def drain_queue(
         report.left += len(entries) - len(mine)
         if dry_run:
             _dry_drain(client, worker, mine, report, listed)
-        else:
-            for entry in mine:
-                _drain_one(client, worker, entry["id"], report)
+        elif mine:
+            _drain_batch(client, worker, [e["id"] for e in mine], report)
         if progress is not None:
             progress(report)
     return report
 
 
-def _drain_one(
-    client: PublicClient, worker: WorkerBackend, entry_id: int, report: PurgeReport
+def _drain_batch(
+    client: PublicClient, worker: WorkerBackend, ids: list[int], report: PurgeReport
 ) -> None:
-    # One entry per claim: the check that its reference is gone is made just before its object
-    # is removed, which keeps the race with a new set of the key short.
-    answer = client.claim_purge([entry_id])
+    """Claim entries, purge their objects, report the claim done. While the claim holds, a
+    set of one of these references waits; one that came first made its entry superseded.
+    An entry whose removal fails is left out of the report: its claim lapses, and the next
+    purge retries it."""
+    answer = client.claim_purge(ids)
     report.superseded += answer["superseded"]
+    done: list[int] = []
     for entry in answer["entries"]:
+        try:
+            _check_scope(worker, entry)
+        except ForeignReferenceError as exc:
+            report.refused.append(exc.message)
+            done.append(entry["id"])  # the entry is bogus: dropped, the object kept
+            continue
         try:
             worker.purge(entry["kind"], entry["ref"])
         except Exception as exc:
             report.failed.append(f"{entry['ref']!r} ({type(exc).__name__}: {exc})")
-            continue  # left queued, for the next run
-        client.acknowledge_purge(entry["id"])
+            continue
         report.purged += 1
+        done.append(entry["id"])
+    if done:
+        client.release_purge(answer["claim"], done)
+
+
+def _check_scope(worker: WorkerBackend, entry: dict[str, Any]) -> None:
+    """Refuse an entry whose reference names another scope's object than the row it came
+    from (a reference a task forged); entries without a recorded scope are not judged."""
+    if entry.get("owner") is None:
+        return
+    what = f"{entry['kind']} state of {entry['owner']!r}"
+    worker.check_bound(
+        entry["ref"], kind=entry["kind"], owner=entry["owner"], key=entry.get("key"), what=what
+    )
 
 
 def _dry_drain(
@@ -322,9 +351,11 @@ def _summary(report: PurgeReport, *, dry_run: bool, orphans: bool) -> str:
     verb = "would purge" if dry_run else "purged"
     parts = [f"{verb} {plural(report.purged, 'queued object')}"]
     if report.superseded:
-        parts.append(f"{report.superseded} superseded (their keys were set again)")
+        parts.append(f"{report.superseded} superseded (a reference names them again)")
     if report.left:
         parts.append(f"{report.left} left for other backends")
+    if report.refused:
+        parts.append(f"{len(report.refused)} refused (naming another scope's object)")
     if orphans:
         verb = "would remove" if dry_run else "removed"
         parts.append(

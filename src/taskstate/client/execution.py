@@ -17,6 +17,7 @@ from taskstate.contracts.http import (
     FinishResponse,
     HeartbeatResponse,
     OutputBody,
+    PurgedBody,
     RecordAssetEventsBody,
     RecordedAssetEvent,
     RemovedRefsBody,
@@ -103,6 +104,7 @@ class ExecutionClient:
         retention: float | str | None = None,
         if_version: int | None = None,
         encryption: str | None = None,
+        restored_after: int = 0,
     ) -> int:
         """Store ``data`` (JSON text, or a reference written by ``ref_backend``); the version
         the key got (0 with a backend that keeps none).
@@ -112,10 +114,37 @@ class ExecutionClient:
         VersionConflictError. ``encryption``: the id of the key the task process encrypted the
         value with.
         """
-        payload = _state_payload(data, ref_backend, retention, encryption)
-        self._send("PUT", _state_path(scope, key), payload, if_version)
+        version, _ = self.set_state_replacing(
+            scope,
+            key,
+            data,
+            ref_backend,
+            retention=retention,
+            if_version=if_version,
+            encryption=encryption,
+            restored_after=restored_after,
+        )
+        return version
+
+    def set_state_replacing(
+        self,
+        scope: ApiScope,
+        key: str,
+        data: bytes,
+        ref_backend: str | None,
+        *,
+        retention: float | str | None = None,
+        if_version: int | None = None,
+        encryption: str | None = None,
+        restored_after: int = 0,
+    ) -> tuple[int, RemovedRefsBody]:
+        """:meth:`set_state`, and the references the write replaced that the caller is to purge
+        under the answer's claim (a set of a reference only)."""
+        payload = _state_payload(data, ref_backend, retention, encryption, restored_after)
+        content = self._send("PUT", _state_path(scope, key), payload, if_version)
         etag = self._conn.last_etag
-        return int(etag.strip('"')) if etag else 0
+        replaced = self._removed_body.decode(content) if content else RemovedRefsBody(refs=[])
+        return (int(etag.strip('"')) if etag else 0), replaced
 
     def delete_state(
         self, scope: ApiScope, key: str, *, if_version: int | None = None
@@ -125,6 +154,11 @@ class ExecutionClient:
 
     def clear_state(self, scope: ApiScope) -> RemovedRefsBody:
         return self._removed_body.decode(self._send("DELETE", _state_path(scope, None)))
+
+    def purged(self, claim: str) -> int:
+        """Report the objects of purge claim ``claim`` removed; the newest purge's number."""
+        content = self._send("POST", f"/state/purged/{_q(claim)}", b"")
+        return msgspec.json.decode(content, type=PurgedBody).purged_through
 
     # -- task outputs ----------------------------------------------------------------------
 
@@ -230,12 +264,17 @@ def _state_payload(
     ref_backend: str | None,
     retention: float | str | None,
     encryption: str | None = None,
+    restored_after: int = 0,
 ) -> bytes:
     body: Any
     if ref_backend is None:
         body = StateBody(value=msgspec.Raw(data), encryption=encryption, retention=retention)
     else:
         body = StateBody(
-            ref=data.decode(), backend=ref_backend, encryption=encryption, retention=retention
+            ref=data.decode(),
+            backend=ref_backend,
+            encryption=encryption,
+            retention=retention,
+            restored_after=restored_after,
         )
     return msgspec.json.encode(body)

@@ -281,8 +281,10 @@ class PublicClient:
         """``{"entries": [...], "superseded": n}``: the entries whose objects may go now."""
         return self._call("POST", "/purge-queue/claim", json={"ids": ids})
 
-    def acknowledge_purge(self, entry_id: int) -> Json:
-        return self._call("DELETE", f"/purge-queue/{entry_id}")
+    def release_purge(self, claim: str, ids: list[int] | None = None) -> Json:
+        """Report the objects of ``claim`` purged (of the entries ``ids`` only, when given)."""
+        body = None if ids is None else {"ids": ids}
+        return self._call("POST", f"/purge-queue/claims/{claim}/done", json=body)
 
     def find_refs(self, backend: str, refs: list[str]) -> list[str]:
         """Which of ``refs``, written by the worker backend ``backend``, are stored anywhere."""

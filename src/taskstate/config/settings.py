@@ -170,6 +170,10 @@ class StateStoreSettings(_Section):
         default=300, ge=0, le=MAX_INTERVAL_SECONDS, allow_inf_nan=False
     )
     """Seconds between the API server's clean-ups of expired keys; 0: no periodic clean-up."""
+    purge_claim_seconds: int = Field(default=300, ge=5, le=86_400)
+    """How long a purger holds the objects it claimed (a task after its own delete or clear,
+    ``taskstate state purge``); a set of such an object waits until the purge is done, and a
+    claim whose purger died is taken again after this long."""
 
 
 class WorkersSettings(_Section):

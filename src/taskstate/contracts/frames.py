@@ -43,6 +43,8 @@ __all__ = [
     "GetTaskOutput",
     "OutputReply",
     "PullXCom",
+    "PurgeDone",
+    "PurgedReply",
     "PushXCom",
     "RecordAssetEvents",
     "RemovedRefs",
@@ -93,18 +95,32 @@ class StateReply(Reply):
     written_by: str | None = None
     encryption: str | None = None
     """The id of the key ``data`` (or what its reference names) is encrypted with; None: plain."""
+    claim: str | None = None
+    """In a delete's answer holding a reference: the claim to purge its object under, then
+    to report with :class:`PurgeDone`."""
 
 
 class SetReply(Reply):
-    """The version a set gave the key (0 with a backend that keeps none)."""
+    """The version a set gave the key (0 with a backend that keeps none), and, for a set of a
+    reference, the objects it replaced that the task purges under ``claim``."""
 
     version: int = 0
+    refs: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    claim: str | None = None
 
 
 class RemovedRefs(Reply):
     """The references a clear removed, each with the class path of the backend that wrote it."""
 
     refs: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    claim: str | None = None
+    """The claim to purge these objects under, then to report with :class:`PurgeDone`."""
+
+
+class PurgedReply(Reply):
+    """The number of the newest purge finished (see ``taskstate.api.purge``)."""
+
+    purged_through: int = 0
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -134,6 +150,8 @@ class SetState(Request[SetReply]):
     """Write only if the key is at this version (0: only if it does not exist)."""
     encryption: str | None = None
     """The id of the key the value is encrypted with (see :mod:`taskstate.runtime.encryption`)."""
+    restored_after: int = 0
+    """With a reference: the newest purge the task saw finish before it stored the object."""
 
 
 class DeleteState(Request[StateReply]):
@@ -147,6 +165,13 @@ class DeleteState(Request[StateReply]):
 class ClearState(Request[RemovedRefs]):
     reply_type = RemovedRefs
     scope: FrameScope
+
+
+class PurgeDone(Request[PurgedReply]):
+    """The objects of a delete's or clear's ``claim`` are purged."""
+
+    reply_type = PurgedReply
+    claim: str
 
 
 # -- task outputs -------------------------------------------------------------------------------
@@ -279,9 +304,11 @@ Body = (
     | SetState
     | DeleteState
     | ClearState
+    | PurgeDone
     | StateReply
     | SetReply
     | RemovedRefs
+    | PurgedReply
     | StartTask
     | SetTaskOutput
     | GetTaskOutput

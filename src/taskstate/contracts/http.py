@@ -20,6 +20,7 @@ __all__ = [
     "FinishResponse",
     "HeartbeatResponse",
     "OutputBody",
+    "PurgedBody",
     "RecordAssetEventsBody",
     "RecordedAssetEvent",
     "RefBody",
@@ -59,6 +60,11 @@ class StateBody(msgspec.Struct, omit_defaults=True):
     """In an answer: when the key expires (ISO 8601), None if never."""
     written_by: str | None = None
     """In an answer: who wrote the key last, as JSON text (see ``taskstate.state.provenance``)."""
+    restored_after: int = 0
+    """In a PUT of a ref: the newest purge (its number) finished before the object was stored;
+    see ``taskstate.api.purge``."""
+    claim: str | None = None
+    """In a DELETE answer holding a ref: the claim under which the caller purges its object."""
 
 
 class RefBody(msgspec.Struct):
@@ -66,10 +72,19 @@ class RefBody(msgspec.Struct):
     backend: str
 
 
-class RemovedRefsBody(msgspec.Struct):
+class RemovedRefsBody(msgspec.Struct, omit_defaults=True):
     """What a clear removed that names an external object."""
 
-    refs: list[RefBody] = msgspec.field(default_factory=list)
+    refs: list[RefBody]
+    claim: str | None = None
+    """The claim under which the caller purges these objects, then reports them purged (only
+    the references the claim covers are listed)."""
+
+
+class PurgedBody(msgspec.Struct):
+    """A claim's objects are purged: the number of the newest purge now finished."""
+
+    purged_through: int = 0
 
 
 class StartRequest(msgspec.Struct):

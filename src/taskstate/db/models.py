@@ -342,8 +342,9 @@ class AssetEvent(Base):
 
 
 class PurgeEntry(Base):
-    """A reference removed where no worker-side backend runs (the public API, the server's
-    ``clear_on_success``): its object waits here until ``taskstate state purge`` removes it."""
+    """A reference that a row stopped naming (queued by a trigger on the state tables, or by
+    the API server for a backend outside the database): its object waits here until a purge
+    removes it, and the entry then stays a while as a tombstone."""
 
     __tablename__ = "purge_queue"
     __table_args__ = (CheckConstraint("kind IN ('task', 'asset')", name="kind"),)
@@ -354,6 +355,21 @@ class PurgeEntry(Base):
     ref: Mapped[str] = mapped_column(Text)
     ref_backend: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[str | None] = mapped_column(Text)
+    """The scope the reference came from: its task instance's id, or its asset's name."""
+    key: Mapped[str | None] = mapped_column(String(512))
+    claim: Mapped[str | None] = mapped_column(String(36), index=True)
+    """The purger that holds the object while it removes it; see ``taskstate.api.purge``."""
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)
+    """When the claim lapses, in seconds since the epoch."""
+    purged_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    """Set once the object is gone (the entry is then a tombstone): the order of the purge."""
+
+
+# Entries by reference (a set meets the purges of its reference) and by scope and key (a set
+# claims what it replaced); prefixes keep the entries within PostgreSQL's B-tree row limit.
+Index("ix_purge_queue_ref", func.substr(PurgeEntry.ref, 1, REF_PREFIX_CHARS))
+Index("ix_purge_queue_key_owner", PurgeEntry.key, func.substr(PurgeEntry.owner, 1, 200))
 
 
 class RequestReply(Base):

@@ -6,8 +6,12 @@ name and the owner they store values for. With a worker-side backend configured 
 
 * ``set``: the hook stores the value and returns a reference; then the reference is written.
 * ``get``: the reference is read; then the hook resolves it.
-* ``delete`` / ``clear``: the rows go first (the reply says which references they held); then
-  the objects are purged. No reader ever meets a reference whose object is gone.
+* ``delete`` / ``clear``: the rows go first (the reply says which references they held, and
+  the claim under which this task may purge them); then the objects are purged and the claim
+  reported done. A ``set`` of a reference likewise purges what it replaced. No reader ever
+  meets a reference whose object is gone, and no purge removes an object a reference names
+  (see :mod:`taskstate.api.purge` and :mod:`taskstate.runtime.references`).
+* A reference is checked against this scope before it is read or purged (``ForeignReferenceError``).
 
 With ``[workers] encryption_keys`` (a :class:`~taskstate.runtime.encryption.Keyring`), ``set``
 encrypts the value's JSON text first and stores the ciphertext, a JSON string, in its place
@@ -33,7 +37,15 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from taskstate.contracts.frames import ClearState, DeleteState, GetState, SetState, StateReply
+from taskstate.contracts.frames import (
+    ClearState,
+    DeleteState,
+    GetState,
+    PurgeDone,
+    SetReply,
+    SetState,
+    StateReply,
+)
 from taskstate.contracts.scopes import AssetNamed, FrameScope, OwnTask
 from taskstate.errors import (
     BackendError,
@@ -45,6 +57,7 @@ from taskstate.errors import (
 )
 from taskstate.runtime.comms import SupervisorComms
 from taskstate.runtime.encryption import Keyring, missing_keys_error
+from taskstate.runtime.references import write_ref
 from taskstate.runtime.versions import Entry, VersionedOps
 from taskstate.runtime.worker_backend import Inline, Owner, TaskOwner, WorkerBackend
 from taskstate.sdk.asset import Asset
@@ -161,13 +174,40 @@ class StateAccessor(VersionedOps):
             check_size(len(stored.data), self._max_value_bytes)
             request = SetState(self._scope, key, stored.data, None, wire, if_version, key_id)
             return self._comms.send(request).version
-        ref = validate_ref(stored).encode()
-        try:
-            request = SetState(self._scope, key, ref, worker.path, wire, if_version, key_id)
-            return self._comms.send(request).version
-        except (VersionConflictError, StaleTryError):
-            self._drop_unwritten(key, ref)
-            raise
+        first: list[str | Inline] = [stored]
+
+        def store() -> str:
+            # The object was stored once above; a retry after a purge stores it again.
+            again = first.pop() if first else worker.store(self._owner, key, value)
+            if isinstance(again, Inline):
+                raise BackendError(
+                    f"worker backend {worker.path!r} kept {self._describe()} key {key!r} "
+                    "inline on a retry after storing it as an object before",
+                    detail={"key": key, "backend": worker.path},
+                )
+            return validate_ref(again)
+
+        def send(ref: str, restored_after: int) -> SetReply:
+            request = SetState(
+                self._scope,
+                key,
+                ref.encode(),
+                worker.path,
+                wire,
+                if_version,
+                key_id,
+                restored_after,
+            )
+            try:
+                return self._comms.send(request)
+            except (VersionConflictError, StaleTryError):
+                self._drop_unwritten(key, ref.encode())
+                raise
+
+        _, reply = write_ref(store, send, worker.purges)
+        if reply.claim is not None:
+            self._purge_claimed(reply.refs, reply.claim, key=key)
+        return reply.version
 
     def _drop_unwritten(self, key: str, ref: bytes) -> None:
         """Purge the object a refused write stored, unless the key names it anyway (a
@@ -181,13 +221,24 @@ class StateAccessor(VersionedOps):
         """Remove ``key`` (and the object its reference names); a missing key is no error.
         With ``if_version``, only if the key is at that version, else VersionConflictError."""
         removed = self._comms.send(DeleteState(self._scope, validate_key(key), if_version))
-        if removed.data is not None and removed.ref_backend is not None:
-            self._purge_refs([(removed.data.decode(), removed.ref_backend)])
+        if removed.data is not None and removed.ref_backend is not None and removed.claim:
+            self._purge_claimed(
+                [(removed.data.decode(), removed.ref_backend)], removed.claim, key=key
+            )
 
     def clear(self) -> None:
         """Remove every key of this scope (and the objects their references name)."""
         removed = self._comms.send(ClearState(self._scope))
-        self._purge_refs(removed.refs)
+        if removed.claim is not None:
+            self._purge_claimed(removed.refs, removed.claim, key=None)
+
+    def _purge_claimed(self, refs: list[tuple[str, str]], claim: str, *, key: str | None) -> None:
+        """Purge the objects the server let this task claim, then report the claim done (a
+        claim left unreported lapses, and ``taskstate state purge`` takes the objects then)."""
+        self._purge_refs(refs, key=key)
+        done = self._comms.send(PurgeDone(claim))
+        if self._worker is not None:
+            self._worker.purges.saw(done.purged_through)
 
     async def aget(self, key: str, default: JSONValue | None = None) -> JSONValue | None:
         """Async twin of :meth:`get`."""
@@ -235,9 +286,14 @@ class StateAccessor(VersionedOps):
                 f"{ref_backend!r} to read it",
                 detail={"key": key, "ref_backend": ref_backend},
             )
+        self._check_bound(worker, stored, key)
         return worker.resolve(self._owner, key, stored, what=self._describe())
 
-    def _purge_refs(self, refs: list[tuple[str, str]]) -> None:
+    def _check_bound(self, worker: WorkerBackend, stored: str, key: str | None) -> None:
+        owner = self._owner.ti_id if isinstance(self._owner, TaskOwner) else self._owner.name
+        worker.check_bound(stored, kind=self._kind, owner=owner, key=key, what=self._describe())
+
+    def _purge_refs(self, refs: list[tuple[str, str]], *, key: str | None = None) -> None:
         worker = self._worker
         failed: list[str] = []
         for stored, ref_backend in refs:
@@ -245,6 +301,7 @@ class StateAccessor(VersionedOps):
                 # The references are gone already; purge every object before reporting any
                 # that could not be, so one failure leaves no more behind than it must.
                 try:
+                    self._check_bound(worker, stored, key)
                     worker.purge(self._kind, stored)
                 except Exception as exc:
                     failed.append(f"{stored!r} ({type(exc).__name__}: {exc})")

@@ -22,6 +22,7 @@ from taskstate.errors import (
 )
 from taskstate.runtime import airflow_hooks
 from taskstate.runtime.json_text import json_text
+from taskstate.runtime.references import PurgeMark, check_bound
 from taskstate.state import BaseStateBackend
 from taskstate.state.codec import decode_value, encode_value, validate_value
 from taskstate.state.store_backend import (
@@ -91,6 +92,8 @@ class WorkerBackend:
         self.path = class_path(type(backend))
         self.style: HookStyle = _style(type(backend), self.path)
         """Which hooks it implements: ``taskstate`` (the seed's six) or ``airflow`` (3.3.2's)."""
+        self.purges = PurgeMark()
+        """The newest purge this process saw finish (see :mod:`taskstate.runtime.references`)."""
         self._serializes: frozenset[StateKind] = frozenset(
             kind
             for kind in ("task", "asset")
@@ -168,6 +171,12 @@ class WorkerBackend:
                 f"gone?): {head!r}",
                 detail=detail,
             ) from exc
+
+    def check_bound(
+        self, stored: str, *, kind: StateKind, owner: str, key: str | None, what: str
+    ) -> None:
+        """Raise ForeignReferenceError if ``stored`` names another scope's object."""
+        check_bound(self.backend, stored, kind=kind, owner=owner, key=key, what=what)
 
     def purge(self, kind: StateKind, stored: str) -> None:
         """Remove the object ``stored`` names (a reference of ``kind`` state); the hook's own

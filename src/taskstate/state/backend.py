@@ -32,6 +32,11 @@ while the fence's try is the running try of its task instance, checked in the sa
 else :class:`~taskstate.errors.StaleTryError`. A backend that keeps its state beside the
 metadata database learns the tries through :meth:`BaseStateBackend.record_try`. The API server
 checks the try itself, in a statement of its own, for a backend that does not fence.
+
+**Purges** (``queues_purges``). A backend beside the purge queue queues the references it
+replaces or removes in the same transaction, and refuses a ``set`` of a reference that a purge
+holds, or removed later than ``restored_after``, with
+:class:`~taskstate.errors.PurgePendingError`, in the statement that writes.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ class BaseStateBackend(abc.ABC):
     """Whether ``set`` and ``delete`` take ``if_version`` and ``set`` returns the version."""
     supports_fencing: ClassVar[bool] = False
     """Whether ``set``, ``delete`` and ``clear`` take a ``fence`` and check it themselves."""
+    queues_purges: ClassVar[bool] = False
+    """Whether the backend queues every reference it replaces or removes in the purge queue,
+    in the writing transaction, and guards a ``set`` of a reference against purges (it takes
+    ``restored_after``; see :mod:`taskstate.api.purge`). For a backend that does not, the API
+    server queues what ``delete`` and ``clear`` return."""
 
     # -- server side: what is stored for each key -------------------------------------------
 

@@ -18,6 +18,8 @@ from taskstate.contracts.frames import (
     GetTaskOutput,
     OutputReply,
     PullXCom,
+    PurgeDone,
+    PurgedReply,
     PushXCom,
     RecordAssetEvents,
     RemovedRefs,
@@ -45,12 +47,18 @@ def _state_reply(body: StateBody) -> StateReply:
     else:
         return StateReply()
     return StateReply(
-        data, ref_backend, body.version, body.expires_at, body.written_by, body.encryption
+        data,
+        ref_backend,
+        body.version,
+        body.expires_at,
+        body.written_by,
+        body.encryption,
+        body.claim,
     )
 
 
 def _removed(body: RemovedRefsBody) -> RemovedRefs:
-    return RemovedRefs(refs=[(r.ref, r.backend) for r in body.refs])
+    return RemovedRefs(refs=[(r.ref, r.backend) for r in body.refs], claim=body.claim)
 
 
 def get_state(client: ExecutionClient, ti_id: str, req: GetState) -> StateReply:
@@ -58,7 +66,7 @@ def get_state(client: ExecutionClient, ti_id: str, req: GetState) -> StateReply:
 
 
 def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> SetReply:
-    version = client.set_state(
+    version, replaced = client.set_state_replacing(
         resolve(req.scope, ti_id),
         req.key,
         req.data,
@@ -66,8 +74,9 @@ def set_state(client: ExecutionClient, ti_id: str, req: SetState) -> SetReply:
         retention=req.retention,
         if_version=req.if_version,
         encryption=req.encryption,
+        restored_after=req.restored_after,
     )
-    return SetReply(version)
+    return SetReply(version, [(r.ref, r.backend) for r in replaced.refs], replaced.claim)
 
 
 def delete_state(client: ExecutionClient, ti_id: str, req: DeleteState) -> StateReply:
@@ -77,6 +86,10 @@ def delete_state(client: ExecutionClient, ti_id: str, req: DeleteState) -> State
 
 def clear_state(client: ExecutionClient, ti_id: str, req: ClearState) -> RemovedRefs:
     return _removed(client.clear_state(resolve(req.scope, ti_id)))
+
+
+def purge_done(client: ExecutionClient, ti_id: str, req: PurgeDone) -> PurgedReply:
+    return PurgedReply(client.purged(req.claim))
 
 
 def set_task_output(client: ExecutionClient, ti_id: str, req: SetTaskOutput) -> None:
@@ -139,6 +152,7 @@ HANDLERS: dict[type, Handler] = {
     SetState: set_state,
     DeleteState: delete_state,
     ClearState: clear_state,
+    PurgeDone: purge_done,
     SetTaskOutput: set_task_output,
     GetTaskOutput: get_task_output,
     TaskStarting: task_starting,
