@@ -37,6 +37,10 @@ from taskstate.testing.airflow import (
 )
 from taskstate.testing.airflow._run import READBACK_SCRIPT
 
+DAGS_TEST_SECONDS = 150.0
+"""Bounds one ``taskstate dags test`` of a case: the trigger-rule matrix runs 82 task instances,
+about 15 s alone, and several times that on a loaded 2-core machine."""
+
 HERE = Path(__file__).resolve().parent
 OWN_DAGS = HERE / "dags"
 
@@ -216,7 +220,10 @@ def run_taskstate(cli: Cli, item: Case, workdir: Path) -> TaskstateRuns:
     for extra in item.files:
         copy = shutil.copytree if extra.is_dir() else shutil.copy2
         copy(extra, dags / extra.name)
-    commands = [cli.dags_test(*_dags_test_args(dag_file, spec)) for spec in item.runs]
+    commands = [
+        cli.dags_test(*_dags_test_args(dag_file, spec), timeout=DAGS_TEST_SECONDS)
+        for spec in item.runs
+    ]
     listed = cli.run("runs", "list", "--json")
     commands.append(listed)
     made = listed.json() if listed.code == 0 else []

@@ -22,7 +22,7 @@ from .conftest import selected
 from .harness import OWN_DAGS, AirflowResults, Case, case, differences, run_taskstate
 from .names import ISSUE_NAMES
 
-pytestmark = [pytest.mark.airflow, pytest.mark.timeout(60, func_only=True)]
+pytestmark = [pytest.mark.airflow, pytest.mark.timeout(180, func_only=True)]
 
 LOGICAL_DATE = "2026-01-02T03:04:05+00:00"
 
