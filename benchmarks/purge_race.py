@@ -9,15 +9,18 @@ write (see ``taskstate.testing.purge_race``). Before purges were claimed and set
 of 11,900 acknowledged sets were lost this way.
 
 The API server is ``taskstate api-server`` in its own process, on SQLite under a fresh
-``TASKSTATE_HOME`` or on a temporary PostgreSQL database. Run from the repository root::
+``TASKSTATE_HOME`` or on a temporary PostgreSQL database, with the state in that database or
+(``--state redis``) in Redis under a temporary prefix. Run from the repository root::
 
-    .venv/bin/python benchmarks/purge_race.py [--database sqlite|postgres|both] [--sets 119000]
+    .venv/bin/python benchmarks/purge_race.py [--database sqlite|postgres|both]
+        [--state metastore|redis] [--sets 119000] [--writers 4] [--keys 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -33,6 +36,7 @@ from taskstate.client.execution import ExecutionClient
 from taskstate.client.public import PublicClient
 from taskstate.testing.postgres import temporary_database
 from taskstate.testing.purge_race import run_race
+from taskstate.testing.redis import available_server_url, temporary_prefix
 
 _MAIN = "import sys; from taskstate.cli.main import main; sys.exit(main())"
 KEY = "bench"
@@ -45,13 +49,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(home: Path, database_url: str | None) -> Iterator[str]:
+def _server(home: Path, database_url: str | None, state: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TASKSTATE_HOME": str(home), "TASKSTATE__API__API_KEYS": f'["{KEY}"]'}
     env.pop("TASKSTATE__DATABASE__URL", None)
     if database_url is not None:
         env["TASKSTATE__DATABASE__URL"] = database_url
+    env.update(state)
     proc = subprocess.Popen(
         [sys.executable, "-c", _MAIN, "api-server", "--port", str(port)],
         env=env,
@@ -79,11 +84,23 @@ def _progress(done: int, every: int) -> None:
         print(f"  {done} sets", flush=True)
 
 
-def race(database: str, *, sets: int, writers: int, keys: int) -> None:
+def _redis_state(stack: contextlib.ExitStack) -> dict[str, str]:
+    """The settings of a Redis state backend under a prefix of its own, removed afterwards."""
+    url = available_server_url()
+    prefix = stack.enter_context(temporary_prefix(url))
+    kwargs = {"url": url, "prefix": prefix, "allow_volatile": True}
+    return {
+        "TASKSTATE__STATE_STORE__BACKEND": "redis",
+        "TASKSTATE__STATE_STORE__BACKEND_KWARGS": json.dumps(kwargs),
+    }
+
+
+def race(database: str, state: str, *, sets: int, writers: int, keys: int) -> None:
     with contextlib.ExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="purge-race-")))
         database_url = stack.enter_context(temporary_database()) if database == "postgres" else None
-        url = stack.enter_context(_server(home, database_url))
+        state_env = _redis_state(stack) if state == "redis" else {}
+        url = stack.enter_context(_server(home, database_url, state_env))
         with PublicClient(url, KEY) as public:
             body = public.create_run(
                 {"dag_id": "race", "run_id": "r1", "tasks": [{"task_id": "writer"}]}
@@ -96,7 +113,8 @@ def race(database: str, *, sets: int, writers: int, keys: int) -> None:
         finally:
             client.close()
         progress_every = max(sets // 10, 1)
-        print(f"{database}: {sets} sets, {writers} writers, {keys} keys ...", flush=True)
+        name = database if state == "metastore" else f"{database} + {state}"
+        print(f"{name}: {sets} sets, {writers} writers, {keys} keys ...", flush=True)
         report = run_race(
             url,
             lambda: PublicClient(url, KEY),
@@ -109,7 +127,7 @@ def race(database: str, *, sets: int, writers: int, keys: int) -> None:
             progress=lambda done: _progress(done, progress_every),
         )
     print(
-        f"{database}: {report.sets} acknowledged sets, {report.lost} lost; "
+        f"{name}: {report.sets} acknowledged sets, {report.lost} lost; "
         f"{report.cleared} clears and deletes, {report.purged} objects purged, "
         f"{report.superseded} entries superseded, {report.restored} sets stored their object "
         f"again after a purge; {report.seconds:.0f} s"
@@ -121,13 +139,19 @@ def race(database: str, *, sets: int, writers: int, keys: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument(
+        "--state",
+        choices=("metastore", "redis"),
+        default="metastore",
+        help="where the API server keeps state: the metadata database, or Redis",
+    )
     parser.add_argument("--sets", type=int, default=119_000)
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--keys", type=int, default=8)
     args = parser.parse_args()
     databases = ("sqlite", "postgres") if args.database == "both" else (args.database,)
     for database in databases:
-        race(database, sets=args.sets, writers=args.writers, keys=args.keys)
+        race(database, args.state, sets=args.sets, writers=args.writers, keys=args.keys)
 
 
 if __name__ == "__main__":

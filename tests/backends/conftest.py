@@ -1,4 +1,5 @@
-"""Migrated databases for the backends' tests: SQLite per module, PostgreSQL per session."""
+"""Migrated databases for the backends' tests (SQLite per module, PostgreSQL per session), and
+a Redis prefix of each test's own."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from taskstate.db import Database, ensure_schema
 from taskstate.testing.postgres import temporary_database
+from taskstate.testing.redis import available_server_url, temporary_prefix
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +38,23 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databa
 @pytest.fixture(scope="module")
 def postgres_database(postgres_url: str) -> Iterator[Database]:
     yield from _migrated(postgres_url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server of the tests (skipped, or failed under CI, when none answers)."""
+    return available_server_url()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of the test's own, its keys removed afterwards."""
+    with temporary_prefix(redis_url) as prefix:
+        yield prefix
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client, to look at the keys a backend wrote."""
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        yield client

@@ -17,31 +17,12 @@ from taskstate.config.display import MASK
 from taskstate.errors import BackendError, BackendImportError
 from taskstate.state import AssetScope, StoredValue, TaskScope
 from taskstate.testing import ServerBackendContract
-from taskstate.testing.redis import available_server_url, temporary_prefix
 
 T = TypeVar("T")
 
 pytestmark = pytest.mark.redis
 
 REF = "example_worker_backend.ExampleBackend"
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    return available_server_url()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with temporary_prefix(redis_url) as prefix:
-        yield prefix
-
-
-@pytest.fixture
-def raw(redis_url: str) -> Iterator[redis.Redis]:
-    """A plain client, to look at the keys the backend wrote."""
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-        yield client
 
 
 class TestRedisBackend(ServerBackendContract):
@@ -103,6 +84,7 @@ def test_keys_live_under_the_prefix(
     backend.set(AssetScope("orders"), "k", StoredValue("mem://o", REF))
     assert sorted(raw.scan_iter(match=f"{prefix}:*")) == [
         f"{prefix}:asset:6:orders",
+        f"{prefix}:refs",
         f"{prefix}:task:1:d1:r1:t:2",
         f"{prefix}:task:1:d1:r1:t:maps",
     ]

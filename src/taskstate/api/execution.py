@@ -11,7 +11,6 @@ named by ``?name=`` or ``?uri=``. A GET of a missing key answers 200 with an emp
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -120,16 +119,14 @@ def _fence(claims: TokenClaims) -> TryFence:
 async def _claimed(
     state: AppState, scope: StateScope, removed: list[StoredValue]
 ) -> tuple[str | None, list[StoredValue]]:
-    """Claim the references a task removed (queued by the backend's writing statement), so
-    that it purges their objects; those another purger holds, or that a row names again, are
-    left out. A backend that does not queue (Redis) hands them all to the task, under a claim
-    that holds nothing: the task purges them at once, as it always has there."""
+    """Claim the references a task removed (queued by the backend's writing statement, or
+    here for a backend that does not queue), so that it purges their objects; those another
+    purger holds, or that a row names again, are left out."""
     refs = [s for s in removed if s.ref_backend is not None]
     if not refs:
         return None, []
-    if not state.state.backend.queues_purges:
-        return str(uuid.uuid4()), refs
     kind: StateKind = "task" if type(scope) is TaskScope else "asset"
+    await purge.enqueue(state, kind, refs)
     claim, granted = await purge.claim_refs(state, kind, [s.data for s in refs])
     chosen = set(granted)
     return claim, [s for s in refs if s.data in chosen]

@@ -3,8 +3,8 @@
 **Queueing.** Whatever replaces or removes a reference queues it in the same transaction: the
 metastore's triggers do it for every statement (a task's set, delete and clear, the public
 API, clean-up, run deletion, ``clear_on_success``), and for a backend outside the database
-(``queues_purges`` false, e.g. Redis) the API server queues what ``delete`` and ``clear``
-returned (:func:`enqueue`).
+(``queues_purges`` false, e.g. Redis) the API server queues what ``set``, ``delete`` and
+``clear`` returned (:func:`enqueue`).
 
 **Purging.** A purger (the task process after its own delete or clear, or ``taskstate state
 purge`` where the worker backend runs) first *claims* entries (:func:`claim` by id,
@@ -23,6 +23,12 @@ that starts after the reference is written finds it live and is not granted. Tom
 kept for :data:`TOMBSTONE_SECONDS`, longer than any write takes from object to reference. A
 claim that lapses (its purger died) may be taken again; a purger stalled past its claim is the
 one case this cannot cover, so the claim is long and the purge of one entry is short.
+
+**Outside the database.** Redis shares no transaction with the queue, so a backend there that
+guards purges (``guards_purges``) takes the claim of each reference first, in its own atomic
+step with its check that no value names it and with the guard of its ``set``; then the queue's
+entries are claimed, and on release the backend numbers the purges itself (those are the
+numbers its sets compare). See :mod:`taskstate.backends._redis_purges`.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from sqlalchemy.orm import Session
 from taskstate.api.app import AppState, in_transaction
 from taskstate.backends._purge_guard import lock_statement, now_seconds, queue_table
 from taskstate.db.models import REF_PREFIX_CHARS, AssetState, PurgeEntry, TaskState, utcnow
+from taskstate.state.backend import ClaimAnswer
 from taskstate.state.types import StateKind, StoredValue
 
 __all__ = [
@@ -134,13 +141,12 @@ def _live() -> ColumnElement[bool]:
 
 
 def _claim_ids(
-    session: Session, ids: list[int], seconds: int, live_refs: frozenset[str] | None
+    session: Session, token: str, ids: list[int], seconds: int, live_refs: frozenset[str] | None
 ) -> tuple[str, list[dict[str, Any]], int]:
     """Claim the claimable entries among ``ids`` whose references no row names; drop the
     others that a row names again. ``live_refs``: the named references, for a backend outside
     the database (None: ask the state tables, in this transaction)."""
     now = now_seconds()
-    token = str(uuid.uuid4())
     if session.get_bind().dialect.name == "postgresql":
         refs = session.scalars(select(_q.ref).where(_q.id.in_(ids)).distinct()).all()
         for ref in sorted(refs):
@@ -167,29 +173,61 @@ def _claim_ids(
     return token, entries, int(superseded.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def _live_refs(state: AppState, ids: Sequence[int]) -> frozenset[str] | None:
-    """For a backend outside the database: which of the entries' references it still holds."""
-    if state.state.backend.queues_purges:
-        return None
+def _entry_refs(session: Session, where: ColumnElement[bool]) -> list[tuple[int, str, str]]:
+    rows = session.execute(select(_q.id, _q.ref_backend, _q.ref).where(where).order_by(_q.id))
+    return [(r[0], r[1], r[2]) for r in rows]
 
-    def load(session: Session) -> list[tuple[str, str]]:
-        rows = session.execute(select(_q.ref_backend, _q.ref).where(_q.id.in_(ids)))
-        return [(r[0], r[1]) for r in rows]
 
+async def _claim_outside(
+    state: AppState, token: str, ids: Sequence[int], seconds: int
+) -> tuple[list[int], frozenset[str], set[tuple[str, str]]]:
+    """For a backend outside the database: the entries among ``ids`` to claim in the queue, the
+    references a value still names, and those the backend granted to ``token``.
+
+    A backend that guards purges (Redis) claims them itself first, atomically with its own
+    check that no value names them; one that does not is asked which it still holds.
+    """
+    backend = state.state.backend
+    now = now_seconds()
+    rows = await in_transaction(
+        state, lambda s: _entry_refs(s, _q.id.in_(list(ids)) & _claimable(now))
+    )
+    pairs = sorted({(b, r) for _, b, r in rows})
+    if backend.guards_purges:
+        answers = await backend.aclaim_purges(  # type: ignore[attr-defined]
+            token, pairs, seconds=seconds, remember=TOMBSTONE_SECONDS
+        )
+        answer = dict(zip(pairs, answers, strict=True))
+        chosen = [i for i, b, r in rows if answer[(b, r)] != ClaimAnswer.HELD]
+        live = frozenset(r for (_, r), a in answer.items() if a == ClaimAnswer.LIVE)
+        granted = {p for p, a in answer.items() if a == ClaimAnswer.GRANTED}
+        return chosen, live, granted
     found: set[str] = set()
-    rows = await in_transaction(state, load)
-    for backend in {b for b, _ in rows}:
-        named = await state.state.find_refs(backend, [r for b, r in rows if b == backend])
+    for name in {b for b, _ in pairs}:
+        named = await state.state.find_refs(name, [r for b, r in pairs if b == name])
         found.update(named or ())
-    return frozenset(found)
+    return [i for i, _, _ in rows], frozenset(found), set()
 
 
 async def claim(state: AppState, ids: Sequence[int]) -> tuple[str, list[dict[str, Any]], int]:
     """Claim entries by id for a purge: the claim, the entries granted, how many were
     superseded (a row names their reference again: dropped, their objects kept)."""
     seconds = state.settings.state_store.purge_claim_seconds
-    live = await _live_refs(state, ids)
-    return await in_transaction(state, lambda s: _claim_ids(s, list(ids), seconds, live))
+    token = str(uuid.uuid4())
+    backend = state.state.backend
+    if backend.queues_purges:
+        return await in_transaction(state, lambda s: _claim_ids(s, token, list(ids), seconds, None))
+    chosen, live, granted = await _claim_outside(state, token, ids, seconds)
+    token, entries, superseded = await in_transaction(
+        state, lambda s: _claim_ids(s, token, chosen, seconds, live)
+    )
+    # Granted by the backend, but another purger took the queue entry first: let them go.
+    unused = granted - {(e["backend"], e["ref"]) for e in entries}
+    if unused:
+        await backend.arelease_purges(  # type: ignore[attr-defined]
+            token, sorted(unused), remember=TOMBSTONE_SECONDS
+        )
+    return token, entries, superseded
 
 
 async def claim_refs(
@@ -252,19 +290,20 @@ async def claim_replaced(
 async def release(state: AppState, token: str, ids: Sequence[int] | None = None) -> int:
     """The objects of claim ``token`` (only those of entries ``ids``, when given) are gone:
     their entries become tombstones, numbered in the order purges finish. Returns the newest
-    purge number (0 if the claim held nothing)."""
+    purge number (0 if the claim held nothing). For a backend outside the database that guards
+    purges, the numbers are its own: those its sets compare with ``restored_after``."""
 
-    def work(session: Session) -> int:
-        held = select(_q.id).where(_q.claim == token)
+    def work(session: Session) -> tuple[int, list[tuple[int, str, str]]]:
+        held = _q.claim == token
         if ids is not None:
-            held = held.where(_q.id.in_(list(ids)))
-        entries = list(session.scalars(held.order_by(_q.id)))
+            held = held & _q.id.in_(list(ids))
+        entries = _entry_refs(session, held)
         if not entries:
-            return 0
+            return 0, []
         postgresql = session.get_bind().dialect.name == "postgresql"
         now = now_seconds()
         last = 0
-        for entry_id in entries:
+        for entry_id, _, _ in entries:
             if postgresql:
                 last = int(session.execute(text("SELECT nextval('purge_seq')")).scalar_one())
             else:  # SQLite serialises writers: the next number is the largest plus one
@@ -275,9 +314,18 @@ async def release(state: AppState, token: str, ids: Sequence[int] | None = None)
                 .where(_q.id == entry_id)
                 .values(purged_seq=last, claim=None, claimed_until=now)
             )
-        return last
+        return last, entries
 
-    return await in_transaction(state, work)
+    last, entries = await in_transaction(state, work)
+    backend = state.state.backend
+    if entries and backend.guards_purges and not backend.queues_purges:
+        pairs = sorted({(b, r) for _, b, r in entries})
+        return int(
+            await backend.arelease_purges(  # type: ignore[attr-defined]
+                token, pairs, remember=TOMBSTONE_SECONDS
+            )
+        )
+    return last
 
 
 async def drop_tombstones(state: AppState, *, older_than_seconds: int = TOMBSTONE_SECONDS) -> int:

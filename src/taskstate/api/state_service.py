@@ -176,7 +176,7 @@ class StateService:
         restored_after: int = 0,
     ) -> StoredValue:
         kwargs = self._checks(if_version, fence)
-        if stored.ref_backend is not None and self.backend.queues_purges:
+        if stored.ref_backend is not None and self.backend.guards_purges:
             kwargs["restored_after"] = restored_after
         await self._check_fence(fence)
         replace = getattr(self.backend, "areplace", None)

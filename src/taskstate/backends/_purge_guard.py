@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import TextClause
 
+from taskstate.backends import _refusals as refusals
 from taskstate.db.models import REF_PREFIX_CHARS, PurgeEntry
 from taskstate.errors import PurgePendingError
 
@@ -101,20 +102,4 @@ def pending_error(
     key: str, ref: str, row: Any, restored_after: int | None
 ) -> PurgePendingError | None:
     """The error for a refused set of ``ref``, given :func:`blocking_statement`'s row."""
-    claimed, purged_through = int(row[0] or 0), int(row[1] or 0)
-    if not claimed and purged_through <= (restored_after or 0):
-        return None
-    why = (
-        "a purge holds the object it names"
-        if claimed
-        else "a purge removed the object it names after it may have been stored"
-    )
-    return PurgePendingError(
-        f"key {key!r}: the reference was not written, {why}; store the object again and retry",
-        detail={
-            "key": key,
-            "ref": ref[:200],
-            "claimed": bool(claimed),
-            "purged_through": purged_through,
-        },
-    )
+    return refusals.purge_pending(key, ref, int(row[0] or 0), int(row[1] or 0), restored_after)

@@ -363,6 +363,7 @@ class MetastoreStateBackend(BaseStateBackend):
     supports_versions = True
     supports_fencing = True
     queues_purges = True
+    guards_purges = True
 
     def __init__(self, database: Database) -> None:
         self._database = database

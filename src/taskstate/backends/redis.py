@@ -6,6 +6,8 @@ Data layout (``P`` is the configured prefix, ``len:`` a length prefix, see below
     P:task:<dag_id><run_id><task_id>:maps          set     names of that task's hashes
     P:asset:<name>                                 hash    one asset's state
     P:expiring                                     zset    keys that expire, scored by when
+    P:try:<ti_id>                                  string  a task instance's latest try
+    P:refs, P:purge:<ref id>, P:purge:seq                  references and their purges
 
 Every part of a scope is written as ``<length>:<text>`` (a netstring without the trailing
 comma), so the parts are self-delimiting and no dag_id, run_id, task_id or asset name can make
@@ -28,6 +30,12 @@ value and every read filters on it: an expired key is invisible at once. A membe
 ``<bytes of the hash name>:<hash name><field>`` of ``P:expiring``, scored by the expiry, lets the
 clean-up find expired keys without a scan; the scripts that set, delete and clear keys keep it
 in step in the same atomic step.
+
+The last line is the purge protocol's (see :mod:`taskstate.backends._redis_purges`): how many
+values name each reference, the claim or purge number of each reference a purge met, and the
+purge counter; the scripts that write values keep them in step, and ``set`` of a reference that
+a purge holds, or removed after the writer stored its object, is refused
+(:class:`~taskstate.errors.PurgePendingError`).
 
 Every operation is one round trip and atomic. ``get`` is an HGET and ``list_entries`` an
 HGETALL; the rest are Lua scripts, registered once and run by EVALSHA: ``set`` also files the
@@ -66,6 +74,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskstate.backends import _refusals as refusals
+from taskstate.backends._redis_purges import (
+    BUILD_INDEX,
+    CLAIM,
+    RELEASE,
+    PurgeKeys,
+    ref_id,
+)
 from taskstate.backends._redis_scripts import (
     CLEAR,
     CLEAR_FENCED,
@@ -78,7 +93,7 @@ from taskstate.backends._redis_scripts import (
 from taskstate.backends.redis_persistence import check_persistence
 from taskstate.config.display import mask_url_password
 from taskstate.errors import BackendError
-from taskstate.state.backend import BaseStateBackend
+from taskstate.state.backend import BaseStateBackend, ClaimAnswer
 from taskstate.state.types import (
     AssetScope,
     ExpiredBatch,
@@ -222,20 +237,6 @@ def _glob_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
-def _held(values: list[str], ref_backend: str, wanted: frozenset[str]) -> set[str]:
-    """The references among ``wanted`` that raw hash ``values`` hold for ``ref_backend``.
-
-    Expired values count: their rows still name their objects until the clean-up queues them.
-    """
-    held = set()
-    for raw in values:
-        if raw[:1] == "r":
-            stored = _decode_parts(raw)[0]
-            if stored.ref_backend == ref_backend and stored.data in wanted:
-                held.add(stored.data)
-    return held
-
-
 # -- the backend ---------------------------------------------------------------------------------
 
 
@@ -251,6 +252,15 @@ def _text(if_version: int | None) -> str:
 
 def _try(fence: TryFence | None) -> str:
     return "" if fence is None else str(fence.try_number)
+
+
+def _check_purges(reply: list[Any], key: str, value: StoredValue, restored_after: int) -> None:
+    """Raise PurgePendingError if the set script refused the reference for a purge."""
+    if int(reply[0]) == 3:
+        claimed, purged_through = int(reply[1]), int(reply[2])
+        error = refusals.purge_pending(key, value.data, claimed, purged_through, restored_after)
+        if error is not None:
+            raise error
 
 
 def _accepted(reply: list[Any], key: str, if_version: int | None, fence: TryFence | None) -> str:
@@ -287,6 +297,7 @@ class RedisStateBackend(BaseStateBackend):
 
     supports_versions = True
     supports_fencing = True
+    guards_purges = True
 
     def __init__(
         self, url: str = DEFAULT_URL, *, prefix: str = "taskstate", allow_volatile: bool = False
@@ -296,7 +307,8 @@ class RedisStateBackend(BaseStateBackend):
         self._prefix = prefix
         self._index = f"{prefix}:expiring"
         self._task_prefix = f"{prefix}:task:"
-        self._scan_match = f"{_glob_escape(prefix)}:*"
+        self._purges = PurgeKeys(prefix, _glob_escape(prefix))
+        self._index_built = False
         self._masked_url = mask_url_password(url)
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
@@ -323,6 +335,9 @@ class RedisStateBackend(BaseStateBackend):
         self._expire = self._client.register_script(EXPIRE)
         self._clear_fenced = self._client.register_script(CLEAR_FENCED)
         self._record_try = self._client.register_script(RECORD_TRY)
+        self._build_index = self._client.register_script(BUILD_INDEX)
+        self._claim = self._client.register_script(CLAIM)
+        self._release = self._client.register_script(RELEASE)
         self._aset = self._aclient.register_script(SET)
         self._adelete = self._aclient.register_script(DELETE)
         self._aclear = self._aclient.register_script(CLEAR)
@@ -330,6 +345,9 @@ class RedisStateBackend(BaseStateBackend):
         self._aexpire = self._aclient.register_script(EXPIRE)
         self._aclear_fenced = self._aclient.register_script(CLEAR_FENCED)
         self._arecord_try = self._aclient.register_script(RECORD_TRY)
+        self._abuild_index = self._aclient.register_script(BUILD_INDEX)
+        self._aclaim = self._aclient.register_script(CLAIM)
+        self._arelease = self._aclient.register_script(RELEASE)
 
     def __repr__(self) -> str:
         return f"RedisStateBackend({self._masked_url!r}, prefix={self._prefix!r})"
@@ -351,10 +369,12 @@ class RedisStateBackend(BaseStateBackend):
     def _hash(self, scope: StateScope) -> str:
         return _keys(self._prefix, scope)[0]
 
-    def _write_keys(self, scope: StateScope, fence: TryFence | None) -> list[str]:
-        """The scope's hash, the expiry index, the writer's try key[, the task's index set]."""
+    def _write_keys(self, scope: StateScope, fence: TryFence | None, *extra: str) -> list[str]:
+        """The scope's hash, the expiry index, the writer's try key, the reference index,
+        ``extra``[, the task's index set]."""
         keys = _keys(self._prefix, scope)
-        return [keys[0], keys[1], self._try_key(fence.ti_id if fence else ""), *keys[2:]]
+        try_key = self._try_key(fence.ti_id if fence else "")
+        return [keys[0], keys[1], try_key, self._purges.index, *extra, *keys[2:]]
 
     def _try_key(self, ti_id: str) -> str:
         return f"{self._prefix}:try:{ti_id}"
@@ -366,10 +386,13 @@ class RedisStateBackend(BaseStateBackend):
         value: StoredValue,
         if_version: int | None,
         fence: TryFence | None,
+        restored_after: int,
     ) -> dict[str, Any]:
         header, rest, expiry = _encode(value)
+        ref = "" if value.ref_backend is None else ref_id(value.ref_backend, value.data)
         args = [key, header, rest, expiry, _text(if_version), _try(fence)]
-        return {"keys": self._write_keys(scope, fence), "args": args}
+        args += [ref, str(restored_after), self._purges.marks]
+        return {"keys": self._write_keys(scope, fence, self._purges.seq), "args": args}
 
     def _delete_call(
         self, scope: StateScope, key: str, if_version: int | None, fence: TryFence | None
@@ -387,11 +410,12 @@ class RedisStateBackend(BaseStateBackend):
         """(whether to clear the whole task, the keys to pass)."""
         keys = _keys(self._prefix, scope)
         if all_map_indices and len(keys) == 3:
-            return True, [keys[2], keys[1]]
-        return False, keys
+            return True, [keys[2], keys[1], self._purges.index]
+        return False, [keys[0], keys[1], self._purges.index, *keys[2:]]
 
     def _expire_args(self, now: datetime, limit: int) -> dict[str, Any]:
-        return {"keys": [self._index], "args": [_micros(now), limit, self._task_prefix]}
+        keys = [self._index, self._purges.index]
+        return {"keys": keys, "args": [_micros(now), limit, self._task_prefix]}
 
     # -- sync ---------------------------------------------------------------------------------
 
@@ -408,9 +432,13 @@ class RedisStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int = 0,
         session: Any = None,
     ) -> int:
-        return self.replace(scope, key, value, if_version=if_version, fence=fence)[0]
+        replaced = self.replace(
+            scope, key, value, if_version=if_version, fence=fence, restored_after=restored_after
+        )
+        return replaced[0]
 
     def replace(
         self,
@@ -420,11 +448,14 @@ class RedisStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int = 0,
     ) -> tuple[int, StoredValue | None]:
         """:meth:`set`, and what it replaced (None if the key did not exist): the API server
         queues a replaced reference for purging, as the metastore's triggers do."""
+        call = self._set_call(scope, key, value, if_version, fence, restored_after)
         with self._translate():
-            reply = self._set(**self._set_call(scope, key, value, if_version, fence))
+            reply = self._set(**call)
+        _check_purges(reply, key, value, restored_after)
         return int(_accepted(reply, key, if_version, fence)), _decode(reply[2] or None)
 
     def delete(
@@ -477,16 +508,42 @@ class RedisStateBackend(BaseStateBackend):
             return int(self._client.zcount(self._index, "-inf", _micros(now)))
 
     def find_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
-        """Walks every state hash (SCAN), since Redis keeps no index of references."""
-        wanted = frozenset(refs)
-        found: set[str] = set()
+        """Which of ``refs`` a value names, expired or not, from the reference index."""
+        wanted = sorted(set(refs))
         if not wanted:
             return frozenset()
         with self._translate():
-            for name in self._client.scan_iter(self._scan_match, count=1000, _type="hash"):
-                values = cast("list[str]", self._client.hvals(name))
-                found |= _held(values, ref_backend, wanted)
-        return frozenset(found)
+            self._ensure_index()
+            counts = self._client.hmget(
+                self._purges.index, [ref_id(ref_backend, r) for r in wanted]
+            )
+        return frozenset(r for r, n in zip(wanted, counts, strict=True) if n)
+
+    def claim_purges(
+        self, claim: str, refs: Sequence[tuple[str, str]], *, seconds: int, remember: int
+    ) -> list[ClaimAnswer]:
+        """Claim ``refs`` (pairs of backend and reference) for claim ``claim`` for ``seconds``;
+        what was answered per reference. A finished purge is remembered for ``remember``
+        seconds."""
+        if not refs:
+            return []
+        with self._translate():
+            self._ensure_index()
+            out = self._claim(**self._purges.claim(claim, seconds, remember, refs))
+        return [ClaimAnswer(int(x)) for x in out]
+
+    def release_purges(self, claim: str, refs: Sequence[tuple[str, str]], *, remember: int) -> int:
+        """The objects of ``refs`` that ``claim`` holds are gone: each becomes a purge,
+        numbered now. Returns the newest number (0 if the claim held none of them)."""
+        if not refs:
+            return 0
+        with self._translate():
+            return int(self._release(**self._purges.release(claim, remember, refs)))
+
+    def _ensure_index(self) -> None:
+        if not self._index_built:
+            self._build_index(**self._purges.build())
+            self._index_built = True
 
     def close(self) -> None:
         """Close the sync client; :meth:`aclose` closes both."""
@@ -507,9 +564,12 @@ class RedisStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int = 0,
         session: Any = None,
     ) -> int:
-        replaced = await self.areplace(scope, key, value, if_version=if_version, fence=fence)
+        replaced = await self.areplace(
+            scope, key, value, if_version=if_version, fence=fence, restored_after=restored_after
+        )
         return replaced[0]
 
     async def areplace(
@@ -520,10 +580,13 @@ class RedisStateBackend(BaseStateBackend):
         *,
         if_version: int | None = None,
         fence: TryFence | None = None,
+        restored_after: int = 0,
     ) -> tuple[int, StoredValue | None]:
         """Async twin of :meth:`replace`."""
+        call = self._set_call(scope, key, value, if_version, fence, restored_after)
         with self._translate():
-            reply = await self._aset(**self._set_call(scope, key, value, if_version, fence))
+            reply = await self._aset(**call)
+        _check_purges(reply, key, value, restored_after)
         return int(_accepted(reply, key, if_version, fence)), _decode(reply[2] or None)
 
     async def adelete(
@@ -579,15 +642,39 @@ class RedisStateBackend(BaseStateBackend):
             return int(await self._aclient.zcount(self._index, "-inf", _micros(now)))
 
     async def afind_refs(self, ref_backend: str, refs: Sequence[str]) -> frozenset[str]:
-        wanted = frozenset(refs)
-        found: set[str] = set()
+        wanted = sorted(set(refs))
         if not wanted:
             return frozenset()
+        ids = [ref_id(ref_backend, r) for r in wanted]
         with self._translate():
-            async for name in self._aclient.scan_iter(self._scan_match, count=1000, _type="hash"):
-                values = cast("list[str]", await self._aclient.hvals(name))
-                found |= _held(values, ref_backend, wanted)
-        return frozenset(found)
+            await self._aensure_index()
+            counts = await self._aclient.hmget(self._purges.index, ids)
+        return frozenset(r for r, n in zip(wanted, counts, strict=True) if n)
+
+    async def aclaim_purges(
+        self, claim: str, refs: Sequence[tuple[str, str]], *, seconds: int, remember: int
+    ) -> list[ClaimAnswer]:
+        """Async twin of :meth:`claim_purges`."""
+        if not refs:
+            return []
+        with self._translate():
+            await self._aensure_index()
+            out = await self._aclaim(**self._purges.claim(claim, seconds, remember, refs))
+        return [ClaimAnswer(int(x)) for x in out]
+
+    async def arelease_purges(
+        self, claim: str, refs: Sequence[tuple[str, str]], *, remember: int
+    ) -> int:
+        """Async twin of :meth:`release_purges`."""
+        if not refs:
+            return 0
+        with self._translate():
+            return int(await self._arelease(**self._purges.release(claim, remember, refs)))
+
+    async def _aensure_index(self) -> None:
+        if not self._index_built:
+            await self._abuild_index(**self._purges.build())
+            self._index_built = True
 
     async def aclose(self) -> None:
         """Close both clients; call it on the event loop the async twins ran on."""

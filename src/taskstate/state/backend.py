@@ -42,13 +42,25 @@ holds, or removed later than ``restored_after``, with
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from taskstate.state.types import ExpiredBatch, StateEntry, StateScope, StoredValue, TryPhase
 
-__all__ = ["BaseStateBackend", "ListableBackend", "can_expire"]
+__all__ = ["BaseStateBackend", "ClaimAnswer", "ListableBackend", "can_expire"]
+
+
+class ClaimAnswer(enum.IntEnum):
+    """What a backend that guards purges answers, per reference, to a claim."""
+
+    LIVE = 0
+    """A value names the reference: its object is in use, the queue entry is superseded."""
+    GRANTED = 1
+    """The claim holds the reference: no set of it applies until the claim is released."""
+    HELD = 2
+    """Another purger's claim holds it."""
 
 
 class BaseStateBackend(abc.ABC):
@@ -63,6 +75,12 @@ class BaseStateBackend(abc.ABC):
     in the writing transaction, and guards a ``set`` of a reference against purges (it takes
     ``restored_after``; see :mod:`taskstate.api.purge`). For a backend that does not, the API
     server queues what ``delete`` and ``clear`` return."""
+    guards_purges: ClassVar[bool] = False
+    """Whether a ``set`` of a reference is refused while a purge holds it, or after a purge
+    numbered above the writer's ``restored_after`` (it takes ``restored_after``). A backend
+    beside the purge queue does so in its writing statement; one outside the database (Redis)
+    keeps its own claims and purge numbers (``claim_purges`` and ``release_purges``, and
+    their async twins), which the API server takes before and after the queue's."""
 
     # -- server side: what is stored for each key -------------------------------------------
 
